@@ -1,0 +1,531 @@
+"""Loop IR -> llvmlite.ir for the host CPU, one function per kernel variant.
+
+Every operation follows the language's definition (docs/language.md), which the
+reference interpreter implements literally: integer arithmetic wraps, ``//`` and
+``%`` are floored, float -> int casts saturate, ``min(a, b)`` is ``b if b < a else
+a``, ``and``/``or``/``x if c else y`` evaluate lazily. Code that can fail at run
+time (a checked index, an integer division, a zero step) stores what went wrong in
+the ``err`` record and returns its code; the runtime turns that into the located
+Python exception.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir as ll
+
+from .. import ir
+from ..ir import DType
+from ..passes import bounds
+from .abi import (
+    ERR_INDEX,
+    ERR_NEGATIVE_POWER,
+    ERR_ZERO_DIVISION,
+    ERR_ZERO_STEP,
+    Variant,
+)
+
+I1 = ll.IntType(1)
+I8 = ll.IntType(8)
+I32 = ll.IntType(32)
+I64 = ll.IntType(64)
+F32 = ll.FloatType()
+F64 = ll.DoubleType()
+PTR = ll.PointerType()
+
+REG_TYPES = {DType.F32: F32, DType.F64: F64, DType.I32: I32, DType.I64: I64, DType.BOOL: I1}
+MEM_TYPES = {**REG_TYPES, DType.BOOL: I8}  # NumPy stores a bool in a byte
+
+
+def number_sites(kernel: ir.Kernel) -> list:
+    """Every node that may raise at run time, in a fixed order; its position is the
+    site id stored in ``err`` so the runtime can point at the source."""
+    sites = []
+    for s in ir.walk_stmts(kernel.body):
+        if isinstance(s, (ir.Store, ir.For)):
+            sites.append(s)
+        for e in ir.stmt_exprs(s):
+            for sub in ir.walk_expr(e):
+                if isinstance(sub, ir.Load):
+                    sites.append(sub)
+                elif isinstance(sub, ir.Binary) and sub.type.is_int and sub.op in ("//", "%", "**"):
+                    sites.append(sub)
+    return sites
+
+
+class _Array:
+    def __init__(self, param: ir.ArrayParam, data, strides, contiguous: bool):
+        self.param = param
+        self.data = data
+        self.strides = strides  # byte strides (llvm values) or None when contiguous
+        self.contiguous = contiguous
+
+
+class KernelCodegen:
+    def __init__(self, kernel: ir.Kernel, variant: Variant, func_name: str, module: ll.Module):
+        self.kernel = kernel
+        self.variant = variant
+        self.module = module
+        self.sites = {id(node): k for k, node in enumerate(number_sites(kernel))}
+        abi = variant.abi(kernel)
+        arg_types = []
+        for a in abi:
+            if a.kind == "data" or a.kind == "err":
+                arg_types.append(PTR)
+            elif a.kind in ("stride", "dim"):
+                arg_types.append(I64)
+            else:
+                arg_types.append(MEM_TYPES[a.dtype])
+        fnty = ll.FunctionType(I32, arg_types)
+        self.fn = ll.Function(module, fnty, func_name)
+        self.fn.attributes.add("nounwind")
+        self.dims: dict[str, ll.Value] = {}
+        self.scalars: dict[str, ll.Value] = {}
+        self.arrays: dict[str, _Array] = {}
+        data: dict[str, ll.Value] = {}
+        strides: dict[str, list] = {}
+        for a, arg in zip(abi, self.fn.args):
+            arg.name = f"{a.kind}_{a.name}" + (f"_{a.axis}" if a.kind == "stride" else "")
+            if a.kind == "data":
+                data[a.name] = arg
+                if not variant.may_alias:
+                    arg.add_attribute("noalias")
+            elif a.kind == "stride":
+                strides.setdefault(a.name, []).append(arg)
+            elif a.kind == "dim":
+                self.dims[a.name] = arg
+            elif a.kind == "scalar":
+                self.scalars[a.name] = arg
+            else:
+                self.err = arg
+                arg.add_attribute("noalias")
+        for p, contig in zip(kernel.arrays, variant.contiguous):
+            self.arrays[p.name] = _Array(p, data[p.name], strides.get(p.name, []), contig)
+        self.dim_names = frozenset(kernel.dims)
+        self.int_scalars = frozenset(p.name for p in kernel.scalars if p.dtype.is_int)
+        self.entry = self.fn.append_basic_block("entry")
+        self.b = ll.IRBuilder(self.entry)
+        self.locals: dict[str, ll.Value] = {}
+        self.indices: dict[str, ll.Value] = {}
+        self.ranges: list[bounds.LoopRange] = []
+        self._declared: dict[str, ll.Function] = {}
+
+    # ------------------------------------------------------------------ driver
+
+    def build(self) -> ll.Function:
+        b = self.b
+        for name, t in ir.local_types(self.kernel).items():
+            self.locals[name] = b.alloca(REG_TYPES[t], name=f"local_{name}")
+        for name, arg in list(self.scalars.items()):
+            p = self.kernel.param(name)
+            if p.dtype is DType.BOOL:
+                self.scalars[name] = b.icmp_unsigned("!=", arg, ll.Constant(I8, 0))
+        self.block(self.kernel.body)
+        if not b.block.is_terminated:
+            b.ret(ll.Constant(I32, 0))
+        return self.fn
+
+    # ------------------------------------------------------------------ helpers
+
+    def declare(self, name: str, ret, args) -> ll.Function:
+        fn = self._declared.get(name) or self.module.globals.get(name)
+        if fn is None:
+            fn = ll.Function(self.module, ll.FunctionType(ret, args), name)
+        self._declared[name] = fn
+        return fn
+
+    def intrinsic(self, base: str, t: DType, n_args: int = 1) -> ll.Function:
+        lt = REG_TYPES[t]
+        return self.declare(f"llvm.{base}.{'f32' if t is DType.F32 else 'f64'}", lt, [lt] * n_args)
+
+    def fail(self, ok: ll.Value, code: int, site_node, axis=None, value=None, size=None) -> None:
+        """Branch to an error exit unless ``ok`` holds; continue in a fresh block."""
+        b = self.b
+        bad = self.fn.append_basic_block("fail")
+        cont = self.fn.append_basic_block("cont")
+        b.cbranch(ok, cont, bad)
+        b.position_at_end(bad)
+        site = self.sites.get(id(site_node), -1)
+        fields = [ll.Constant(I64, code), ll.Constant(I64, site), axis or ll.Constant(I64, 0),
+                  value or ll.Constant(I64, 0), size or ll.Constant(I64, 0)]
+        for k, v in enumerate(fields):
+            if v.type != I64:
+                v = b.sext(v, I64)
+            b.store(v, b.gep(self.err, [ll.Constant(I64, k)], inbounds=True, source_etype=I64), align=8)
+        b.ret(ll.Constant(I32, code))
+        b.position_at_end(cont)
+
+    def dim_value(self, d: int | str) -> ll.Value:
+        return ll.Constant(I64, d) if isinstance(d, int) else self.dims[d]
+
+    # ------------------------------------------------------------------ statements
+
+    def block(self, body) -> None:
+        for s in body:
+            if isinstance(s, ir.For):
+                self.loop(s)
+            elif isinstance(s, ir.Assign):
+                self.assign(s)
+            elif isinstance(s, ir.Store):
+                self.store(s)
+            elif isinstance(s, ir.If):
+                self.if_(s)
+            else:
+                raise TypeError(s)
+
+    def assign(self, s: ir.Assign) -> None:
+        slot = self.locals[s.name]
+        t = s.value.type
+        value = self.expr(s.value)
+        if s.op is not None:
+            old = self.b.load(slot, typ=REG_TYPES[t])
+            value = self.arith(s.op, t, old, value, s)
+        self.b.store(value, slot)
+
+    def store(self, s: ir.Store) -> None:
+        addr = self.address(s.array, s.indices, s)
+        elem = self.arrays[s.array].param.dtype
+        value = self.expr(s.value)
+        align = elem.itemsize
+        if s.op is not None:
+            old = self.from_mem(self.b.load(addr, typ=MEM_TYPES[elem], align=align), elem)
+            value = self.arith(s.op, elem, old, value, s)
+        self.b.store(self.to_mem(value, elem), addr, align=align)
+
+    def if_(self, s: ir.If) -> None:
+        b = self.b
+        cond = self.expr(s.cond)
+        then_bb = self.fn.append_basic_block("then")
+        else_bb = self.fn.append_basic_block("else") if s.orelse else None
+        end_bb = self.fn.append_basic_block("endif")
+        b.cbranch(cond, then_bb, else_bb or end_bb)
+        b.position_at_end(then_bb)
+        self.block(s.then)
+        if not b.block.is_terminated:
+            b.branch(end_bb)
+        if else_bb is not None:
+            b.position_at_end(else_bb)
+            self.block(s.orelse)
+            if not b.block.is_terminated:
+                b.branch(end_bb)
+        b.position_at_end(end_bb)
+
+    def loop(self, s: ir.For) -> None:
+        """``for i in start:stop:step`` as a counted loop ``for t in 0:trip``,
+        ``i = start + t*step``, with the trip count computed once on entry."""
+        b = self.b
+        start = self.expr(s.start)
+        stop = self.expr(s.stop)
+        step = self.expr(s.step)
+        zero, one = ll.Constant(I64, 0), ll.Constant(I64, 1)
+        if isinstance(s.step, ir.Const):
+            trip = self._trip(start, stop, step, s.step.value > 0)
+        else:
+            self.fail(b.icmp_signed("!=", step, zero), ERR_ZERO_STEP, s)
+            up = self._trip(start, stop, step, True)
+            down = self._trip(start, stop, step, False)
+            trip = b.select(b.icmp_signed(">", step, zero), up, down)
+        pre = b.block
+        header = self.fn.append_basic_block(f"for_{s.index}")
+        body = self.fn.append_basic_block(f"body_{s.index}")
+        exit_bb = self.fn.append_basic_block(f"end_{s.index}")
+        b.branch(header)
+        b.position_at_end(header)
+        t = b.phi(I64, name=f"t_{s.index}")
+        t.add_incoming(zero, pre)
+        b.cbranch(b.icmp_signed("<", t, trip), body, exit_bb)
+        b.position_at_end(body)
+        self.indices[s.index] = b.add(start, b.mul(t, step), name=s.index)
+        self.ranges.append(
+            bounds.loop_range(s, self.dim_names, self.int_scalars, frozenset(self.indices))
+        )
+        self.block(s.body)
+        self.ranges.pop()
+        del self.indices[s.index]
+        t_next = b.add(t, one, flags=["nuw", "nsw"])
+        t.add_incoming(t_next, b.block)
+        b.branch(header)
+        b.position_at_end(exit_bb)
+
+    def _trip(self, start, stop, step, upward: bool):
+        b = self.b
+        zero, one = ll.Constant(I64, 0), ll.Constant(I64, 1)
+        if upward:
+            span, stride = b.sub(stop, start), step
+        else:
+            span, stride = b.sub(start, stop), b.sub(zero, step)
+        # (span - 1) / stride + 1 when span > 0; both operands are then positive
+        count = b.add(b.udiv(b.sub(span, one), stride), one)
+        return b.select(b.icmp_signed(">", span, zero), count, zero)
+
+    # ------------------------------------------------------------------ memory
+
+    def needs_check(self, array: str, indices) -> list[bool]:
+        policy = self.variant.boundscheck
+        if policy is False:
+            return [False] * len(indices)
+        if policy is True:
+            return [True] * len(indices)
+        p = self.arrays[array].param
+        known = frozenset(self.indices)
+        return [
+            not bounds.index_in_bounds(
+                bounds.to_affine(i, self.dim_names, self.int_scalars, known), size, self.ranges, self.dim_names
+            )
+            for i, size in zip(indices, p.shape)
+        ]
+
+    def address(self, array: str, indices, site_node) -> ll.Value:
+        b = self.b
+        arr = self.arrays[array]
+        p = arr.param
+        checks = self.needs_check(array, indices)
+        idx_vals = []
+        for axis, (i, check) in enumerate(zip(indices, checks)):
+            v = self.expr(i)
+            if check:
+                size = self.dim_value(p.shape[axis])
+                # one unsigned compare covers both i < 0 and i >= size
+                self.fail(b.icmp_unsigned("<", v, size), ERR_INDEX, site_node, ll.Constant(I64, axis), v, size)
+            idx_vals.append(v)
+        elem = MEM_TYPES[p.dtype]
+        if arr.contiguous:
+            linear = idx_vals[0] if idx_vals else ll.Constant(I64, 0)
+            for axis in range(1, len(idx_vals)):
+                linear = b.add(b.mul(linear, self.dim_value(p.shape[axis])), idx_vals[axis])
+            return b.gep(arr.data, [linear], inbounds=True, source_etype=elem)
+        offset = ll.Constant(I64, 0)
+        for v, stride in zip(idx_vals, arr.strides):
+            offset = b.add(offset, b.mul(v, stride))
+        return b.gep(arr.data, [offset], inbounds=True, source_etype=I8)
+
+    def from_mem(self, v, t: DType):
+        return self.b.icmp_unsigned("!=", v, ll.Constant(I8, 0)) if t is DType.BOOL else v
+
+    def to_mem(self, v, t: DType):
+        return self.b.zext(v, I8) if t is DType.BOOL else v
+
+    # ------------------------------------------------------------------ expressions
+
+    def can_fail(self, e: ir.Expr) -> bool:
+        """Whether evaluating ``e`` may take an error exit (so it must not be
+        evaluated speculatively, e.g. on the untaken side of a conditional)."""
+        for sub in ir.walk_expr(e):
+            if isinstance(sub, ir.Binary) and sub.type.is_int and sub.op in ("//", "%", "**"):
+                return True
+            if isinstance(sub, ir.Load) and any(self.needs_check(sub.array, sub.indices)):
+                return True
+        return False
+
+    def expr(self, e: ir.Expr) -> ll.Value:
+        b = self.b
+        if isinstance(e, ir.Const):
+            return ll.Constant(REG_TYPES[e.type], int(e.value) if not e.type.is_float else float(e.value))
+        if isinstance(e, ir.Var):
+            if e.name in self.indices:
+                return self.indices[e.name]
+            if e.name in self.locals:
+                return b.load(self.locals[e.name], typ=REG_TYPES[e.type])
+            if e.name in self.scalars:
+                return self.scalars[e.name]
+            return self.dims[e.name]
+        if isinstance(e, ir.Load):
+            addr = self.address(e.array, e.indices, e)
+            raw = b.load(addr, typ=MEM_TYPES[e.type], align=e.type.itemsize)
+            return self.from_mem(raw, e.type)
+        if isinstance(e, ir.Cast):
+            return self.cast(self.expr(e.operand), e.operand.type, e.to)
+        if isinstance(e, ir.Unary):
+            v = self.expr(e.operand)
+            if e.op == "not":
+                return b.xor(v, ll.Constant(I1, 1))
+            return b.fneg(v) if e.type.is_float else b.sub(ll.Constant(REG_TYPES[e.type], 0), v)
+        if isinstance(e, ir.Select):
+            return self.lazy(e.cond, e.if_true, e.if_false, e.type)
+        if isinstance(e, ir.Binary):
+            if e.op == "and":
+                return self.lazy(e.left, e.right, ir.Const(False, DType.BOOL), DType.BOOL)
+            if e.op == "or":
+                return self.lazy(e.left, ir.Const(True, DType.BOOL), e.right, DType.BOOL)
+            left, right = self.expr(e.left), self.expr(e.right)
+            if e.op in ir.COMPARE_OPS:
+                return self.compare(e.op, e.left.type, left, right)
+            return self.arith(e.op, e.type, left, right, e)
+        if isinstance(e, ir.Call):
+            return self.call(e)
+        raise TypeError(f"not an expression: {e!r}")
+
+    def lazy(self, cond: ir.Expr, a: ir.Expr, b_expr: ir.Expr, t: DType) -> ll.Value:
+        """``a if cond else b`` evaluating only the chosen arm; a plain select when
+        neither arm can fail (LLVM then keeps it branch-free)."""
+        b = self.b
+        c = self.expr(cond)
+        if not self.can_fail(a) and not self.can_fail(b_expr):
+            return b.select(c, self.expr(a), self.expr(b_expr))
+        then_bb = self.fn.append_basic_block("sel_true")
+        else_bb = self.fn.append_basic_block("sel_false")
+        end_bb = self.fn.append_basic_block("sel_end")
+        b.cbranch(c, then_bb, else_bb)
+        b.position_at_end(then_bb)
+        va = self.expr(a)
+        then_end = b.block
+        b.branch(end_bb)
+        b.position_at_end(else_bb)
+        vb = self.expr(b_expr)
+        else_end = b.block
+        b.branch(end_bb)
+        b.position_at_end(end_bb)
+        phi = b.phi(REG_TYPES[t])
+        phi.add_incoming(va, then_end)
+        phi.add_incoming(vb, else_end)
+        return phi
+
+    def compare(self, op: str, t: DType, a, c):
+        if t.is_float:
+            # ordered compares are false on NaN; != is unordered (true on NaN), as in Python
+            fop = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "=="}
+            if op == "!=":
+                return self.b.fcmp_unordered("!=", a, c)
+            return self.b.fcmp_ordered(fop[op], a, c)
+        if t is DType.BOOL:
+            return self.b.icmp_unsigned(op, a, c)
+        return self.b.icmp_signed(op, a, c)
+
+    def arith(self, op: str, t: DType, a, c, node):
+        b = self.b
+        if t.is_float:
+            if op == "+":
+                return b.fadd(a, c)
+            if op == "-":
+                return b.fsub(a, c)
+            if op == "*":
+                return b.fmul(a, c)
+            if op == "/":
+                return b.fdiv(a, c)
+            if op == "//":
+                return b.call(self.intrinsic("floor", t), [b.fdiv(a, c)])
+            if op == "%":
+                r = b.frem(a, c)
+                zero = ll.Constant(REG_TYPES[t], 0.0)
+                fix = b.and_(b.fcmp_unordered("!=", r, zero),
+                             b.xor(b.fcmp_ordered("<", r, zero), b.fcmp_ordered("<", c, zero)))
+                return b.select(fix, b.fadd(r, c), r)
+            if op == "**":
+                return b.call(self.intrinsic("pow", t, 2), [a, c])
+        lt = REG_TYPES[t]
+        if op == "+":
+            return b.add(a, c)
+        if op == "-":
+            return b.sub(a, c)
+        if op == "*":
+            return b.mul(a, c)
+        if op in ("//", "%"):
+            return self.int_divmod(op, a, c, lt, node)
+        if op == "**":
+            self.fail(b.icmp_signed(">=", c, ll.Constant(lt, 0)), ERR_NEGATIVE_POWER, node)
+            return b.call(self.ipow(lt), [a, c])
+        raise TypeError(f"operator {op} on {t}")
+
+    def int_divmod(self, op, a, c, lt, node):
+        """Floored division and modulo; a zero divisor raises; MIN // -1 wraps."""
+        b = self.b
+        zero, minus1 = ll.Constant(lt, 0), ll.Constant(lt, -1)
+        self.fail(b.icmp_signed("!=", c, zero), ERR_ZERO_DIVISION, node)
+        is_m1 = b.icmp_signed("==", c, minus1)
+        safe = b.select(is_m1, ll.Constant(lt, 1), c)  # sdiv MIN, -1 would trap
+        q = b.sdiv(a, safe)
+        r = b.srem(a, safe)
+        q = b.select(is_m1, b.sub(zero, a), q)
+        r = b.select(is_m1, zero, r)
+        adjust = b.and_(b.icmp_signed("!=", r, zero), b.icmp_signed("<", b.xor(r, c), zero))
+        if op == "//":
+            return b.select(adjust, b.sub(q, ll.Constant(lt, 1)), q)
+        return b.select(adjust, b.add(r, c), r)
+
+    def ipow(self, lt) -> ll.Function:
+        """An internal helper: a**n for n >= 0 by squaring, wrapping like ``*``."""
+        name = f"turbo.ipow.i{lt.width}"
+        fn = self.module.globals.get(name)
+        if fn is not None:
+            return fn
+        fn = ll.Function(self.module, ll.FunctionType(lt, [lt, lt]), name)
+        fn.linkage = "internal"
+        fn.attributes.add("alwaysinline")
+        base, exp = fn.args
+        entry = fn.append_basic_block("entry")
+        loop = fn.append_basic_block("loop")
+        done = fn.append_basic_block("done")
+        b = ll.IRBuilder(entry)
+        b.branch(loop)
+        b.position_at_end(loop)
+        acc = b.phi(lt)
+        x = b.phi(lt)
+        n = b.phi(lt)
+        acc.add_incoming(ll.Constant(lt, 1), entry)
+        x.add_incoming(base, entry)
+        n.add_incoming(exp, entry)
+        odd = b.trunc(n, I1)
+        acc2 = b.select(odd, b.mul(acc, x), acc)
+        x2 = b.mul(x, x)
+        n2 = b.lshr(n, ll.Constant(lt, 1))
+        acc.add_incoming(acc2, loop)
+        x.add_incoming(x2, loop)
+        n.add_incoming(n2, loop)
+        b.cbranch(b.icmp_unsigned("==", n2, ll.Constant(lt, 0)), done, loop)
+        b.position_at_end(done)
+        b.ret(acc2)
+        return fn
+
+    def call(self, e: ir.Call):
+        b = self.b
+        t = e.type
+        args = [self.expr(a) for a in e.args]
+        fn = e.fn
+        if fn in ("min", "max"):
+            a, c = args
+            pick_c = self.compare("<" if fn == "min" else ">", t, c, a)
+            return b.select(pick_c, c, a)
+        if t.is_int:
+            (a,) = args
+            if fn == "abs":
+                return b.select(b.icmp_signed("<", a, ll.Constant(REG_TYPES[t], 0)), b.sub(ll.Constant(REG_TYPES[t], 0), a), a)
+            return a  # floor/ceil of an integer
+        if fn in ("exp", "log", "sqrt", "sin", "cos", "floor", "ceil"):
+            return b.call(self.intrinsic(fn, t), args)
+        if fn == "abs":
+            return b.call(self.intrinsic("fabs", t), args)
+        if fn == "pow":
+            return b.call(self.intrinsic("pow", t, 2), args)
+        if fn == "tanh":
+            lt = REG_TYPES[t]
+            return b.call(self.declare("tanhf" if t is DType.F32 else "tanh", lt, [lt]), args)
+        if fn == "sigmoid":
+            lt = REG_TYPES[t]
+            one = ll.Constant(lt, 1.0)
+            ex = b.call(self.intrinsic("exp", t), [b.fneg(args[0])])
+            return b.fdiv(one, b.fadd(one, ex))
+        raise TypeError(f"unknown function {fn}")
+
+    def cast(self, v, src: DType, to: DType):
+        b = self.b
+        if src is to:
+            return v
+        lt = REG_TYPES[to]
+        if to is DType.BOOL:
+            if src.is_float:
+                return b.fcmp_unordered("!=", v, ll.Constant(REG_TYPES[src], 0.0))
+            return b.icmp_signed("!=", v, ll.Constant(REG_TYPES[src], 0))
+        if src is DType.BOOL:
+            return b.uitofp(v, lt) if to.is_float else b.zext(v, lt)
+        if to.is_float and src.is_float:
+            return b.fpext(v, lt) if to.bits > src.bits else b.fptrunc(v, lt)
+        if to.is_float:
+            return b.sitofp(v, lt)
+        if src.is_float:
+            # saturating: NaN -> 0, out of range -> the nearest representable value
+            name = f"llvm.fptosi.sat.i{to.bits}.{'f32' if src is DType.F32 else 'f64'}"
+            return b.call(self.declare(name, lt, [REG_TYPES[src]]), [v])
+        return b.sext(v, lt) if to.bits > src.bits else b.trunc(v, lt)
+
+
+def build_variant(kernel: ir.Kernel, variant: Variant, func_name: str, module: ll.Module) -> ll.Function:
+    return KernelCodegen(kernel, variant, func_name, module).build()

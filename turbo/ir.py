@@ -1,0 +1,563 @@
+"""The Loop IR: one readable place for every node, the type rules and the printer.
+
+Nodes are frozen dataclasses with named fields; transformations build new nodes
+(``dataclasses.replace``). Source locations never take part in equality, so
+``parse(str(ir)) == ir`` holds for any IR whatever text it came from.
+
+The IR is *explicit*: after a frontend has built it, every operand already has the
+type its operation needs. Implicit conversions of the source language appear as
+``Cast`` nodes, and literals carry their final type, so interpreter and codegen
+never apply promotion rules themselves. The rules live here (``promote``,
+``literal_type``) and are shared by every frontend and by the printer.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Union
+
+from .errors import SourceLocation
+
+
+class DType(enum.Enum):
+    F32 = "f32"
+    F64 = "f64"
+    I32 = "i32"
+    I64 = "i64"
+    BOOL = "bool"
+
+    @property
+    def is_float(self) -> bool:
+        return self in (DType.F32, DType.F64)
+
+    @property
+    def is_int(self) -> bool:
+        return self in (DType.I32, DType.I64)
+
+    @property
+    def is_numeric(self) -> bool:
+        return self is not DType.BOOL
+
+    @property
+    def bits(self) -> int:
+        return {"f32": 32, "f64": 64, "i32": 32, "i64": 64, "bool": 8}[self.value]
+
+    @property
+    def itemsize(self) -> int:
+        return self.bits // 8
+
+    @property
+    def numpy_name(self) -> str:
+        return {"f32": "float32", "f64": "float64", "i32": "int32", "i64": "int64", "bool": "bool"}[
+            self.value
+        ]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+INDEX = DType.I64  # the type of loop indices, dims and array subscripts
+
+# Math functions of the language: name -> (arity, kind).
+#   "float": arguments converted to a float type, result of that type
+#   "same":  keeps an integer argument's type (abs, min, max, floor, ceil)
+MATH_FUNCTIONS: dict[str, tuple[int, str]] = {
+    "exp": (1, "float"),
+    "log": (1, "float"),
+    "sqrt": (1, "float"),
+    "sin": (1, "float"),
+    "cos": (1, "float"),
+    "tanh": (1, "float"),
+    "sigmoid": (1, "float"),
+    "abs": (1, "same"),
+    "floor": (1, "same"),
+    "ceil": (1, "same"),
+    "min": (2, "same"),
+    "max": (2, "same"),
+    "pow": (2, "float"),
+}
+
+ARITH_OPS = ("+", "-", "*", "/", "//", "%", "**")
+COMPARE_OPS = ("<", "<=", ">", ">=", "==", "!=")
+LOGIC_OPS = ("and", "or")
+UPDATE_OPS = ("+", "-", "*", "/")  # the ops of `+=`, `-=`, `*=`, `/=`
+
+# ----------------------------------------------------------------------------- expressions
+
+
+def _loc() -> SourceLocation | None:
+    return field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    value: int | float | bool
+    type: DType
+    loc: SourceLocation | None = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class Var:
+    """A scalar name: a local, a scalar parameter, a loop index or a symbolic dim."""
+
+    name: str
+    type: DType
+    loc: SourceLocation | None = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    array: str
+    indices: tuple[Expr, ...]
+    type: DType
+    loc: SourceLocation | None = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    op: str  # "neg" | "not"
+    operand: Expr
+    type: DType
+    loc: SourceLocation | None = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    """Arithmetic, comparison or logic. Operands have equal types (``**`` excepted:
+    an integer exponent of a float base stays an integer)."""
+
+    op: str
+    left: Expr
+    right: Expr
+    type: DType
+    loc: SourceLocation | None = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class Select:
+    """``if_true if cond else if_false``; only the chosen arm is evaluated."""
+
+    cond: Expr
+    if_true: Expr
+    if_false: Expr
+    type: DType
+    loc: SourceLocation | None = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    fn: str
+    args: tuple[Expr, ...]
+    type: DType
+    loc: SourceLocation | None = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class Cast:
+    to: DType
+    operand: Expr
+    loc: SourceLocation | None = _loc()
+
+    @property
+    def type(self) -> DType:
+        return self.to
+
+
+Expr = Union[Const, Var, Load, Unary, Binary, Select, Call, Cast]
+
+# ----------------------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True, slots=True)
+class For:
+    """``for index in start:stop:step``; bounds are evaluated once, on entry (like
+    Python's ``range``); a zero step is a run-time error."""
+
+    index: str
+    start: Expr
+    stop: Expr
+    step: Expr
+    body: tuple[Stmt, ...]
+    loc: SourceLocation | None = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    """``name = value`` or ``name op= value`` on a scalar local."""
+
+    name: str
+    value: Expr
+    op: str | None = None
+    loc: SourceLocation | None = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """``array[indices] = value`` or ``array[indices] op= value``."""
+
+    array: str
+    indices: tuple[Expr, ...]
+    value: Expr
+    op: str | None = None
+    loc: SourceLocation | None = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class If:
+    cond: Expr
+    then: tuple[Stmt, ...]
+    orelse: tuple[Stmt, ...] = ()
+    loc: SourceLocation | None = _loc()
+
+
+Stmt = Union[For, Assign, Store, If]
+
+# ----------------------------------------------------------------------------- kernels
+
+
+@dataclass(frozen=True, slots=True)
+class ArrayParam:
+    name: str
+    dtype: DType
+    shape: tuple[int | str, ...]  # literal sizes or symbolic dim names
+    loc: SourceLocation | None = _loc()
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
+@dataclass(frozen=True, slots=True)
+class ScalarParam:
+    name: str
+    dtype: DType
+    loc: SourceLocation | None = _loc()
+
+
+Param = Union[ArrayParam, ScalarParam]
+
+
+@dataclass(frozen=True, slots=True)
+class Kernel:
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[Stmt, ...]
+    loc: SourceLocation | None = _loc()
+
+    @property
+    def arrays(self) -> tuple[ArrayParam, ...]:
+        return tuple(p for p in self.params if isinstance(p, ArrayParam))
+
+    @property
+    def scalars(self) -> tuple[ScalarParam, ...]:
+        return tuple(p for p in self.params if isinstance(p, ScalarParam))
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        """Symbolic dim names in order of first appearance in the parameters."""
+        seen: dict[str, None] = {}
+        for p in self.arrays:
+            for d in p.shape:
+                if isinstance(d, str):
+                    seen.setdefault(d)
+        return tuple(seen)
+
+    def param(self, name: str) -> Param | None:
+        for p in self.params:
+            if p.name == name:
+                return p
+        return None
+
+    def __str__(self) -> str:
+        return print_kernel(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    kernels: tuple[Kernel, ...]
+
+    def __str__(self) -> str:
+        return "\n".join(print_kernel(k) for k in self.kernels)
+
+
+# ----------------------------------------------------------------------------- type rules
+
+
+def kernel_float_type(params: tuple[Param, ...]) -> DType:
+    """The float type untyped float literals take: the one float type the kernel's
+    parameters use, or f64 when they use none or both."""
+    floats = {p.dtype for p in params if p.dtype.is_float}
+    return floats.pop() if len(floats) == 1 else DType.F64
+
+
+def promote(a: DType, b: DType) -> DType | None:
+    """The common type of two strongly typed operands, or None (bool with a number).
+
+    Same type -> that type; i32 with i64 -> i64; f32 with f64 -> f64; an integer with
+    a float -> the float (so ``i * x[i]`` stays f32 in an f32 kernel).
+    """
+    if a is b:
+        return a
+    if a is DType.BOOL or b is DType.BOOL:
+        return None
+    if a.is_float and b.is_float:
+        return DType.F64
+    if a.is_int and b.is_int:
+        return DType.I64
+    return a if a.is_float else b
+
+
+def literal_type(value: int | float | bool, peer: DType | None, kernel_float: DType) -> DType:
+    """The type a bare literal takes next to an operand of type ``peer``.
+
+    Literals are weak: an integer literal takes any numeric peer's type, a float
+    literal takes a float peer's type. Alone (or next to an integer, for a float
+    literal) they default to i64 and to the kernel's float type.
+    """
+    if isinstance(value, bool):
+        return DType.BOOL
+    if isinstance(value, int):
+        return peer if peer is not None and peer.is_numeric else DType.I64
+    return peer if peer is not None and peer.is_float else kernel_float
+
+
+def is_literal(e: Expr) -> bool:
+    return isinstance(e, Const)
+
+
+# ----------------------------------------------------------------------------- printer
+
+# Binding strength of each operator, loosest first; the printer adds parentheses
+# exactly where the grammar needs them.
+_PREC = {
+    "select": 1,
+    "or": 2,
+    "and": 3,
+    "not": 4,
+    "<": 5, "<=": 5, ">": 5, ">=": 5, "==": 5, "!=": 5,
+    "+": 6, "-": 6,
+    "*": 7, "/": 7, "//": 7, "%": 7,
+    "neg": 8,
+    "**": 9,
+    "atom": 10,
+}
+
+
+def format_float(v: float) -> str:
+    if v != v:
+        return "nan"
+    if v in (float("inf"), float("-inf")):
+        return "inf" if v > 0 else "-inf"
+    text = repr(float(v))
+    return text if any(c in text for c in ".eE") else text + ".0"
+
+
+class _Printer:
+    def __init__(self, kernel_float: DType):
+        self.kf = kernel_float
+
+    # Literal printing: a bare literal re-parses with the type ``literal_type`` gives
+    # it next to its peer; when that is not the literal's type, print a cast.
+    def const(self, c: Const, peer: DType | None) -> str:
+        if c.type is DType.BOOL:
+            return "True" if c.value else "False"
+        if c.type.is_float:
+            text = format_float(float(c.value))
+            bare_ok = literal_type(1.0, peer, self.kf) is c.type
+        else:
+            text = str(int(c.value))
+            bare_ok = literal_type(1, peer, self.kf) is c.type
+        return text if bare_ok else f"{c.type}({text})"
+
+    def expr(self, e: Expr, peer: DType | None = None) -> tuple[str, int]:
+        """Returns (text, precedence of its top operator)."""
+        if isinstance(e, Const):
+            text = self.const(e, peer)
+            return text, (_PREC["neg"] if text.startswith("-") else _PREC["atom"])
+        if isinstance(e, Var):
+            return e.name, _PREC["atom"]
+        if isinstance(e, Load):
+            idx = ", ".join(self.top(i, DType.I64) for i in e.indices)
+            return f"{e.array}[{idx}]", _PREC["atom"]
+        if isinstance(e, Cast):
+            return f"{e.to}({self.top(e.operand, None)})", _PREC["atom"]
+        if isinstance(e, Call):
+            peer_t = _call_peer(e)
+            args = ", ".join(self.top(a, peer_t) for a in e.args)
+            return f"{e.fn}({args})", _PREC["atom"]
+        if isinstance(e, Unary):
+            if e.op == "not":
+                return f"not {self.sub(e.operand, _PREC['not'], None)}", _PREC["not"]
+            inner = self.sub(e.operand, _PREC["neg"], e.type)
+            # "- -x" would lex fine, but "--x" reads badly; a literal operand needs
+            # parentheses so that it is not folded into a negative literal
+            if isinstance(e.operand, Const) or inner.startswith("-"):
+                inner = f"({inner})"
+            return f"-{inner}", _PREC["neg"]
+        if isinstance(e, Select):
+            peer_t = _pair_peer(e.if_true, e.if_false)
+            t = self.sub(e.if_true, _PREC["select"] + 1, peer_t)
+            c = self.sub(e.cond, _PREC["select"] + 1, None)
+            f = self.sub(e.if_false, _PREC["select"], peer_t)
+            return f"{t} if {c} else {f}", _PREC["select"]
+        if isinstance(e, Binary):
+            p = _PREC[e.op]
+            if e.op == "**":
+                # right-associative; the exponent is a unary-level operand
+                lp = _pair_peer(e.left, e.right) if e.left.type is e.right.type else None
+                left = self.sub(e.left, p + 1, lp)
+                right = self.sub(e.right, _PREC["neg"], lp)
+                return f"{left} ** {right}", p
+            peer_t = _pair_peer(e.left, e.right)
+            left = self.sub(e.left, p, peer_t)
+            # comparisons do not chain, so both sides need to bind tighter
+            right = self.sub(e.right, p + 1, peer_t)
+            if e.op in COMPARE_OPS:
+                left = self.sub(e.left, p + 1, peer_t)
+            return f"{left} {e.op} {right}", p
+        raise TypeError(f"not an expression: {e!r}")
+
+    def sub(self, e: Expr, min_prec: int, peer: DType | None) -> str:
+        text, prec = self.expr(e, peer)
+        return f"({text})" if prec < min_prec else text
+
+    def top(self, e: Expr, peer: DType | None) -> str:
+        return self.expr(e, peer)[0]
+
+    def stmts(self, body: tuple[Stmt, ...], depth: int, out: list[str], kernel: Kernel) -> None:
+        pad = "    " * depth
+        for s in body:
+            if isinstance(s, For):
+                headers = []
+                loop = s
+                while True:
+                    headers.append(self.loop_header(loop))
+                    if len(loop.body) == 1 and isinstance(loop.body[0], For):
+                        loop = loop.body[0]
+                        continue
+                    break
+                out.append(f"{pad}for {', '.join(headers)} {{")
+                self.stmts(loop.body, depth + 1, out, kernel)
+                out.append(f"{pad}}}")
+            elif isinstance(s, Assign):
+                op = f"{s.op}=" if s.op else "="
+                out.append(f"{pad}{s.name} {op} {self.top(s.value, s.value.type)}")
+            elif isinstance(s, Store):
+                idx = ", ".join(self.top(i, DType.I64) for i in s.indices)
+                op = f"{s.op}=" if s.op else "="
+                out.append(f"{pad}{s.array}[{idx}] {op} {self.top(s.value, s.value.type)}")
+            elif isinstance(s, If):
+                out.append(f"{pad}if {self.top(s.cond, None)} {{")
+                self.stmts(s.then, depth + 1, out, kernel)
+                if s.orelse:
+                    out.append(f"{pad}}} else {{")
+                    self.stmts(s.orelse, depth + 1, out, kernel)
+                out.append(f"{pad}}}")
+            else:
+                raise TypeError(f"not a statement: {s!r}")
+
+    def loop_header(self, s: For) -> str:
+        start = self.top(s.start, DType.I64)
+        stop = self.top(s.stop, DType.I64)
+        text = f"{s.index} in {start}:{stop}"
+        if not (isinstance(s.step, Const) and s.step.value == 1):
+            text += f":{self.top(s.step, DType.I64)}"
+        return text
+
+
+def _pair_peer(a: Expr, b: Expr) -> DType | None:
+    """The peer type a literal operand sees: the other operand's, unless both are literals."""
+    if isinstance(a, Const) and isinstance(b, Const):
+        return None
+    return b.type if isinstance(a, Const) else a.type
+
+
+def _call_peer(c: Call) -> DType | None:
+    non_lit = [a for a in c.args if not isinstance(a, Const)]
+    return non_lit[0].type if non_lit else None
+
+
+def print_param(p: Param) -> str:
+    if isinstance(p, ScalarParam):
+        return f"{p.name}: {p.dtype}"
+    dims = ", ".join(str(d) for d in p.shape)
+    return f"{p.name}: {p.dtype}[{dims}]"
+
+
+def print_kernel(k: Kernel) -> str:
+    printer = _Printer(kernel_float_type(k.params))
+    out = [f"kernel {k.name}({', '.join(print_param(p) for p in k.params)}) {{"]
+    printer.stmts(k.body, 1, out, k)
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def print_expr(e: Expr, kernel_float: DType = DType.F64) -> str:
+    return _Printer(kernel_float).top(e, None)
+
+
+# ----------------------------------------------------------------------------- traversal
+
+
+def walk_stmts(body: tuple[Stmt, ...]):
+    """Every statement, pre-order."""
+    for s in body:
+        yield s
+        if isinstance(s, For):
+            yield from walk_stmts(s.body)
+        elif isinstance(s, If):
+            yield from walk_stmts(s.then)
+            yield from walk_stmts(s.orelse)
+
+
+def stmt_exprs(s: Stmt) -> tuple[Expr, ...]:
+    """The expressions a statement evaluates itself (not those of nested statements)."""
+    if isinstance(s, For):
+        return (s.start, s.stop, s.step)
+    if isinstance(s, Assign):
+        return (s.value,)
+    if isinstance(s, Store):
+        return (*s.indices, s.value)
+    if isinstance(s, If):
+        return (s.cond,)
+    raise TypeError(s)
+
+
+def walk_expr(e: Expr):
+    """Every sub-expression, pre-order."""
+    yield e
+    if isinstance(e, Load):
+        for i in e.indices:
+            yield from walk_expr(i)
+    elif isinstance(e, Unary):
+        yield from walk_expr(e.operand)
+    elif isinstance(e, Binary):
+        yield from walk_expr(e.left)
+        yield from walk_expr(e.right)
+    elif isinstance(e, Select):
+        yield from walk_expr(e.cond)
+        yield from walk_expr(e.if_true)
+        yield from walk_expr(e.if_false)
+    elif isinstance(e, Call):
+        for a in e.args:
+            yield from walk_expr(a)
+    elif isinstance(e, Cast):
+        yield from walk_expr(e.operand)
+
+
+def written_arrays(k: Kernel) -> frozenset[str]:
+    return frozenset(s.array for s in walk_stmts(k.body) if isinstance(s, Store))
+
+
+def local_types(k: Kernel) -> dict[str, DType]:
+    """Scalar locals and their types, in order of first assignment."""
+    out: dict[str, DType] = {}
+    for s in walk_stmts(k.body):
+        if isinstance(s, Assign) and s.name not in out:
+            out[s.name] = s.value.type
+    return out
+
+
+def print_param_list(k: Kernel) -> str:
+    return ", ".join(print_param(p) for p in k.params)

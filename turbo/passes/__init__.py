@@ -1,0 +1,1 @@
+"""Passes: named pure functions IR -> IR (and analyses of the IR)."""

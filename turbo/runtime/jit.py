@@ -1,0 +1,175 @@
+"""The JIT: llvmlite.ir module -> optimized LLVM IR -> object code -> loaded code.
+
+One MCJIT engine per process holds every loaded object. Code always goes through
+object bytes (fresh or from the disk cache), so a cached kernel and a freshly
+compiled one are loaded the same way. Objects refer to the process (CPython's API,
+NumPy's type objects, libm) only by symbol name; ``_bind_process_symbols`` tells
+the engine where those live in *this* process, so cached code is position-free.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+import llvmlite
+import llvmlite.binding as llvm
+import numpy as np
+from llvmlite import ir as ll
+
+from .. import __version__
+from ..errors import CompilerError
+from . import cache
+
+_lock = threading.RLock()
+
+
+@dataclass(frozen=True)
+class Target:
+    triple: str
+    cpu: str
+    features: str
+
+    @property
+    def fingerprint(self) -> str:
+        text = f"{self.triple}|{self.cpu}|{self.features}|turbo {__version__}|llvmlite {llvmlite.__version__}|llvm {llvm.llvm_version_info}"
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def host_target() -> Target:
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    # The CPU name alone can claim features the machine hides (a VM may mask
+    # AVX-512 on a CPU that has it), so the feature string is always explicit.
+    return Target(llvm.get_process_triple(), llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten())
+
+
+@lru_cache(maxsize=1)
+def target_machine() -> llvm.TargetMachine:
+    t = host_target()
+    target = llvm.Target.from_triple(t.triple)
+    return target.create_target_machine(cpu=t.cpu, features=t.features, opt=3, reloc="pic", codemodel="default")
+
+
+def process_symbols() -> dict[str, int]:
+    """Addresses of what entry points use, by the names codegen declares."""
+    api = ctypes.pythonapi
+
+    def fn(name: str) -> int:
+        return ctypes.cast(getattr(api, name), ctypes.c_void_p).value
+
+    syms = {
+        "turbo_PyArray_Type": id(np.ndarray),
+        "turbo_PyFloat_Type": id(float),
+        "turbo_PyLong_Type": id(int),
+        "turbo_PyBool_Type": id(bool),
+        "turbo_Py_None": id(None),
+        "turbo_Py_True": id(True),
+        "turbo_PyObject_Vectorcall": fn("PyObject_Vectorcall"),
+        "turbo_PyLong_AsLongLongAndOverflow": fn("PyLong_AsLongLongAndOverflow"),
+        "turbo_PyLong_FromVoidPtr": fn("PyLong_FromVoidPtr"),
+        "turbo_Py_IncRef": fn("Py_IncRef"),
+        "turbo_Py_DecRef": fn("Py_DecRef"),
+    }
+    for name in ("float32", "float64", "int32", "int64", "bool"):
+        # the canonical, native-byte-order descriptors are singletons
+        syms[f"turbo_descr_{name}"] = id(np.dtype(name))
+    return syms
+
+
+@lru_cache(maxsize=1)
+def engine() -> llvm.ExecutionEngine:
+    tm = target_machine()
+    for name, addr in process_symbols().items():
+        llvm.add_symbol(name, addr)
+    empty = llvm.parse_assembly("")
+    empty.triple = host_target().triple
+    return llvm.create_mcjit_compiler(empty, tm)
+
+
+def new_module(name: str) -> ll.Module:
+    m = ll.Module(name=name)
+    m.triple = host_target().triple
+    m.data_layout = str(target_machine().target_data)
+    return m
+
+
+@dataclass
+class Compiled:
+    """A loaded module: the addresses of the symbols asked for, and whether its
+    object code came from the disk cache."""
+
+    addresses: dict[str, int]
+    from_cache: bool
+
+
+def optimize(mod: llvm.ModuleRef) -> None:
+    tm = target_machine()
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pb = llvm.create_pass_builder(tm, pto)
+    pm = pb.getModulePassManager()
+    pm.run(mod, pb)
+
+
+def to_llvm(text: str, pass_name: str) -> llvm.ModuleRef:
+    try:
+        mod = llvm.parse_assembly(text)
+        mod.verify()
+    except RuntimeError as e:
+        raise CompilerError(f"LLVM rejected the generated IR: {e}", pass_name, text) from None
+    return mod
+
+
+_loaded: dict[str, Compiled] = {}
+
+
+def compile_module(module: ll.Module, symbols: list[str], pass_name: str) -> Compiled:
+    """Load ``module`` into the engine and return the addresses of ``symbols``.
+
+    A module already loaded in this process is not loaded twice (its symbols would
+    clash); otherwise an intact disk-cache entry for the same code is used."""
+    text = str(module)
+    key = cache_key(text)
+    with _lock:
+        if key in _loaded:
+            return _loaded[key]
+        ee = engine()
+        obj = cache.load(key)
+        from_cache = obj is not None
+        if obj is None:
+            mod = to_llvm(text, pass_name)
+            optimize(mod)
+            obj = target_machine().emit_object(mod)
+            cache.store(key, obj)
+        ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        ee.finalize_object()
+        addresses = {}
+        for s in symbols:
+            addr = ee.get_function_address(s) or ee.get_global_value_address(s)
+            if not addr:
+                raise CompilerError(f"symbol {s} missing after loading the object", pass_name)
+            addresses[s] = addr
+        compiled = Compiled(addresses, from_cache)
+        _loaded[key] = compiled
+        return compiled
+
+
+def optimized_text(module: ll.Module, pass_name: str) -> tuple[str, str]:
+    """(optimized LLVM IR, host assembly) of a module, for inspection."""
+    with _lock:
+        mod = to_llvm(str(module), pass_name)
+        optimize(mod)
+        return str(mod), target_machine().emit_assembly(mod)
+
+
+def cache_key(*parts: str) -> str:
+    h = hashlib.sha256()
+    h.update(host_target().fingerprint.encode())
+    for p in parts:
+        h.update(b"\0")
+        h.update(p.encode())
+    return h.hexdigest()

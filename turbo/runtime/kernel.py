@@ -1,0 +1,320 @@
+"""Compiled kernels as Python callables: the call path, variants, inspection.
+
+Calling ``mod.gemm(C, A, B)`` runs the kernel's machine-code entry point (see
+``codegen/entry.py``) directly. Each Kernel object is the only instance of its own
+small subclass whose ``__call__`` is that builtin function, so a call costs one
+type-slot lookup plus the checks in machine code. Until the entry exists, and for
+every call the entry does not take, ``Kernel._slow`` runs: it checks the arguments
+with located errors, compiles the variant the arguments need, records it in the
+entry's table and calls it through ctypes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import threading
+import time
+import warnings
+
+import numpy as np
+
+from .. import ir
+from ..arguments import check_arguments
+from ..codegen import abi
+from ..codegen.cpu import build_variant, number_sites
+from ..codegen.entry import build_entry
+from ..errors import (
+    KernelIndexError,
+    KernelRuntimeError,
+    KernelZeroDivisionError,
+    TurboError,
+)
+from ..passes import pipeline
+from . import fastcall, jit
+
+_CTYPES = {
+    ir.DType.F32: ctypes.c_float,
+    ir.DType.F64: ctypes.c_double,
+    ir.DType.I32: ctypes.c_int32,
+    ir.DType.I64: ctypes.c_int64,
+    ir.DType.BOOL: ctypes.c_uint8,
+}
+
+BOUNDSCHECK_CHOICES = (None, True, False)
+
+
+def debug_level() -> int:
+    try:
+        return int(os.environ.get("TURBO_DEBUG", "0"))
+    except ValueError:
+        return 0
+
+
+def _debug(level: int, text: str) -> None:
+    if debug_level() >= level:
+        print(f"[turbo] {text}", file=sys.stderr)
+
+
+def array_extent(a: np.ndarray) -> tuple[int, int]:
+    """[lo, hi) byte addresses an array touches (the entry point computes the same)."""
+    base = a.__array_interface__["data"][0]
+    if a.size == 0:
+        return base, base
+    lo = hi = 0
+    for n, s in zip(a.shape, a.strides):
+        span = (n - 1) * s
+        if span < 0:
+            lo += span
+        else:
+            hi += span
+    return base + lo, base + hi + a.itemsize
+
+
+def may_alias(arrays: list[tuple[str, np.ndarray]], written: frozenset[str]) -> bool:
+    ext = [array_extent(a) for _, a in arrays]
+    for i in range(len(arrays)):
+        for j in range(i + 1, len(arrays)):
+            if arrays[i][0] not in written and arrays[j][0] not in written:
+                continue
+            (lo_i, hi_i), (lo_j, hi_j) = ext[i], ext[j]
+            if lo_i < hi_j and lo_j < hi_i:
+                return True
+    return False
+
+
+class Kernel:
+    """A compiled loop kernel. Call it with arrays and scalars in parameter order;
+    it writes its output arrays in place and returns None."""
+
+    def __init__(self, kernel_ir: ir.Kernel, boundscheck: bool | None = None, source_name: str = "<string>"):
+        if boundscheck not in BOUNDSCHECK_CHOICES:
+            raise TypeError("boundscheck must be None (check what cannot be proven), True or False")
+        self.ir = kernel_ir
+        self.name = kernel_ir.name
+        self.boundscheck = boundscheck
+        self.source_name = source_name
+        self.written = ir.written_arrays(kernel_ir)
+        self._sites = number_sites(kernel_ir)
+        self._lock = threading.RLock()
+        self._variants: dict[abi.Variant, tuple[int, object]] = {}
+        self._entry = None
+        self._slots_addr = None
+        self._keepalive = None
+        self._array_pos = [i for i, p in enumerate(kernel_ir.params) if isinstance(p, ir.ArrayParam)]
+        self.compile_seconds = 0.0
+
+    # ------------------------------------------------------------------ calling
+
+    def __call__(self, *args):  # replaced on this kernel's own class by the entry point
+        return self._slow(*args)
+
+    def _slow(self, *args):
+        bound = check_arguments(self.ir, args, self.written)
+        arrays = [(self.ir.params[i].name, bound.values[i]) for i in self._array_pos]
+        contig = tuple(bool(a.flags.c_contiguous) for _, a in arrays)
+        variant = abi.Variant(contig, may_alias(arrays, self.written), self.boundscheck)
+        _, cfunc = self._variant(variant)
+        self._ensure_entry()
+        err = (ctypes.c_int64 * abi.ERR_FIELDS)()
+        call_args = []
+        for a in variant.abi(self.ir):
+            if a.kind == "data":
+                call_args.append(bound.values[self._param_index(a.name)].__array_interface__["data"][0])
+            elif a.kind == "stride":
+                call_args.append(bound.values[self._param_index(a.name)].strides[a.axis])
+            elif a.kind == "dim":
+                call_args.append(bound.dims[a.name])
+            elif a.kind == "scalar":
+                v = bound.values[self._param_index(a.name)]
+                call_args.append(int(v) if a.dtype in (ir.DType.BOOL,) or a.dtype.is_int else float(v))
+            else:
+                call_args.append(ctypes.addressof(err))
+        status = cfunc(*call_args)
+        if status:
+            self._raise_error(ctypes.addressof(err))
+        return None
+
+    def _param_index(self, name: str) -> int:
+        for i, p in enumerate(self.ir.params):
+            if p.name == name:
+                return i
+        raise KeyError(name)
+
+    def _raise_error(self, address: int):
+        """Called with the address of a failed call's error record; raises."""
+        code, site, axis, value, size = (ctypes.c_int64 * abi.ERR_FIELDS).from_address(address)
+        node = self._sites[site] if 0 <= site < len(self._sites) else None
+        loc = getattr(node, "loc", None)
+        where = f"in kernel '{self.name}'"
+        if code == abi.ERR_INDEX:
+            array = getattr(node, "array", "?")
+            raise KernelIndexError(
+                f"{where}: index {value} is out of bounds for axis {axis} of '{array}' with size {size}", loc
+            )
+        if code == abi.ERR_ZERO_DIVISION:
+            raise KernelZeroDivisionError(f"{where}: integer division or modulo by zero", loc)
+        if code == abi.ERR_NEGATIVE_POWER:
+            raise KernelRuntimeError(f"{where}: negative integer power", loc, "use a float base")
+        if code == abi.ERR_ZERO_STEP:
+            raise KernelRuntimeError(f"{where}: loop step is zero", loc)
+        raise TurboError(f"{where}: kernel failed with unknown code {code}")
+
+    # ------------------------------------------------------------------ compiling
+
+    def _symbol(self, what: str) -> str:
+        return f"turbo_{self.name}_{what}_{jit.cache_key(str(self.ir), repr(self.boundscheck))[:12]}"
+
+    def lowered(self, variant: abi.Variant) -> ir.Kernel:
+        return pipeline.lower(self.ir, variant)
+
+    def llvm_module(self, variant: abi.Variant):
+        module = jit.new_module(f"{self.name}.{variant.tag}")
+        build_variant(self.lowered(variant), variant, self._symbol(variant.tag), module)
+        return module
+
+    def _variant(self, variant: abi.Variant):
+        with self._lock:
+            hit = self._variants.get(variant)
+            if hit is not None:
+                return hit
+            t0 = time.perf_counter()
+            module = self.llvm_module(variant)
+            name = self._symbol(variant.tag)
+            compiled = jit.compile_module(module, [name], f"codegen[{self.name}:{variant.tag}]")
+            addr = compiled.addresses[name]
+            argtypes = []
+            for a in variant.abi(self.ir):
+                if a.kind in ("data", "err"):
+                    argtypes.append(ctypes.c_void_p)
+                elif a.kind in ("stride", "dim"):
+                    argtypes.append(ctypes.c_int64)
+                else:
+                    argtypes.append(_CTYPES[a.dtype])
+            cfunc = ctypes.CFUNCTYPE(ctypes.c_int32, *argtypes)(addr)
+            self._variants[variant] = (addr, cfunc)
+            self.compile_seconds += time.perf_counter() - t0
+            _debug(1, f"compiled {self.name} [{variant.tag}] in {1e3 * (time.perf_counter() - t0):.1f} ms"
+                   f"{' (disk cache)' if compiled.from_cache else ''}")
+            if debug_level() >= 4:
+                opt, asm = jit.optimized_text(module, "inspect")
+                _debug(4, f"LLVM IR of {self.name} [{variant.tag}]:\n{opt}")
+                if debug_level() >= 5:
+                    _debug(5, f"assembly of {self.name} [{variant.tag}]:\n{asm}")
+            if self._slots_addr is not None:
+                self._install(variant, addr)
+            return self._variants[variant]
+
+    def _install(self, variant: abi.Variant, addr: int) -> None:
+        slot = abi.slot_of(variant.contiguous, variant.may_alias)
+        ctypes.c_void_p.from_address(self._slots_addr + 8 * slot).value = addr
+
+    def _ensure_entry(self) -> None:
+        if self._entry is not None or not fastcall.layout_ok():
+            return
+        with self._lock:
+            if self._entry is not None:
+                return
+            t0 = time.perf_counter()
+            module = jit.new_module(f"{self.name}.entry")
+            entry_name, slots_name = self._symbol("entry"), self._symbol("slots")
+            build_entry(self.ir, self.written, module, entry_name, slots_name)
+            compiled = jit.compile_module(module, [entry_name, slots_name], f"entry[{self.name}]")
+            self._slots_addr = compiled.addresses[slots_name]
+            for variant, (addr, _) in self._variants.items():
+                if variant.boundscheck == self.boundscheck:
+                    self._install(variant, addr)
+            fn, mdef = fastcall.make_builtin(self.name, compiled.addresses[entry_name], (self._slow, self._raise_error))
+            self._keepalive = mdef
+            self._entry = fn
+            type(self).__call__ = fn
+            self.compile_seconds += time.perf_counter() - t0
+
+    def compile(self) -> "Kernel":
+        """Compile the entry point and the all-contiguous, non-aliasing variant now
+        instead of at the first call."""
+        self._variant(abi.Variant((True,) * len(self.ir.arrays), False, self.boundscheck))
+        self._ensure_entry()
+        return self
+
+    # ------------------------------------------------------------------ inspecting
+
+    def variant_for(self, args) -> abi.Variant:
+        if not args:
+            return abi.Variant((True,) * len(self.ir.arrays), False, self.boundscheck)
+        bound = check_arguments(self.ir, tuple(args), self.written)
+        arrays = [(self.ir.params[i].name, bound.values[i]) for i in self._array_pos]
+        contig = tuple(bool(a.flags.c_contiguous) for _, a in arrays)
+        return abi.Variant(contig, may_alias(arrays, self.written), self.boundscheck)
+
+    def inspect(self, stage: str = "loops", *example_args) -> str:
+        """The kernel at one stage, as text.
+
+        stages: "loops" (the IR as DSL text), "lowered" (after the passes, for the
+        variant the example arguments select), "llvm" (optimized LLVM IR),
+        "llvm-unoptimized", "asm" (host assembly). Without example arguments the
+        all-contiguous, non-aliasing variant is shown."""
+        if stage == "loops":
+            return str(self.ir)
+        variant = self.variant_for(example_args)
+        if stage == "lowered":
+            return str(self.lowered(variant))
+        module = self.llvm_module(variant)
+        if stage == "llvm-unoptimized":
+            return str(module)
+        if stage in ("llvm", "asm"):
+            opt, asm = jit.optimized_text(module, f"inspect[{self.name}]")
+            return opt if stage == "llvm" else asm
+        raise ValueError(f"unknown stage {stage!r}; stages: loops, lowered, llvm-unoptimized, llvm, asm")
+
+    @property
+    def signature(self) -> str:
+        return ir.print_param_list(self.ir)
+
+    def __repr__(self) -> str:
+        return f"<turbo kernel {self.name}({self.signature})>"
+
+
+def make_kernel(kernel_ir: ir.Kernel, boundscheck: bool | None = None, source_name: str = "<string>") -> Kernel:
+    """A Kernel instance of its own subclass, so its ``__call__`` can become the
+    machine-code entry point without touching any other kernel."""
+    cls = type(f"Kernel_{kernel_ir.name}", (Kernel,), {"__doc__": f"turbo kernel {kernel_ir.name}"})
+    k = cls(kernel_ir, boundscheck, source_name)
+    if not fastcall.layout_ok():
+        warnings.warn(
+            f"turbo: kernel '{kernel_ir.name}' ({source_name}) uses the slow call path: this Python/NumPy "
+            "build has a struct layout the fast entry point does not know", RuntimeWarning, stacklevel=3,
+        )
+    return k
+
+
+class KernelModule:
+    """What ``turbo.compile`` returns: the kernels of one source, as attributes."""
+
+    def __init__(self, module_ir: ir.Module, boundscheck: bool | None, source_name: str):
+        self.ir = module_ir
+        self.source_name = source_name
+        self.kernels: dict[str, Kernel] = {}
+        for k in module_ir.kernels:
+            self.kernels[k.name] = make_kernel(k, boundscheck, source_name)
+            if k.name not in ("ir", "source_name", "kernels"):
+                setattr(self, k.name, self.kernels[k.name])  # a plain attribute: no lookup cost per call
+
+    def __getattr__(self, name: str) -> Kernel:
+        kernels = self.__dict__.get("kernels", {})
+        if name in kernels:
+            return kernels[name]
+        raise AttributeError(f"no kernel named '{name}' in {self.__dict__.get('source_name')}; kernels: {', '.join(kernels) or 'none'}")
+
+    def __getitem__(self, name: str) -> Kernel:
+        return self.kernels[name]
+
+    def __iter__(self):
+        return iter(self.kernels.values())
+
+    def __dir__(self):
+        return list(super().__dir__()) + list(self.kernels)
+
+    def __repr__(self) -> str:
+        return f"<turbo module {self.source_name}: {', '.join(self.kernels)}>"
