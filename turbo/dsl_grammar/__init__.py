@@ -56,7 +56,7 @@ class _BracketNewlines:
 def _parser() -> lark.Lark:
     return lark.Lark(
         _GRAMMAR.read_text(), parser="lalr", propagate_positions=True, maybe_placeholders=False,
-        postlex=_BracketNewlines(),
+        postlex=_BracketNewlines(), cache=True,
     )
 
 

@@ -133,6 +133,11 @@ class Elaborator:
             raise self.type_error(
                 f"{what}: {src} value where {to} is expected", loc, f"cast explicitly with {to}(...) (truncates toward zero)"
             )
+        c = t.expr
+        if isinstance(c, ir.Const) and (to.is_float or to is DType.I64 or I32_MIN <= c.value <= I32_MAX):
+            # a literal already typed by its peer, converted again (``i / 2``): fold,
+            # so that the printed text re-parses to the same IR
+            return ir.Const(float(c.value) if to.is_float else int(c.value), to, c.loc)
         return ir.Cast(to, t.expr, loc)
 
     def unify(self, a: Typed, b: Typed, loc: SourceLocation | None, what: str) -> tuple[ir.Expr, ir.Expr, DType]:
@@ -351,8 +356,13 @@ class Elaborator:
         else:
             rhs_type, weak = value.type, value.weak
         if self.collecting:
+            # types are provisional in these rounds: record, do not convert
             self.assignments.setdefault(name, []).append(_Assignment(rhs_type, weak, loc))
-            self.local_types.setdefault(name, rhs_type)
+            local_t = self.local_types.setdefault(name, rhs_type)
+            if scope is None:
+                self.names[name] = _Scope("local", local_t, loc)
+            self.defined.add(name)
+            return ir.Assign(name, value.expr, op, loc)
         local_t = self.local_types[name]
         if scope is None:
             self.names[name] = _Scope("local", local_t, loc)

@@ -1,0 +1,47 @@
+"""Shared test helpers: compare compiled kernels with the reference interpreter."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import turbo
+from turbo.interpret import interpret
+
+SIZES = (0, 1, 7, 8, 9, 31, 32, 33, 127, 128, 129)
+
+_modules: dict[str, object] = {}
+
+
+def compiled(source: str, boundscheck=None):
+    key = f"{boundscheck}|{source}"
+    if key not in _modules:
+        _modules[key] = turbo.compile(source, "test.loop", boundscheck=boundscheck)
+    return _modules[key]
+
+
+def run_both(kernel, *args):
+    """Run the compiled kernel and the interpreter on separate copies of the
+    arrays; return (compiled results, interpreted results) for every array arg."""
+    mine = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    ref = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    kernel(*mine)
+    interpret(kernel.ir, *ref)
+    return [a for a in mine if isinstance(a, np.ndarray)], [a for a in ref if isinstance(a, np.ndarray)]
+
+
+def assert_same(kernel, *args, rtol=0.0, atol=0.0):
+    mine, ref = run_both(kernel, *args)
+    for k, (a, b) in enumerate(zip(mine, ref)):
+        if rtol == 0 and atol == 0:
+            np.testing.assert_array_equal(a, b, err_msg=f"array argument {k} of {kernel.name}")
+        else:
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=f"array argument {k} of {kernel.name}")
+
+
+def rand(rng, shape, dtype):
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return rng.standard_normal(shape).astype(dtype)
+    if dtype.kind == "b":
+        return rng.random(shape) < 0.5
+    return rng.integers(-50, 50, size=shape).astype(dtype)
