@@ -60,13 +60,13 @@ def _check_array(kname, p: ir.ArrayParam, a, dims, dim_source, is_written: bool)
             hint=f"pass np.asarray(x, dtype=np.{p.dtype.numpy_name})",
         )
     want = NUMPY_DTYPES[p.dtype]
+    if a.dtype != want and a.dtype.newbyteorder("=") == want:
+        raise ArgumentTypeError(f"{where} expects native byte order, got {a.dtype.str}", hint="convert with .astype(a.dtype.newbyteorder('='))")
     if a.dtype != want:
         raise ArgumentTypeError(
             f"{where} expects dtype {want} ({p.dtype}), got {a.dtype}",
             hint=f"convert with .astype(np.{p.dtype.numpy_name})",
         )
-    if not a.dtype.isnative:
-        raise ArgumentTypeError(f"{where} expects native byte order, got {a.dtype.str}", hint="use .astype(a.dtype.newbyteorder('='))")
     if a.ndim != p.ndim:
         raise ArgumentTypeError(
             f"{where} expects {p.ndim} dim{'s' if p.ndim != 1 else ''}, got an array of shape {a.shape}"
