@@ -26,6 +26,7 @@ from ..codegen import abi
 from ..codegen.cpu import build_variant, number_sites
 from ..codegen.entry import build_entry
 from ..errors import (
+    CompilerError,
     KernelIndexError,
     KernelRuntimeError,
     KernelZeroDivisionError,
@@ -180,7 +181,7 @@ class Kernel:
             if hit is not None:
                 return hit
             t0 = time.perf_counter()
-            module = self.llvm_module(variant)
+            module = self._build(lambda: self.llvm_module(variant), f"codegen[{variant.tag}]")
             name = self._symbol(variant.tag)
             compiled = jit.compile_module(module, [name], f"codegen[{self.name}:{variant.tag}]")
             addr = compiled.addresses[name]
@@ -206,6 +207,16 @@ class Kernel:
                 self._install(variant, addr)
             return self._variants[variant]
 
+    def _build(self, fn, pass_name: str):
+        """Run a code generator; a failure inside it is a turbo bug, reported as a
+        CompilerError that names the pass and shows the kernel, never raw."""
+        try:
+            return fn()
+        except TurboError:
+            raise
+        except Exception as e:  # llvmlite raises TypeError/ValueError/AssertionError on bad IR
+            raise CompilerError(f"{type(e).__name__}: {e}", f"{pass_name} of kernel '{self.name}'", str(self.ir)) from e
+
     def _install(self, variant: abi.Variant, addr: int) -> None:
         slot = abi.slot_of(variant.contiguous, variant.may_alias)
         ctypes.c_void_p.from_address(self._slots_addr + 8 * slot).value = addr
@@ -219,7 +230,7 @@ class Kernel:
             t0 = time.perf_counter()
             module = jit.new_module(f"{self.name}.entry")
             entry_name, slots_name = self._symbol("entry"), self._symbol("slots")
-            build_entry(self.ir, self.written, module, entry_name, slots_name)
+            self._build(lambda: build_entry(self.ir, self.written, module, entry_name, slots_name), "entry")
             compiled = jit.compile_module(module, [entry_name, slots_name], f"entry[{self.name}]")
             self._slots_addr = compiled.addresses[slots_name]
             for variant, (addr, _) in self._variants.items():
@@ -260,7 +271,7 @@ class Kernel:
         variant = self.variant_for(example_args)
         if stage == "lowered":
             return str(self.lowered(variant))
-        module = self.llvm_module(variant)
+        module = self._build(lambda: self.llvm_module(variant), f"codegen[{variant.tag}]")
         if stage == "llvm-unoptimized":
             return str(module)
         if stage in ("llvm", "asm"):

@@ -1,0 +1,1 @@
+"""turbo's benchmark suite: turbo beside NumPy, Numba and PyTorch in one process."""
