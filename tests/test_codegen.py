@@ -430,3 +430,22 @@ def test_zero_runtime_step_raises():
     mod = compiled(STEPS)
     with pytest.raises(ValueError, match="step is zero"):
         mod.steps(np.zeros(4, np.int64), np.zeros(4, np.int64), 0)
+
+
+def test_negative_strides_and_reversed_overlapping_views():
+    mod = compiled("""
+    kernel rev(y: f64[N], x: f64[N]) { for i in 0:N { y[i] = x[i] + f64(i) } }
+    kernel mat(C: f32[M, N], A: f32[M, N]) { for i in 0:M, j in 0:N { C[i, j] = A[i, j] * 2.0 } }
+    """)
+    from turbo.interpret import interpret
+    for n in (1, 2, 9, 33):
+        base = rand(rng, 2 * n, np.float64)
+        mine, ref = base.copy(), base.copy()
+        mod.rev(mine[::-1][:n], mine[::2])  # reversed output overlapping a strided input
+        interpret(mod.rev.ir, ref[::-1][:n], ref[::2])
+        np.testing.assert_array_equal(mine, ref)
+        A = rand(rng, (n, n + 1), np.float32)
+        assert_same(mod.mat, np.zeros((n, n + 1), np.float32), A[::-1, ::-1])
+        C = np.zeros((n, n + 1), np.float32)
+        mod.mat(C[::-1], A)
+        np.testing.assert_array_equal(C[::-1], A * np.float32(2.0))
