@@ -111,7 +111,7 @@ def convert_scalar(kname: str, p: ir.ScalarParam, a):
         v = operator.index(a)
     except TypeError:
         raise ArgumentTypeError(
-            f"{where} expects an integer, got {type(a).__name__}", hint=f"pass int(x) if truncation is intended"
+            f"{where} expects an integer, got {type(a).__name__}", hint="pass int(x) if truncation is intended"
         ) from None
     lo, hi = _LIMITS[t]
     if not lo <= v <= hi:

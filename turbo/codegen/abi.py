@@ -47,7 +47,7 @@ class Variant:
 
     def abi(self, kernel: ir.Kernel) -> tuple[AbiParam, ...]:
         out: list[AbiParam] = []
-        for p, contig in zip(kernel.arrays, self.contiguous):
+        for p in kernel.arrays:
             out.append(AbiParam("data", p.name, p.dtype))
             out.extend(AbiParam("stride", p.name, None, axis) for axis in range(p.ndim))
         out.extend(AbiParam("dim", d) for d in kernel.dims)

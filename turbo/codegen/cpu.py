@@ -100,13 +100,11 @@ class KernelCodegen:
                 arg.add_attribute("noalias")
         for p, contig in zip(kernel.arrays, variant.contiguous):
             self.arrays[p.name] = _Array(p, data[p.name], strides.get(p.name, []), contig)
-        self.dim_names = frozenset(kernel.dims)
-        self.int_scalars = frozenset(p.name for p in kernel.scalars if p.dtype.is_int)
+        self.checks = bounds.access_checks(kernel)
         self.entry = self.fn.append_basic_block("entry")
         self.b = ll.IRBuilder(self.entry)
         self.locals: dict[str, ll.Value] = {}
         self.indices: dict[str, ll.Value] = {}
-        self.ranges: list[bounds.LoopRange] = []
         self._declared: dict[str, ll.Function] = {}
 
     # ------------------------------------------------------------------ driver
@@ -235,11 +233,7 @@ class KernelCodegen:
         b.cbranch(b.icmp_signed("<", t, trip), body, exit_bb)
         b.position_at_end(body)
         self.indices[s.index] = b.add(start, b.mul(t, step), name=s.index)
-        self.ranges.append(
-            bounds.loop_range(s, self.dim_names, self.int_scalars, frozenset(self.indices))
-        )
         self.block(s.body)
-        self.ranges.pop()
         del self.indices[s.index]
         t_next = b.add(t, one, flags=["nuw", "nsw"])
         t.add_incoming(t_next, b.block)
@@ -259,26 +253,20 @@ class KernelCodegen:
 
     # ------------------------------------------------------------------ memory
 
-    def needs_check(self, array: str, indices) -> list[bool]:
+    def needs_check(self, node) -> tuple[bool, ...]:
+        """Per subscript of a Load or Store: emit a bounds check? (the variant's policy
+        applied to the bounds analysis)"""
+        n = len(node.indices)
         policy = self.variant.boundscheck
-        if policy is False:
-            return [False] * len(indices)
-        if policy is True:
-            return [True] * len(indices)
-        p = self.arrays[array].param
-        known = frozenset(self.indices)
-        return [
-            not bounds.index_in_bounds(
-                bounds.to_affine(i, self.dim_names, self.int_scalars, known), size, self.ranges, self.dim_names
-            )
-            for i, size in zip(indices, p.shape)
-        ]
+        if policy is None:
+            return self.checks.get(id(node), (True,) * n)
+        return (policy,) * n
 
     def address(self, array: str, indices, site_node) -> ll.Value:
         b = self.b
         arr = self.arrays[array]
         p = arr.param
-        checks = self.needs_check(array, indices)
+        checks = self.needs_check(site_node)
         idx_vals = []
         for axis, (i, check) in enumerate(zip(indices, checks)):
             v = self.expr(i)
@@ -312,7 +300,7 @@ class KernelCodegen:
         for sub in ir.walk_expr(e):
             if isinstance(sub, ir.Binary) and sub.type.is_int and sub.op in ("//", "%", "**"):
                 return True
-            if isinstance(sub, ir.Load) and any(self.needs_check(sub.array, sub.indices)):
+            if isinstance(sub, ir.Load) and any(self.needs_check(sub)):
                 return True
         return False
 

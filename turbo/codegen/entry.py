@@ -26,7 +26,7 @@ from llvmlite import ir as ll
 
 from .. import ir
 from ..ir import DType
-from .abi import ERR_FIELDS, Variant, layout_bits, slot_count
+from .abi import ERR_FIELDS, layout_bits, slot_count
 from .cpu import F64, I8, I32, I64, MEM_TYPES, PTR
 
 # CPython / NumPy struct offsets (64-bit GIL builds; verified at run time).
@@ -102,7 +102,7 @@ class _EntryBuilder:
         self.require(b.icmp_unsigned("!=", fn_ptr, ll.Constant(PTR, None)))
         err = b.alloca(ll.ArrayType(I64, ERR_FIELDS))
         call_args = []
-        for p, data, strides, _, _ in arrays:
+        for _, data, strides, _, _ in arrays:
             call_args.append(data)
             call_args.extend(strides)
         call_args.extend(dims[d] for d in k.dims)

@@ -104,7 +104,7 @@ class Elaborator:
         c = t.expr
         assert isinstance(c, ir.Const)
         if to is DType.BOOL:
-            raise self.type_error(f"a number is used where a boolean is needed", loc, "compare it, e.g. `x != 0`")
+            raise self.type_error("a number is used where a boolean is needed", loc, "compare it, e.g. `x != 0`")
         if isinstance(c.value, float) and to.is_int:
             raise self.type_error(
                 f"float literal {ir.format_float(c.value)} used as {to}", loc,
@@ -204,7 +204,9 @@ class Elaborator:
                 f"'{name}' has {param.ndim} dim{'s' if param.ndim != 1 else ''} but is indexed with {len(indices)}",
                 loc, f"declared as {ir.print_param(param)}",
             )
-        idx = tuple(self.index(t, l, f"index {k} of '{name}'") for k, (t, l) in enumerate(zip(indices, idx_locs)))
+        idx = tuple(
+            self.index(t, where, f"index {k} of '{name}'") for k, (t, where) in enumerate(zip(indices, idx_locs))
+        )
         return Typed(ir.Load(name, idx, param.dtype, loc))
 
     def _array(self, name: str, loc: SourceLocation | None) -> ir.ArrayParam:

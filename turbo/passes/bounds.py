@@ -122,3 +122,46 @@ def index_in_bounds(index: Affine | None, size: int | str, ranges: list[LoopRang
         return False
     size_aff = {"": size} if isinstance(size, int) else {size: 1, "": 0}
     return _nonneg(lo, dims) and _nonneg(_add(_add(size_aff, {"": -1}), _scale(hi, -1)), dims)
+
+
+def access_checks(kernel: ir.Kernel) -> dict[int, tuple[bool, ...]]:
+    """For every Load and Store (by node id): per subscript, whether it needs a
+    run-time check, i.e. could not be proven in bounds. A node shared between
+    several places is checked where any of them needs it."""
+    dims = frozenset(kernel.dims)
+    int_scalars = frozenset(p.name for p in kernel.scalars if p.dtype.is_int)
+    shapes = {p.name: p.shape for p in kernel.arrays}
+    out: dict[int, tuple[bool, ...]] = {}
+    ranges: list[LoopRange] = []
+
+    def visit_access(array: str, node, indices) -> None:
+        known = frozenset(r.index for r in ranges)
+        flags = tuple(
+            not index_in_bounds(to_affine(i, dims, int_scalars, known), size, ranges, dims)
+            for i, size in zip(indices, shapes[array])
+        )
+        prev = out.get(id(node))
+        out[id(node)] = flags if prev is None else tuple(a or b for a, b in zip(prev, flags))
+
+    def visit_expr(e: ir.Expr) -> None:
+        for sub in ir.walk_expr(e):
+            if isinstance(sub, ir.Load):
+                visit_access(sub.array, sub, sub.indices)
+
+    def visit(body) -> None:
+        for s in body:
+            for e in ir.stmt_exprs(s):
+                visit_expr(e)
+            if isinstance(s, ir.Store):
+                visit_access(s.array, s, s.indices)
+            elif isinstance(s, ir.For):
+                known = frozenset(r.index for r in ranges)
+                ranges.append(loop_range(s, dims, int_scalars, known | {s.index}))
+                visit(s.body)
+                ranges.pop()
+            elif isinstance(s, ir.If):
+                visit(s.then)
+                visit(s.orelse)
+
+    visit(kernel.body)
+    return out
