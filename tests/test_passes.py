@@ -55,7 +55,7 @@ def test_unprovable_accesses_are_checked():
     assert c["h"] == [(True,)]
     assert c["x"] == [(False,)]
     assert c["y"] == [(True,), (False,), (False,), (False,), (True,)]  # y[i + s] read, then the stores
-    assert c["A"] == [(False, True), (False, True)]
+    assert c["A"] == [(False, True), (False, True)]  # A[0, .]: the loop over 0:N runs only if N >= 1
 
 
 def test_verifier_names_the_pass_that_broke_the_ir():

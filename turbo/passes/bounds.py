@@ -10,6 +10,9 @@ What remains is affine in symbols only; dims are never negative, so
     min(index) >= 0          when every dim coefficient is >= 0 and the rest is >= 0
     max(index) <= size - 1   likewise for size - 1 - max(index)
 
+or when the difference between such an expression and a loop's non-emptiness fact
+(``for i in 0:N`` runs only when ``N - 1 >= 0``) passes that test.
+
 Example: ``for i in 0:N { for j in 0:i+1 { A[i, j] } }`` with ``A: f32[N, N]``:
 max(j) = i, then max(i) = N - 1, so both indices are proven and compile unchecked.
 Anything else (``h[x[i]]``, ``A[i*N + j]``, bounds given by scalars) is checked.
@@ -111,6 +114,24 @@ def _nonneg(a: Affine, dims: frozenset[str]) -> bool:
     return a.get("", 0) >= 0
 
 
+def _loop_facts(ranges: list[LoopRange]) -> list[Affine]:
+    """Inside a loop its range is non-empty: ``hi - lo >= 0``. The facts that
+    mention no loop index (``for i in 0:N`` gives ``N - 1 >= 0``)."""
+    facts = []
+    indices = {r.index for r in ranges}
+    for r in ranges:
+        if r.lo is None or r.hi is None:
+            continue
+        f = _add(r.hi, _scale(r.lo, -1))
+        if not any(k in indices for k in f if k):
+            facts.append(f)
+    return facts
+
+
+def _provably_nonneg(a: Affine, dims: frozenset[str], facts: list[Affine]) -> bool:
+    return _nonneg(a, dims) or any(_nonneg(_add(a, _scale(f, -1)), dims) for f in facts)
+
+
 def index_in_bounds(index: Affine | None, size: int | str, ranges: list[LoopRange], dims: frozenset[str]) -> bool:
     if index is None:
         return False
@@ -121,7 +142,10 @@ def index_in_bounds(index: Affine | None, size: int | str, ranges: list[LoopRang
     if any(k in {r.index for r in ranges} for k in list(lo) + list(hi) if k):
         return False
     size_aff = {"": size} if isinstance(size, int) else {size: 1, "": 0}
-    return _nonneg(lo, dims) and _nonneg(_add(_add(size_aff, {"": -1}), _scale(hi, -1)), dims)
+    facts = _loop_facts(ranges)
+    return _provably_nonneg(lo, dims, facts) and _provably_nonneg(
+        _add(_add(size_aff, {"": -1}), _scale(hi, -1)), dims, facts
+    )
 
 
 def access_checks(kernel: ir.Kernel) -> dict[int, tuple[bool, ...]]:
