@@ -155,10 +155,26 @@ def test_type_error_is_also_a_python_type_error():
         turbo.compile("kernel f(x: i32[N], y: f32[N]) { for i in 0:N { x[i] = y[i] } }")
 
 
-def test_deep_nesting_is_a_turbo_error():
-    src = "kernel f(x: f32[N]) { x[0] = " + "(1.0 + " * 3000 + "1.0" + ")" * 3000 + " }"
-    with pytest.raises(turbo.TurboError):
+@pytest.mark.parametrize("depth", [150, 600, 3000])
+def test_deep_nesting_is_a_located_error(depth):
+    src = "kernel f(x: f32[N]) {\n x[0] = " + "(1.0 + " * depth + "1.0" + ")" * depth + "\n}"
+    with pytest.raises(turbo.DSLSyntaxError, match="nested more than 100 deep") as info:
         turbo.compile(src)
+    assert info.value.line == 2
+    loops = "kernel f(x: f32[N]) {\n" + "".join(f"for v{k} in 0:N {{\n" for k in range(60)) + "}" * 61
+    with pytest.raises(turbo.DSLSyntaxError, match="nested more than 50 deep"):
+        turbo.compile(loops)
+
+
+def test_deepest_allowed_expression_compiles_prints_and_runs():
+    import numpy as np
+
+    src = "kernel f(x: f64[N]) { x[0] = " + "(1.0 + " * 95 + "1.0" + ")" * 95 + " }"
+    mod = turbo.compile(src)
+    assert turbo.parse(str(mod.f.ir)).kernels[0] == mod.f.ir
+    x = np.zeros(1)
+    mod.f(x)
+    assert x[0] == 96.0
 
 
 def test_non_string_source():

@@ -136,11 +136,19 @@ def _expect_hint(expected) -> str | None:
     return "expected " + (words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1])
 
 
+# Deeper nesting than this is refused: every later stage (printer, passes, codegen)
+# recurses over expressions and statements, and must stay far from Python's limit.
+MAX_EXPR_DEPTH = 100
+MAX_STMT_DEPTH = 50
+
+
 class _Builder:
     """Translates one kernel's Lark tree; all meaning is in ``Elaborator``."""
 
     def __init__(self, src: _Source):
         self.src = src
+        self.expr_depth = 0
+        self.stmt_depth = 0
 
     def kernel(self, node: Tree) -> ir.Kernel:
         name_tok, *rest = node.children
@@ -201,7 +209,13 @@ class _Builder:
     # ------------------------------------------------------------------ statements
 
     def block(self, el: Elaborator, node: Tree) -> tuple[ir.Stmt, ...]:
-        return tuple(self.stmt(el, s) for s in node.children)
+        self.stmt_depth += 1
+        try:
+            if self.stmt_depth > MAX_STMT_DEPTH:
+                raise DSLSyntaxError(f"blocks are nested more than {MAX_STMT_DEPTH} deep", self.src.of(node))
+            return tuple(self.stmt(el, s) for s in node.children)
+        finally:
+            self.stmt_depth -= 1
 
     def stmt(self, el: Elaborator, node: Tree) -> ir.Stmt:
         kind = node.data
@@ -256,6 +270,18 @@ class _Builder:
     # ------------------------------------------------------------------ expressions
 
     def expr(self, el: Elaborator, node: Tree | Token) -> Typed:
+        self.expr_depth += 1
+        try:
+            if self.expr_depth > MAX_EXPR_DEPTH:
+                raise DSLSyntaxError(
+                    f"expression is nested more than {MAX_EXPR_DEPTH} deep", self.src.of(node),
+                    "split it with intermediate locals",
+                )
+            return self._expr(el, node)
+        finally:
+            self.expr_depth -= 1
+
+    def _expr(self, el: Elaborator, node: Tree | Token) -> Typed:
         loc = self.src.of(node)
         kind = node.data
         ch = node.children
