@@ -29,10 +29,6 @@ class BoundCall:
     dims: dict[str, int]
 
 
-def _describe(param: ir.ArrayParam) -> str:
-    return ir.print_param(param)
-
-
 def check_arguments(kernel: ir.Kernel, args: tuple, written: frozenset[str]) -> BoundCall:
     name = kernel.name
     params = kernel.params
@@ -53,7 +49,7 @@ def check_arguments(kernel: ir.Kernel, args: tuple, written: frozenset[str]) -> 
 
 
 def _check_array(kname, p: ir.ArrayParam, a, dims, dim_source, is_written: bool):
-    where = f"{kname}(): parameter '{p.name}' ({_describe(p)})"
+    where = f"{kname}(): parameter '{p.name}' ({ir.print_param(p)})"
     if not isinstance(a, np.ndarray):
         raise ArgumentTypeError(
             f"{where} expects a NumPy array, got {type(a).__name__}",

@@ -425,7 +425,7 @@ class _Printer:
     def top(self, e: Expr, peer: DType | None) -> str:
         return self.expr(e, peer)[0]
 
-    def stmts(self, body: tuple[Stmt, ...], depth: int, out: list[str], kernel: Kernel) -> None:
+    def stmts(self, body: tuple[Stmt, ...], depth: int, out: list[str]) -> None:
         pad = "    " * depth
         for s in body:
             if isinstance(s, For):
@@ -438,7 +438,7 @@ class _Printer:
                         continue
                     break
                 out.append(f"{pad}for {', '.join(headers)} {{")
-                self.stmts(loop.body, depth + 1, out, kernel)
+                self.stmts(loop.body, depth + 1, out)
                 out.append(f"{pad}}}")
             elif isinstance(s, Assign):
                 op = f"{s.op}=" if s.op else "="
@@ -449,10 +449,16 @@ class _Printer:
                 out.append(f"{pad}{s.array}[{idx}] {op} {self.top(s.value, s.value.type)}")
             elif isinstance(s, If):
                 out.append(f"{pad}if {self.top(s.cond, None)} {{")
-                self.stmts(s.then, depth + 1, out, kernel)
-                if s.orelse:
+                self.stmts(s.then, depth + 1, out)
+                orelse = s.orelse
+                # an else holding just another if prints as `elif` (the same IR)
+                while len(orelse) == 1 and isinstance(orelse[0], If):
+                    out.append(f"{pad}}} elif {self.top(orelse[0].cond, None)} {{")
+                    self.stmts(orelse[0].then, depth + 1, out)
+                    orelse = orelse[0].orelse
+                if orelse:
                     out.append(f"{pad}}} else {{")
-                    self.stmts(s.orelse, depth + 1, out, kernel)
+                    self.stmts(orelse, depth + 1, out)
                 out.append(f"{pad}}}")
             else:
                 raise TypeError(f"not a statement: {s!r}")
@@ -488,7 +494,7 @@ def print_param(p: Param) -> str:
 def print_kernel(k: Kernel) -> str:
     printer = _Printer(kernel_float_type(k.params))
     out = [f"kernel {k.name}({', '.join(print_param(p) for p in k.params)}) {{"]
-    printer.stmts(k.body, 1, out, k)
+    printer.stmts(k.body, 1, out)
     out.append("}")
     return "\n".join(out) + "\n"
 
