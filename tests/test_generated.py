@@ -137,22 +137,39 @@ def test_generated_programs_round_trip(prog):
     assert str(turbo.parse(printed)) == printed
 
 
-@SETTINGS
-@given(programs(), st.sampled_from([0, 1, 7, 8, 9, 17]), st.sampled_from([0, 1, 3, 8]), st.integers(0, 2**32 - 1))
-def test_generated_programs_compile_to_the_interpreters_results(prog, n, m, seed):
+def _array(rng, shape, dtype, strided: bool):
+    """A random array; ``strided``: a non-contiguous view (every other element,
+    and a transposed layout for 2-d)."""
+    if not strided:
+        return rng.standard_normal(shape).astype(dtype) if dtype != np.int64 else rng.integers(-20, 20, shape)
+    if len(shape) == 1:
+        return _array(rng, (2 * shape[0],), dtype, False)[::2]
+    return _array(rng, (shape[1], 2 * shape[0]), dtype, False).T[::2]
+
+
+def _check(prog, n, m, seed, strided):
     t, src = prog
     rng = np.random.default_rng(seed)
     npt = np.float32 if t == "f32" else np.float64
     mod = turbo.compile(src)
-    y = rng.standard_normal(n).astype(npt)
-    x = rng.standard_normal(n).astype(npt)
-    z = rng.standard_normal((n, m)).astype(npt)
-    k = rng.integers(-20, 20, n)
+    y = _array(rng, (n,), npt, strided)
+    x = _array(rng, (n,), npt, strided)
+    z = _array(rng, (n, m), npt, strided)
+    k = _array(rng, (n,), np.int64, strided)
     assert_same(mod.gen, y, x, z, k, npt(rng.standard_normal()), int(rng.integers(-5, 5)))
+
+
+SIZES_N = [0, 1, 7, 8, 9, 31, 32, 33, 127, 128, 129]
+
+
+@SETTINGS
+@given(programs(), st.sampled_from(SIZES_N), st.sampled_from([0, 1, 3, 8]), st.integers(0, 2**32 - 1), st.booleans())
+def test_generated_programs_compile_to_the_interpreters_results(prog, n, m, seed, strided):
+    _check(prog, n, m, seed, strided)
 
 
 @pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(programs(), st.sampled_from([0, 1, 7, 8, 9, 31, 32, 33]), st.sampled_from([0, 1, 3, 8, 9]), st.integers(0, 2**32 - 1))
-def test_generated_programs_exhaustive(prog, n, m, seed):
-    test_generated_programs_compile_to_the_interpreters_results.hypothesis.inner_test(prog, n, m, seed)
+@given(programs(), st.sampled_from(SIZES_N), st.sampled_from([0, 1, 3, 8, 9]), st.integers(0, 2**32 - 1), st.booleans())
+def test_generated_programs_exhaustive(prog, n, m, seed, strided):
+    _check(prog, n, m, seed, strided)
