@@ -104,6 +104,7 @@ class Kernel:
         self._slots_addr = None
         self._keepalive = None
         self._array_pos = [i for i, p in enumerate(kernel_ir.params) if isinstance(p, ir.ArrayParam)]
+        self._param_pos = {p.name: i for i, p in enumerate(kernel_ir.params)}
         self.compile_seconds = 0.0
 
     # ------------------------------------------------------------------ calling
@@ -111,37 +112,35 @@ class Kernel:
     def __call__(self, *args):  # replaced on this kernel's own class by the entry point
         return self._slow(*args)
 
-    def _slow(self, *args):
-        bound = check_arguments(self.ir, args, self.written)
+    def _variant_of(self, bound) -> abi.Variant:
+        """The variant a checked call needs: its arrays' layouts and overlap."""
         arrays = [(self.ir.params[i].name, bound.values[i]) for i in self._array_pos]
         contig = tuple(bool(a.flags.c_contiguous) for _, a in arrays)
-        variant = abi.Variant(contig, may_alias(arrays, self.written), self.boundscheck)
+        return abi.Variant(contig, may_alias(arrays, self.written), self.boundscheck)
+
+    def _slow(self, *args):
+        bound = check_arguments(self.ir, args, self.written)
+        variant = self._variant_of(bound)
         _, cfunc = self._variant(variant)
         self._ensure_entry()
         err = (ctypes.c_int64 * abi.ERR_FIELDS)()
         call_args = []
         for a in variant.abi(self.ir):
             if a.kind == "data":
-                call_args.append(bound.values[self._param_index(a.name)].__array_interface__["data"][0])
+                call_args.append(bound.values[self._param_pos[a.name]].__array_interface__["data"][0])
             elif a.kind == "stride":
-                call_args.append(bound.values[self._param_index(a.name)].strides[a.axis])
+                call_args.append(bound.values[self._param_pos[a.name]].strides[a.axis])
             elif a.kind == "dim":
                 call_args.append(bound.dims[a.name])
             elif a.kind == "scalar":
-                v = bound.values[self._param_index(a.name)]
-                call_args.append(int(v) if a.dtype in (ir.DType.BOOL,) or a.dtype.is_int else float(v))
+                v = bound.values[self._param_pos[a.name]]
+                call_args.append(float(v) if a.dtype.is_float else int(v))
             else:
                 call_args.append(ctypes.addressof(err))
         status = cfunc(*call_args)
         if status:
             self._raise_error(ctypes.addressof(err))
         return None
-
-    def _param_index(self, name: str) -> int:
-        for i, p in enumerate(self.ir.params):
-            if p.name == name:
-                return i
-        raise KeyError(name)
 
     def _raise_error(self, address: int):
         """Called with the address of a failed call's error record; raises."""
@@ -254,10 +253,7 @@ class Kernel:
     def variant_for(self, args) -> abi.Variant:
         if not args:
             return abi.Variant((True,) * len(self.ir.arrays), False, self.boundscheck)
-        bound = check_arguments(self.ir, tuple(args), self.written)
-        arrays = [(self.ir.params[i].name, bound.values[i]) for i in self._array_pos]
-        contig = tuple(bool(a.flags.c_contiguous) for _, a in arrays)
-        return abi.Variant(contig, may_alias(arrays, self.written), self.boundscheck)
+        return self._variant_of(check_arguments(self.ir, tuple(args), self.written))
 
     def inspect(self, stage: str = "loops", *example_args) -> str:
         """The kernel at one stage, as text.
