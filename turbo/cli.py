@@ -5,6 +5,7 @@
                   [--kernel NAME] [--dims M=64,N=64]
     turbo check FILE.loop                       parse and type-check only
     turbo cache info|clear
+    turbo bench [--quick] [--filter ...]        the benchmark suite (from a source checkout)
 
 Errors in the user's program are printed (with the source line and a caret) and
 the command exits with status 1, without a traceback.
@@ -201,6 +202,19 @@ def cmd_demo(args) -> int:
     return 0 if all(r[-1] for r in rows) else 1
 
 
+def cmd_bench(args, extra: list[str]) -> int:
+    """The benchmark suite lives in the source tree (benchmarks/), not in the package."""
+    import pathlib
+    import subprocess
+
+    for root in (pathlib.Path.cwd(), pathlib.Path(__file__).resolve().parent.parent):
+        if (root / "benchmarks" / "__main__.py").exists():
+            return subprocess.call([sys.executable, "-m", "benchmarks", *extra], cwd=root)
+    print("turbo: the benchmark suite is in turbo's source tree; run `turbo bench` from a checkout "
+          "(pip install -e '.[bench]')", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="turbo", description="turbo: a loop-nest kernel compiler for Python")
     parser.add_argument("--version", action="version", version=f"turbo {__version__}")
@@ -215,7 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file")
     p = sub.add_parser("cache", help="show or clear the disk cache of compiled code")
     p.add_argument("action", choices=["info", "clear"])
-    args = parser.parse_args(argv)
+    sub.add_parser("bench", help="run the benchmark suite (python -m benchmarks; its options pass through)", add_help=False)
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "bench":
+        return cmd_bench(args, extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     handlers = {"demo": cmd_demo, "inspect": cmd_inspect, "check": cmd_check, "cache": cmd_cache}
     try:
         return handlers[args.command](args)

@@ -1,0 +1,270 @@
+"""Running the benchmark kernels: turbo and its peers on the same arrays.
+
+For each kernel, dtype and size: every system runs once and its result is compared
+with a float64 NumPy reference (a fast wrong answer is reported as WRONG, not timed);
+then all systems are timed together, interleaved (see ``timing.compare``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+import turbo
+from turbo.runtime import jit
+
+from . import timing
+from .kernels import KERNELS, Kernel
+
+DTYPES = {"f32": np.float32, "f64": np.float64}
+FULL_SIZES = [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]
+QUICK_SIZES = [2, 8, 32, 128]
+TOL = {"f32": 2e-5, "f64": 1e-12}
+
+
+@dataclass
+class Result:
+    kernel: str
+    family: str
+    dtype: str
+    n: int
+    system: str
+    seconds: float | None  # None: not timed (wrong, failed or skipped)
+    status: str  # "ok" | "WRONG" | "error: ..." | "skipped: ..."
+    work: float
+    unit: str
+
+    @property
+    def rate(self) -> float | None:
+        """GFLOP/s, or G elements/s; None for call-overhead kernels."""
+        if self.seconds is None or self.unit == "call" or self.work == 0:
+            return None
+        return self.work / self.seconds / 1e9
+
+
+@dataclass
+class Peers:
+    numba: object | None
+    torch: object | None
+    notes: list[str]
+
+
+def load_peers(threads: int) -> Peers:
+    notes = []
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:
+        notes.append("threadpoolctl missing: NumPy's BLAS threads set only through the environment")
+    try:
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    except ImportError:
+        numba = None
+        notes.append("numba not installed: skipped")
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        torch = None
+        notes.append("torch not installed: skipped")
+    return Peers(numba, torch, notes)
+
+
+def sizes_for(k: Kernel, quick: bool) -> list[int]:
+    pool = QUICK_SIZES if quick else FULL_SIZES
+    return [n for n in pool if k.min_n <= n <= k.max_n] or [k.min_n]
+
+
+def _close(got, want, dtype: str, n: int) -> bool:
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        return False
+    scale = 1.0 + float(np.max(np.abs(want))) if want.size else 1.0
+    return bool(np.allclose(got, want, rtol=TOL[dtype] * math.sqrt(n) * 10, atol=TOL[dtype] * math.sqrt(n) * scale * 10))
+
+
+def run_kernel(k: Kernel, dtype: str, sizes: list[int], peers: Peers, rounds: int, min_batch_s: float, log) -> list[Result]:
+    mod = turbo.compile(k.source.replace("T[", f"{dtype}["), f"{k.name}.loop")
+    tk = mod.kernels[next(iter(mod.kernels))]
+    nb = None
+    if peers.numba is not None and k.loops is not None:
+        nb = peers.numba.njit(fastmath=True)(k.loops)
+    results = []
+    rng = np.random.default_rng(0)
+    for n in sizes:
+        data = k.setup(rng, n, DTYPES[dtype])
+        data["_np_out"] = np.empty_like(data["out"])
+        want = k.reference(data)
+        args = tuple(data[a] for a in k.args)
+        out = data["out"]
+        candidates = {"turbo": lambda args=args: tk(*args)}
+        if nb is not None:
+            nb_out = np.zeros_like(out)
+            nb_args = (nb_out,) + args[1:]
+            candidates["numba"] = lambda nb_args=nb_args: nb(*nb_args)
+        candidates["numpy"] = k.numpy(data)
+        if peers.torch is not None and k.torch is not None:
+            try:
+                candidates["torch"] = k.torch(data, peers.torch)
+            except Exception as e:  # a peer that cannot run this case is reported, not fatal
+                results.append(Result(k.name, k.family, dtype, n, "torch", None, f"error: {str(e).splitlines()[0]}", k.work(n), k.unit))
+        timed = {}
+        for system, fn in candidates.items():
+            try:
+                if system == "turbo":
+                    out[:] = 0
+                    fn()
+                    got = out
+                elif system == "numba":
+                    fn()
+                    got = nb_args[0]
+                else:
+                    got = fn()
+                    if hasattr(got, "numpy"):
+                        got = got.numpy()
+                    got = np.reshape(np.asarray(got), np.shape(want)) if np.size(got) == np.size(want) else got
+                ok = True if k.unit == "call" and system in ("numpy", "torch") else _close(
+                    got if k.unit != "call" else np.asarray(got)[:1], want if k.unit != "call" else want[:1], dtype, n)
+            except Exception as e:
+                first_line = str(e).splitlines()[0] if str(e) else ""
+                results.append(Result(k.name, k.family, dtype, n, system, None, f"error: {type(e).__name__}: {first_line}", k.work(n), k.unit))
+                continue
+            if ok:
+                timed[system] = fn
+            else:
+                results.append(Result(k.name, k.family, dtype, n, system, None, "WRONG", k.work(n), k.unit))
+        times = timing.compare(timed, rounds=rounds, min_batch_s=min_batch_s) if timed else {}
+        for system, t in times.items():
+            results.append(Result(k.name, k.family, dtype, n, system, t, "ok", k.work(n), k.unit))
+        log(k, dtype, n, [r for r in results if r.n == n and r.dtype == dtype])
+    return results
+
+
+# ----------------------------------------------------------------------------- peak
+
+
+def vector_lanes(dtype: str) -> int:
+    feats = jit.host_target().features
+    width = 512 if "+avx512f" in feats else 256 if "+avx" in feats else 128
+    return width // (32 if dtype == "f32" else 64)
+
+
+def measure_peak(dtype: str, quick: bool) -> tuple[float, int]:
+    """GFLOP/s of the best turbo-compiled kernel of independent multiply-add chains
+    (chains in registers, no memory traffic), and the chain count that reached it.
+    The language has no fused multiply-add yet: a mul and an add count 2 flops."""
+    lanes = vector_lanes(dtype)
+    best, best_chains = 0.0, 0
+    iters = 20_000 if quick else 200_000
+    for chains in (8, 10, 12, 14, 16):
+        L = lanes * chains
+        src = f"""
+        kernel peak(acc: {dtype}[{L}], a: {dtype}, b: {dtype}, n: i64) {{
+            for it in 0:n {{
+                for l in 0:{L} {{ acc[l] = acc[l] * a + b }}
+            }}
+        }}"""
+        k = turbo.compile(src, "peak.loop").peak
+        acc = np.ones(L, DTYPES[dtype])
+        k(acc, 0.999, 0.001, 10)
+        t = min(_time_once(lambda k=k, acc=acc: k(acc, 0.999, 0.001, iters)) for _ in range(3 if quick else 7))
+        rate = 2.0 * L * iters / t / 1e9
+        if rate > best:
+            best, best_chains = rate, chains
+    return best, best_chains
+
+
+def _time_once(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+# ----------------------------------------------------------------------------- compile latency
+
+_LATENCY_CHILD = textwrap.dedent("""
+    import sys, time, json
+    t0 = time.perf_counter()
+    import numpy as np
+    which = sys.argv[1]
+    n = 64
+    A = np.ones((n, n), np.float32); B = np.ones((n, n), np.float32); C = np.zeros((n, n), np.float32)
+    if which == "turbo":
+        import turbo
+        t_import = time.perf_counter()
+        mod = turbo.compile('''
+        kernel gemm(C: f32[M, N], A: f32[M, K], B: f32[K, N]) {
+            for m in 0:M, n in 0:N {
+                acc = 0.0
+                for k in 0:K { acc += A[m, k] * B[k, n] }
+                C[m, n] = acc
+            }
+        }''')
+        t1 = time.perf_counter()
+        mod.gemm(C, A, B)
+    else:
+        import numba
+        t_import = time.perf_counter()
+        def gemm(C, A, B):
+            for m in range(A.shape[0]):
+                for n in range(B.shape[1]):
+                    acc = 0.0
+                    for k in range(A.shape[1]):
+                        acc += A[m, k] * B[k, n]
+                    C[m, n] = acc
+        f = numba.njit(fastmath=True)(gemm)
+        t1 = time.perf_counter()
+        f(C, A, B)
+    t2 = time.perf_counter()
+    assert C[0, 0] == n
+    print(json.dumps({"import": t_import - t0, "define": t1 - t_import, "first_call": t2 - t1}))
+""")
+
+
+def compile_latency(peers: Peers) -> dict[str, dict]:
+    """First call of gemm f32 (compile included) in fresh processes: turbo with an
+    empty disk cache, then with the cache it left; Numba without a cache."""
+    import json
+
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, TURBO_CACHE_DIR=cache)
+        for label in ("turbo (empty cache)", "turbo (warm disk cache)"):
+            r = subprocess.run([sys.executable, "-c", _LATENCY_CHILD, "turbo"], env=env, capture_output=True, text=True, timeout=300)
+            out[label] = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-300:]}
+    if peers.numba is not None:
+        r = subprocess.run([sys.executable, "-c", _LATENCY_CHILD, "numba"], capture_output=True, text=True, timeout=300)
+        out["numba (no cache)"] = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-300:]}
+    return out
+
+
+def select(filters: list[str] | None) -> list[Kernel]:
+    if not filters:
+        return list(KERNELS)
+    chosen = [k for k in KERNELS if any(f.lower() in k.name.lower() or f.lower() == k.family.lower() for f in filters)]
+    if not chosen:
+        names = ", ".join(k.name for k in KERNELS)
+        raise SystemExit(f"no kernel matches {filters}; kernels: {names}")
+    return chosen
+
+
+def result_dicts(results: list[Result]) -> list[dict]:
+    return [asdict(r) | {"rate": r.rate} for r in results]
+
+
+def silence_numba_warnings() -> None:
+    warnings.filterwarnings("ignore", module="numba")
