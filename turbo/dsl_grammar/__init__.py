@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import pathlib
 
 import lark
@@ -52,11 +53,30 @@ class _BracketNewlines:
             yield tok
 
 
+def _parser_cache_path(grammar: str) -> str | bool:
+    """Where Lark keeps its analysed grammar between processes (building the LALR
+    tables costs ~70 ms, loading them ~5 ms). Lark's own ``cache=True`` keys the file
+    on the postlexer's repr, an address that changes every run, so it never hits:
+    the path is given explicitly, keyed on the grammar and Lark's version."""
+    from ..runtime.cache import cache_dir
+
+    d = cache_dir()
+    if d is None:
+        return False
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    digest = hashlib.sha256(f"{lark.__version__}\0{grammar}".encode()).hexdigest()[:16]
+    return str(d / f"lark-{digest}.cache")
+
+
 @functools.lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
+    grammar = _GRAMMAR.read_text()
     return lark.Lark(
-        _GRAMMAR.read_text(), parser="lalr", propagate_positions=True, maybe_placeholders=False,
-        postlex=_BracketNewlines(), cache=True,
+        grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False,
+        postlex=_BracketNewlines(), cache=_parser_cache_path(grammar),
     )
 
 
