@@ -6,17 +6,14 @@ import json
 import pathlib
 from collections import defaultdict
 
+from turbo.cli import format_seconds as fmt_time
+
 from .suite import Result
 
 SYSTEMS = ("turbo", "numba", "numpy", "torch")
 
 
-def fmt_time(s: float) -> str:
-    if s < 1e-6:
-        return f"{s * 1e9:.0f} ns"
-    if s < 1e-3:
-        return f"{s * 1e6:.2f} µs"
-    return f"{s * 1e3:.2f} ms"
+
 
 
 def _cell(r: Result | None, turbo: Result | None, peak: float | None) -> str:
@@ -106,8 +103,9 @@ def write(outdir: pathlib.Path, name: str, meta: dict, results: list[Result], pe
         md.append(f"- {dt}: {p:.1f} GFLOP/s per thread")
     if latency:
         md += ["", "## Compile latency (gemm f32 64×64, fresh process)", "",
-               "`define` is `turbo.compile(source)` — parsing, plus the first import of Lark and llvmlite, "
-               "which turbo loads lazily — or `numba.njit(f)`; `first call` compiles and runs.", "",
+               "`import` is the package alone (NumPy already loaded); `define` is `turbo.compile(source)` — "
+               "parsing, plus the first import of Lark and llvmlite, which turbo loads lazily — or "
+               "`numba.njit(f)`; `first call` compiles and runs.", "",
                "| system | import | define | first call | total |", "|---|---:|---:|---:|---:|"]
         for label, d in latency.items():
             if "error" in d:

@@ -26,6 +26,7 @@ from . import timing
 from .kernels import KERNELS, Kernel
 
 DTYPES = {"f32": np.float32, "f64": np.float64}
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FULL_SIZES = [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]
 QUICK_SIZES = [2, 8, 32, 128]
 TOL = {"f32": 2e-5, "f64": 1e-12}
@@ -196,37 +197,27 @@ def _time_once(fn) -> float:
 
 # ----------------------------------------------------------------------------- compile latency
 
+# Runs in a fresh interpreter with the repository root as its working directory,
+# so it compiles the suite's own gemm_AB source and loops.
 _LATENCY_CHILD = textwrap.dedent("""
     import sys, time, json
-    t0 = time.perf_counter()
     import numpy as np
+    from benchmarks.kernels import by_name
+    gemm = by_name()["gemm_AB"]
     which = sys.argv[1]
     n = 64
     A = np.ones((n, n), np.float32); B = np.ones((n, n), np.float32); C = np.zeros((n, n), np.float32)
+    t0 = time.perf_counter()
     if which == "turbo":
         import turbo
         t_import = time.perf_counter()
-        mod = turbo.compile('''
-        kernel gemm(C: f32[M, N], A: f32[M, K], B: f32[K, N]) {
-            for m in 0:M, n in 0:N {
-                acc = 0.0
-                for k in 0:K { acc += A[m, k] * B[k, n] }
-                C[m, n] = acc
-            }
-        }''')
+        k = turbo.compile(gemm.source.replace("T[", "f32["), "gemm.loop").gemm_AB
         t1 = time.perf_counter()
-        mod.gemm(C, A, B)
+        k(C, A, B)
     else:
         import numba
         t_import = time.perf_counter()
-        def gemm(C, A, B):
-            for m in range(A.shape[0]):
-                for n in range(B.shape[1]):
-                    acc = 0.0
-                    for k in range(A.shape[1]):
-                        acc += A[m, k] * B[k, n]
-                    C[m, n] = acc
-        f = numba.njit(fastmath=True)(gemm)
+        f = numba.njit(fastmath=True)(gemm.loops)
         t1 = time.perf_counter()
         f(C, A, B)
     t2 = time.perf_counter()
@@ -244,10 +235,10 @@ def compile_latency(peers: Peers) -> dict[str, dict]:
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, TURBO_CACHE_DIR=cache)
         for label in ("turbo (empty cache)", "turbo (warm disk cache)"):
-            r = subprocess.run([sys.executable, "-c", _LATENCY_CHILD, "turbo"], env=env, capture_output=True, text=True, timeout=300)
+            r = subprocess.run([sys.executable, "-c", _LATENCY_CHILD, "turbo"], env=env, cwd=_ROOT, capture_output=True, text=True, timeout=300)
             out[label] = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-300:]}
     if peers.numba is not None:
-        r = subprocess.run([sys.executable, "-c", _LATENCY_CHILD, "numba"], capture_output=True, text=True, timeout=300)
+        r = subprocess.run([sys.executable, "-c", _LATENCY_CHILD, "numba"], cwd=_ROOT, capture_output=True, text=True, timeout=300)
         out["numba (no cache)"] = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-300:]}
     return out
 

@@ -107,11 +107,11 @@ def _best_time(fn, repeat: int = 7, min_time: float = 0.02) -> float:
     return best
 
 
-def _fmt(seconds: float) -> str:
+def format_seconds(seconds: float) -> str:
     if seconds < 1e-6:
         return f"{seconds * 1e9:.0f} ns"
     if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} µs"
+        return f"{seconds * 1e6:.2f} µs"
     return f"{seconds * 1e3:.2f} ms"
 
 
@@ -128,7 +128,7 @@ def cmd_demo(args) -> int:
     src = resources.files("turbo").joinpath("examples/demo.loop").read_text()
     t0 = time.perf_counter()
     mod = turbo.compile(src, "demo.loop")
-    print(f"parsed and type-checked {len(mod.kernels)} kernels from demo.loop in {_fmt(time.perf_counter() - t0)}:")
+    print(f"parsed and type-checked {len(mod.kernels)} kernels from demo.loop in {format_seconds(time.perf_counter() - t0)}:")
     for k in mod.kernels.values():
         print(f"  kernel {k.name}({k.signature})")
     print()
@@ -192,7 +192,7 @@ def cmd_demo(args) -> int:
 
     print(f"{'kernel':10s} {'what':34s} {'1st call':>9s} {'turbo':>9s} {'NumPy':>9s} {'speedup':>8s}  result")
     for name, what, first, ours, theirs, ok in rows:
-        print(f"{name:10s} {what:34s} {_fmt(first):>9s} {_fmt(ours):>9s} {_fmt(theirs):>9s} {theirs / ours:7.1f}x  "
+        print(f"{name:10s} {what:34s} {format_seconds(first):>9s} {format_seconds(ours):>9s} {format_seconds(theirs):>9s} {theirs / ours:7.1f}x  "
               f"{'matches NumPy' if ok else 'MISMATCH'}")
     print()
     print("1st call = compile (or load from the disk cache) + run; turbo/NumPy = best of several timed batches.")
