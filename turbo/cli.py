@@ -135,7 +135,7 @@ def cmd_demo(args) -> int:
 
     rows = []
 
-    def run(name, what, call, reference, check, numpy_call):
+    def run(name, what, call, check, numpy_call):
         t0 = time.perf_counter()
         call()  # first call compiles
         first = time.perf_counter() - t0
@@ -148,12 +148,12 @@ def cmd_demo(args) -> int:
     A = rng.standard_normal((n, n), dtype=np.float32)
     B = rng.standard_normal((n, n), dtype=np.float32)
     C = np.zeros((n, n), np.float32)
-    run("gemm", f"{n}x{n} f32 matrix product", lambda: mod.gemm(C, A, B), None,
+    run("gemm", f"{n}x{n} f32 matrix product", lambda: mod.gemm(C, A, B),
         lambda: np.allclose(C, A @ B, rtol=1e-4, atol=1e-4), lambda: np.matmul(A, B, out=C))
 
     x = rng.standard_normal(10_000)
     y = np.empty_like(x)
-    run("cumsum", "prefix sum of 10,000 f64", lambda: mod.cumsum(y, x), None,
+    run("cumsum", "prefix sum of 10,000 f64", lambda: mod.cumsum(y, x),
         lambda: np.allclose(y, np.cumsum(x)), lambda: np.cumsum(x, out=y))
 
     img = rng.standard_normal((28, 28, 3), dtype=np.float32)
@@ -164,7 +164,7 @@ def cmd_demo(args) -> int:
         win = np.lib.stride_tricks.sliding_window_view(img, (3, 3), axis=(0, 1))  # (26, 26, 3, 3, 3)
         return np.einsum("yxcij,ijco->yxo", win, w, optimize=True)
 
-    run("conv3x3", "28x28x3 image, 8 filters 3x3", lambda: mod.conv3x3(out, img, w), None,
+    run("conv3x3", "28x28x3 image, 8 filters 3x3", lambda: mod.conv3x3(out, img, w),
         lambda: np.allclose(out, np_conv(), rtol=1e-4, atol=1e-4), np_conv)
 
     data = rng.random(100_000, dtype=np.float32)
@@ -174,20 +174,20 @@ def cmd_demo(args) -> int:
         h[:] = 0
         mod.histogram(h, data, 0.0, 1.0)
 
-    run("histogram", "100,000 values into 32 bins", ours_hist, None,
-        lambda: np.array_equal(h, np.histogram(data, bins=32, range=(0.0, 1.0))[0]) or
-        np.abs(h - np.histogram(data, bins=32, range=(0.0, 1.0))[0]).sum() <= 2,
+    run("histogram", "100,000 values into 32 bins", ours_hist,
+        # bin edges round differently from NumPy's for a value or two on an edge
+        lambda: np.abs(h - np.histogram(data, bins=32, range=(0.0, 1.0))[0]).sum() <= 2,
         lambda: np.histogram(data, bins=32, range=(0.0, 1.0)))
 
     m = 200
     L = np.tril(rng.random((m, m))) + m * np.eye(m)
     bvec = rng.random(m)
     xs = np.empty(m)
-    run("trsv", f"triangular solve, {m}x{m} f64", lambda: mod.trsv(xs, L, bvec), None,
+    run("trsv", f"triangular solve, {m}x{m} f64", lambda: mod.trsv(xs, L, bvec),
         lambda: np.allclose(L @ xs, bvec), lambda: np.linalg.solve(L, bvec))
 
     small = np.zeros(4, np.float64)
-    run("cumsum", "call overhead: 4 elements", lambda: mod.cumsum(small, small), None,
+    run("cumsum", "call overhead: 4 elements", lambda: mod.cumsum(small, small),
         lambda: True, lambda: np.cumsum(small, out=small))
 
     print(f"{'kernel':10s} {'what':34s} {'1st call':>9s} {'turbo':>9s} {'NumPy':>9s} {'speedup':>8s}  result")

@@ -105,7 +105,6 @@ class KernelCodegen:
         self.b = ll.IRBuilder(self.entry)
         self.locals: dict[str, ll.Value] = {}
         self.indices: dict[str, ll.Value] = {}
-        self._declared: dict[str, ll.Function] = {}
 
     # ------------------------------------------------------------------ driver
 
@@ -125,11 +124,8 @@ class KernelCodegen:
     # ------------------------------------------------------------------ helpers
 
     def declare(self, name: str, ret, args) -> ll.Function:
-        fn = self._declared.get(name) or self.module.globals.get(name)
-        if fn is None:
-            fn = ll.Function(self.module, ll.FunctionType(ret, args), name)
-        self._declared[name] = fn
-        return fn
+        fn = self.module.globals.get(name)
+        return fn if fn is not None else ll.Function(self.module, ll.FunctionType(ret, args), name)
 
     def intrinsic(self, base: str, t: DType, n_args: int = 1) -> ll.Function:
         lt = REG_TYPES[t]

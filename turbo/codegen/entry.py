@@ -56,22 +56,17 @@ class _EntryBuilder:
         self.slots.align = 8
         self.b = ll.IRBuilder(self.fn.append_basic_block("entry"))
         self.slow_bb = self.fn.append_basic_block("slow")
-        self._externs: dict[str, ll.GlobalValue] = {}
 
     def extern_global(self, name: str) -> ll.GlobalVariable:
-        g = self._externs.get(name)
+        g = self.module.globals.get(name)
         if g is None:
             g = ll.GlobalVariable(self.module, I8, name)
             g.linkage = "external"
-            self._externs[name] = g
         return g
 
     def extern_fn(self, name: str, ret, args) -> ll.Function:
-        f = self._externs.get(name)
-        if f is None:
-            f = ll.Function(self.module, ll.FunctionType(ret, args), name)
-            self._externs[name] = f
-        return f
+        f = self.module.globals.get(name)
+        return f if f is not None else ll.Function(self.module, ll.FunctionType(ret, args), name)
 
     def field(self, obj, offset: int, typ):
         """Load a struct field at a byte offset (8-byte fields, or a 4-byte int)."""
