@@ -21,12 +21,21 @@ def compiled(source: str, boundscheck=None):
 
 def run_both(kernel, *args):
     """Run the compiled kernel and the interpreter on separate copies of the
-    arrays; return (compiled results, interpreted results) for every array arg."""
+    arrays; return (compiled results, interpreted results): every array argument,
+    then the returned value (as a 0-d array), if the kernel returns one."""
     mine = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     ref = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    kernel(*mine)
-    interpret(kernel.ir, *ref)
-    return [a for a in mine if isinstance(a, np.ndarray)], [a for a in ref if isinstance(a, np.ndarray)]
+    got = kernel(*mine)
+    want = interpret(kernel.ir, *ref)
+    mine = [a for a in mine if isinstance(a, np.ndarray)]
+    ref = [a for a in ref if isinstance(a, np.ndarray)]
+    if kernel.ir.result is not None:
+        assert type(got) is {"f32": float, "f64": float, "i32": int, "i64": int, "bool": bool}[str(kernel.ir.result)]
+        mine.append(np.asarray(got, dtype=want.dtype))
+        ref.append(np.asarray(want))
+    else:
+        assert got is None and want is None
+    return mine, ref
 
 
 def assert_same(kernel, *args, rtol=0.0, atol=0.0):

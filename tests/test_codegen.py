@@ -1,5 +1,7 @@
 """Compiled kernels against the reference interpreter (and NumPy where natural)."""
 
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -449,3 +451,32 @@ def test_negative_strides_and_reversed_overlapping_views():
         C = np.zeros((n, n + 1), np.float32)
         mod.mat(C[::-1], A)
         np.testing.assert_array_equal(C[::-1], A * np.float32(2.0))
+
+
+RETURNS = (pathlib.Path(__file__).parent / "golden" / "returns.loop").read_text()
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_returned_scalars_match_interpreter(n):
+    rng = np.random.default_rng(n)
+    mod = compiled(RETURNS)
+    x32, x64 = rand(rng, n, np.float32), rand(rng, n, np.float64)
+    if n > 3:
+        x32[3] = np.nan
+    assert_same(mod.selfdot, x32, rtol=1e-5)
+    assert_same(mod.count_negative, x64)
+    assert_same(mod.any_nan, x32)
+    if n:
+        assert_same(mod.widened, x32)
+        assert_same(mod.literal_f64, x32)
+
+
+def test_returned_scalar_through_slow_path_and_errors():
+    mod = compiled(RETURNS)
+    x = np.arange(6, dtype=np.float32)
+    # a strided view takes the slow path the first time (its variant is compiled there)
+    assert mod.selfdot(x[::2]) == 0.0 + 4 + 16
+    assert mod.selfdot(x[::2]) == 20.0
+    assert mod.count_negative._slow(-np.ones(3)) == 3
+    with pytest.raises(turbo.KernelIndexError):
+        mod.widened(x[:0])

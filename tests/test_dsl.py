@@ -123,6 +123,8 @@ ERRORS = [
     ("kernel f(x: i64[N]) {\n  x[0] = 2 ** -1\n}", turbo.DSLTypeError, 2, 10, "negative integer power"),
     ("kernel f(x: i64[N]) {\n  x[0] = 99999999999999999999\n}", turbo.DSLTypeError, 2, 10, "does not fit"),
     ("kernel f(x: f32[N]) {\n  x[0] = not 1.0\n}", turbo.DSLTypeError, 2, 10, "needs booleans"),
+    ("kernel f(x: f32[N]) {\n  for i in 0:N { return x[i] }\n}", turbo.DSLSemanticError, 2, 18, "must be the last statement"),
+    ("kernel f(x: f32[N]) {\n  return 1.0\n  x[0] = 2.0\n}", turbo.DSLSemanticError, 2, 3, "must be the last statement"),
     # syntax errors
     ("kernel f(x: f32[N]) {\n  for i in 0:N {\n    x[i] = = 1\n  }\n}", turbo.DSLSyntaxError, 3, 12, "unexpected '='"),
     ("kernel f(x: f32[N]) {\n  x[0] = 1.0\n", turbo.DSLSyntaxError, 2, 13, "unexpected end of input"),

@@ -140,11 +140,12 @@ def _math(fn: str, t: DType):
 
 
 class _Env:
-    __slots__ = ("scalars", "arrays")
+    __slots__ = ("scalars", "arrays", "result")
 
     def __init__(self):
         self.scalars: dict[str, object] = {}
         self.arrays: dict[str, np.ndarray] = {}
+        self.result = None
 
 
 def _compile_expr(e: ir.Expr):
@@ -264,6 +265,13 @@ def _compile_stmt(s: ir.Stmt):
             arr[idx] = v if f is None else f(arr[idx], v)
 
         return run_store
+    if isinstance(s, ir.Return):
+        value = _compile_expr(s.value)
+
+        def run_return(env):
+            env.result = value(env)
+
+        return run_return
     if isinstance(s, ir.If):
         cond = _compile_expr(s.cond)
         then, orelse = _compile_block(s.then), _compile_block(s.orelse)
@@ -278,9 +286,10 @@ def _compile_stmt(s: ir.Stmt):
     raise TypeError(f"not a statement: {s!r}")
 
 
-def interpret(kernel: ir.Kernel, *args) -> None:
+def interpret(kernel: ir.Kernel, *args):
     """Run ``kernel`` on ``args`` (arrays written in place), with the same argument
-    checks as a compiled kernel."""
+    checks as a compiled kernel. Returns the kernel's result as a NumPy scalar of
+    its type, or None."""
     bound = check_arguments(kernel, args, ir.written_arrays(kernel))
     env = _Env()
     for p, v in zip(kernel.params, bound.values):
@@ -293,3 +302,4 @@ def interpret(kernel: ir.Kernel, *args) -> None:
     run = _compile_block(kernel.body)
     with np.errstate(all="ignore"):
         run(env)
+    return env.result

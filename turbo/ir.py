@@ -211,7 +211,16 @@ class If:
     loc: SourceLocation | None = _loc()
 
 
-Stmt = Union[For, Assign, Store, If]
+@dataclass(frozen=True, slots=True)
+class Return:
+    """``return value``: the kernel's scalar result. Only the last statement of a
+    kernel's body may be a Return; a kernel without one returns nothing."""
+
+    value: Expr
+    loc: SourceLocation | None = _loc()
+
+
+Stmt = Union[For, Assign, Store, If, Return]
 
 # ----------------------------------------------------------------------------- kernels
 
@@ -262,6 +271,13 @@ class Kernel:
                 if isinstance(d, str):
                     seen.setdefault(d)
         return tuple(seen)
+
+    @property
+    def result(self) -> DType | None:
+        """The type of the scalar the kernel returns, or None."""
+        if self.body and isinstance(self.body[-1], Return):
+            return self.body[-1].value.type
+        return None
 
     def param(self, name: str) -> Param | None:
         for p in self.params:
@@ -443,6 +459,9 @@ class _Printer:
             elif isinstance(s, Assign):
                 op = f"{s.op}=" if s.op else "="
                 out.append(f"{pad}{s.name} {op} {self.top(s.value, s.value.type)}")
+            elif isinstance(s, Return):
+                # a bare literal returned takes the kernel's float type (or i64)
+                out.append(f"{pad}return {self.top(s.value, None)}")
             elif isinstance(s, Store):
                 idx = ", ".join(self.top(i, DType.I64) for i in s.indices)
                 op = f"{s.op}=" if s.op else "="
@@ -527,6 +546,8 @@ def stmt_exprs(s: Stmt) -> tuple[Expr, ...]:
         return (*s.indices, s.value)
     if isinstance(s, If):
         return (s.cond,)
+    if isinstance(s, Return):
+        return (s.value,)
     raise TypeError(s)
 
 

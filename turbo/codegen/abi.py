@@ -9,7 +9,8 @@ argument). A variant is a native function
 where each array contributes its data pointer and its byte strides (a contiguous
 variant ignores them: every variant has the same signature, so the entry point
 calls any of them through one function-pointer type); each symbolic dim is an i64; each scalar has its
-IR type (bool as i8). It returns 0, or an error code after filling ``err``
+IR type (bool as i8). A kernel with a result (``return x``) gets one more
+pointer, where it stores the result (its IR type in memory, bool as i8). It returns 0, or an error code after filling ``err``
 (five i64: code, site, axis, value, size). Everything that builds or calls such a
 function derives the parameter list from ``Variant.abi`` so they cannot disagree.
 """
@@ -33,7 +34,7 @@ MAX_LAYOUT_BITS = 7  # above this many arrays, contiguity is one bit for all of 
 
 @dataclass(frozen=True)
 class AbiParam:
-    kind: str  # "data" | "stride" | "dim" | "scalar" | "err"
+    kind: str  # "data" | "stride" | "dim" | "scalar" | "result" | "err"
     name: str  # the parameter (or dim) name
     dtype: ir.DType | None = None
     axis: int = 0
@@ -52,6 +53,8 @@ class Variant:
             out.extend(AbiParam("stride", p.name, None, axis) for axis in range(p.ndim))
         out.extend(AbiParam("dim", d) for d in kernel.dims)
         out.extend(AbiParam("scalar", p.name, p.dtype) for p in kernel.scalars)
+        if kernel.result is not None:
+            out.append(AbiParam("result", "result", kernel.result))
         out.append(AbiParam("err", "err"))
         return tuple(out)
 

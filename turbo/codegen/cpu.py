@@ -69,7 +69,7 @@ class KernelCodegen:
         abi = variant.abi(kernel)
         arg_types = []
         for a in abi:
-            if a.kind == "data" or a.kind == "err":
+            if a.kind in ("data", "result", "err"):
                 arg_types.append(PTR)
             elif a.kind in ("stride", "dim"):
                 arg_types.append(I64)
@@ -95,6 +95,9 @@ class KernelCodegen:
                 self.dims[a.name] = arg
             elif a.kind == "scalar":
                 self.scalars[a.name] = arg
+            elif a.kind == "result":
+                self.result = arg
+                arg.add_attribute("noalias")
             else:
                 self.err = arg
                 arg.add_attribute("noalias")
@@ -163,6 +166,9 @@ class KernelCodegen:
                 self.store(s)
             elif isinstance(s, ir.If):
                 self.if_(s)
+            elif isinstance(s, ir.Return):
+                t = s.value.type
+                self.b.store(self.to_mem(self.expr(s.value), t), self.result, align=t.itemsize)
             else:
                 raise TypeError(s)
 

@@ -17,7 +17,8 @@ variant not compiled yet -- goes to the slow path: ``self`` is a tuple
 ``(slow, raise_error)`` of Python callables, and ``slow(*args)`` does the full
 check (raising the located error), compiles the variant, records it in the table
 and makes the call. A kernel that fails at run time calls ``raise_error(err)``
-with the address of its error record.
+with the address of its error record. A kernel with a result stores it in a stack
+slot; the entry returns it as a Python ``float``, ``int`` or ``bool``.
 """
 
 from __future__ import annotations
@@ -102,6 +103,10 @@ class _EntryBuilder:
             call_args.extend(strides)
         call_args.extend(dims[d] for d in k.dims)
         call_args.extend(scalars)
+        result = None
+        if k.result is not None:
+            result = b.alloca(MEM_TYPES[k.result])
+            call_args.append(result)
         call_args.append(err)
         variant_ty = ll.FunctionType(I32, [a.type for a in call_args])
         status = b.call(_FnPtr(fn_ptr, variant_ty), call_args)
@@ -109,9 +114,7 @@ class _EntryBuilder:
         done_bb = self.fn.append_basic_block("done")
         b.cbranch(b.icmp_signed("!=", status, ll.Constant(I32, 0)), failed_bb, done_bb)
         b.position_at_end(done_bb)
-        none = self.extern_global("turbo_Py_None")
-        b.call(self.extern_fn("turbo_Py_IncRef", ll.VoidType(), [PTR]), [none])
-        b.ret(none)
+        b.ret(self.box_result(result))
         # run-time error: hand the error record to raise_error(address)
         b.position_at_end(failed_bb)
         handler = self.field(self.self_arg, TUPLE_ITEMS + 8, PTR)
@@ -133,6 +136,23 @@ class _EntryBuilder:
         slow = self.field(self.self_arg, TUPLE_ITEMS, PTR)
         b.ret(b.call(vectorcall, [slow, self.args, self.nargs, ll.Constant(PTR, None)]))
         return self.fn
+
+    def box_result(self, slot):
+        """The Python object a successful call returns: None, or the result."""
+        b = self.b
+        t = self.kernel.result
+        if t is None or t is DType.BOOL:
+            if t is None:
+                obj = self.extern_global("turbo_Py_None")
+            else:
+                is_true = b.icmp_unsigned("!=", b.load(slot, typ=I8), ll.Constant(I8, 0))
+                obj = b.select(is_true, self.extern_global("turbo_Py_True"), self.extern_global("turbo_Py_False"))
+            b.call(self.extern_fn("turbo_Py_IncRef", ll.VoidType(), [PTR]), [obj])
+            return obj
+        v = b.load(slot, typ=MEM_TYPES[t], align=t.itemsize)
+        if t.is_float:  # NULL with MemoryError set on failure, which CPython expects
+            return b.call(self.extern_fn("turbo_PyFloat_FromDouble", PTR, [F64]), [b.fpext(v, F64) if t is DType.F32 else v])
+        return b.call(self.extern_fn("turbo_PyLong_FromLongLong", PTR, [I64]), [b.sext(v, I64) if t is DType.I32 else v])
 
     def array(self, p: ir.ArrayParam, obj, tp, dims):
         b = self.b

@@ -15,7 +15,7 @@ from lark import Token, Tree
 
 from .. import ir
 from ..errors import DSLSemanticError, DSLSyntaxError, SourceLocation
-from .elaborate import RESERVED, TYPE_NAMES, Elaborator, Typed, join_assignments
+from ..elaborate import RESERVED, TYPE_NAMES, Elaborator, Typed, elaborate_body
 
 _GRAMMAR = pathlib.Path(__file__).with_name("loops.lark")
 
@@ -25,7 +25,7 @@ _TERMINAL_WORDS = {
     "COMP_OP": "a comparison", "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/', '//' or '%'",
     "LBRACE": "'{'", "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'",
     "COLON": "':'", "COMMA": "','", "SEMICOLON": "';'", "MINUS": "'-'", "PLUS": "'+'", "__ANON_0": "'**'",
-    "IN": "'in'", "FOR": "'for'", "IF": "'if'", "ELSE": "'else'", "ELIF": "'elif'", "KERNEL": "'kernel'",
+    "IN": "'in'", "RETURN": "'return'", "FOR": "'for'", "IF": "'if'", "ELSE": "'else'", "ELIF": "'elif'", "KERNEL": "'kernel'",
     "$END": "end of input", "_NL": "a new line",
 }
 
@@ -176,17 +176,7 @@ class _Builder:
         params = tuple(self.param(p) for p in rest[:-1])
         loc = self.src.of(name_tok)
         self._check_params(params)
-        kf = ir.kernel_float_type(params)
-        types: dict[str, ir.DType] = {}
-        for _ in range(8):  # the join of local types reaches its fixpoint in a few rounds
-            el = Elaborator(params, local_types=dict(types), collecting=True)
-            self.block(el, block)
-            new = {n: join_assignments(n, recs, kf) for n, recs in el.assignments.items()}
-            if new == types:
-                break
-            types = new
-        el = Elaborator(params, local_types=types)
-        body = self.block(el, block)
+        body = elaborate_body(params, lambda el: self.block(el, block, top=True))
         return ir.Kernel(str(name_tok), params, body, loc)
 
     def param(self, node: Tree) -> ir.Param:
@@ -228,12 +218,19 @@ class _Builder:
 
     # ------------------------------------------------------------------ statements
 
-    def block(self, el: Elaborator, node: Tree) -> tuple[ir.Stmt, ...]:
+    def block(self, el: Elaborator, node: Tree, top: bool = False) -> tuple[ir.Stmt, ...]:
         self.stmt_depth += 1
         try:
             if self.stmt_depth > MAX_STMT_DEPTH:
                 raise DSLSyntaxError(f"blocks are nested more than {MAX_STMT_DEPTH} deep", self.src.of(node))
-            return tuple(self.stmt(el, s) for s in node.children)
+            stmts = node.children
+            for k, s in enumerate(stmts):
+                if s.data == "return_stmt" and not (top and k == len(stmts) - 1):
+                    raise DSLSemanticError(
+                        "'return' must be the last statement of the kernel", self.src.of(s),
+                        "assign the result to a local and return it at the end",
+                    )
+            return tuple(self.stmt(el, s) for s in stmts)
         finally:
             self.stmt_depth -= 1
 
@@ -253,6 +250,8 @@ class _Builder:
         if kind == "if_stmt":
             cond, then_block, *clauses = node.children
             return self._if(el, cond, then_block, clauses)
+        if kind == "return_stmt":
+            return el.ret(self.expr(el, node.children[0]), self.src.of(node))
         raise DSLSyntaxError(f"unexpected statement {kind}", self.src.of(node))  # pragma: no cover
 
     def _loops(self, el: Elaborator, specs: list[Tree], block: Tree) -> ir.For:

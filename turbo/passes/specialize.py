@@ -54,6 +54,8 @@ def _stmt(s: ir.Stmt, sizes) -> ir.Stmt:
         return dataclasses.replace(s, value=_expr(s.value, sizes))
     if isinstance(s, ir.Store):
         return dataclasses.replace(s, indices=tuple(_expr(i, sizes) for i in s.indices), value=_expr(s.value, sizes))
+    if isinstance(s, ir.Return):
+        return dataclasses.replace(s, value=_expr(s.value, sizes))
     if isinstance(s, ir.If):
         return dataclasses.replace(s, cond=_expr(s.cond, sizes), then=tuple(_stmt(b, sizes) for b in s.then),
                                    orelse=tuple(_stmt(b, sizes) for b in s.orelse))

@@ -37,6 +37,12 @@ class _Verifier:
 
     def run(self) -> None:
         self.block(self.k.body, {})
+        for s in ir.walk_stmts(self.k.body[:-1]):
+            if isinstance(s, ir.Return):
+                raise _Violation("return is not the last statement of the kernel")
+        for s in ir.walk_stmts(self.k.body[-1:]):
+            if isinstance(s, ir.Return) and s is not self.k.body[-1]:
+                raise _Violation("return inside a block")
 
     def block(self, body, indices: dict[str, DType]) -> None:
         for s in body:
@@ -58,6 +64,8 @@ class _Verifier:
                 self.indices(p, s.indices, indices)
                 self.expect(s.value, p.dtype, indices, f"value stored to '{s.array}'")
                 self.check_update(s.op, p.dtype)
+            elif isinstance(s, ir.Return):
+                self.expr(s.value, indices)
             elif isinstance(s, ir.If):
                 self.expect(s.cond, DType.BOOL, indices, "if condition")
                 self.block(s.then, indices)

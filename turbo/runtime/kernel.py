@@ -87,7 +87,8 @@ def may_alias(arrays: list[tuple[str, np.ndarray]], written: frozenset[str]) -> 
 
 class Kernel:
     """A compiled loop kernel. Call it with arrays and scalars in parameter order;
-    it writes its output arrays in place and returns None."""
+    it writes its output arrays in place and returns its result (a Python float,
+    int or bool) if it has a ``return``, else None."""
 
     def __init__(self, kernel_ir: ir.Kernel, boundscheck: bool | None = None, source_name: str = "<string>"):
         if boundscheck not in BOUNDSCHECK_CHOICES:
@@ -124,6 +125,7 @@ class Kernel:
         _, cfunc = self._variant(variant)
         self._ensure_entry()
         err = (ctypes.c_int64 * abi.ERR_FIELDS)()
+        result = None if self.ir.result is None else _CTYPES[self.ir.result]()
         call_args = []
         for a in variant.abi(self.ir):
             if a.kind == "data":
@@ -135,12 +137,16 @@ class Kernel:
             elif a.kind == "scalar":
                 v = bound.values[self._param_pos[a.name]]
                 call_args.append(float(v) if a.dtype.is_float else int(v))
+            elif a.kind == "result":
+                call_args.append(ctypes.addressof(result))
             else:
                 call_args.append(ctypes.addressof(err))
         status = cfunc(*call_args)
         if status:
             self._raise_error(ctypes.addressof(err))
-        return None
+        if result is None:
+            return None
+        return bool(result.value) if self.ir.result is ir.DType.BOOL else result.value
 
     def _raise_error(self, address: int):
         """Called with the address of a failed call's error record; raises."""
@@ -186,7 +192,7 @@ class Kernel:
             addr = compiled.addresses[name]
             argtypes = []
             for a in variant.abi(self.ir):
-                if a.kind in ("data", "err"):
+                if a.kind in ("data", "result", "err"):
                     argtypes.append(ctypes.c_void_p)
                 elif a.kind in ("stride", "dim"):
                     argtypes.append(ctypes.c_int64)

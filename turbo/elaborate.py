@@ -1,14 +1,14 @@
 """Typed IR construction shared by every frontend.
 
-A frontend (the DSL builder, later the Python ``ast`` frontend) walks its syntax
-tree and calls the methods of ``Elaborator``: they resolve names, apply the
+A frontend (the DSL builder in ``dsl_grammar``, the Python ``ast`` frontend in
+``frontend``) walks its syntax tree and calls the methods of ``Elaborator``: they resolve names, apply the
 promotion rules of ``turbo.ir``, insert explicit casts, check definite assignment
 and raise located errors. Frontends only translate syntax.
 
 Scalar locals get one type for the whole kernel: the join of the types of every
 value assigned to them, where bare literals are weak (``acc = 0.0`` followed by
 ``acc += x[i]`` on f32 data makes ``acc`` an f32). The join is a fixpoint computed
-by elaborating the kernel body repeatedly (see ``infer_local_types``).
+by elaborating the kernel body repeatedly (see ``elaborate_body``).
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from .. import ir
-from ..errors import DSLSemanticError, DSLTypeError, SourceLocation
-from ..ir import DType
+from . import ir
+from .errors import DSLSemanticError, DSLTypeError, SourceLocation
+from .ir import DType
 
 TYPE_NAMES = {t.value: t for t in DType}
-RESERVED = set(ir.MATH_FUNCTIONS) | set(TYPE_NAMES) | {"inf", "nan", "kernel", "for", "in", "if", "else", "elif", "and", "or", "not", "True", "False"}
+RESERVED = set(ir.MATH_FUNCTIONS) | set(TYPE_NAMES) | {
+    "inf", "nan", "kernel", "for", "in", "if", "else", "elif", "and", "or", "not", "True", "False", "return",
+}
 
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
@@ -387,6 +389,13 @@ class Elaborator:
         expr = self.convert(value, elem, loc, f"store to '{name}'")
         return ir.Store(name, target.indices, expr, op, loc)
 
+    def ret(self, value: Typed, loc) -> ir.Return:
+        """``return value``: a bare literal takes the kernel's float type, or i64."""
+        if value.weak and not isinstance(value.expr.value, bool):
+            to = self.kf if isinstance(value.expr.value, float) else DType.I64
+            return ir.Return(self._retype_literal(value, to, loc), loc)
+        return ir.Return(value.expr, loc)
+
     def condition(self, t: Typed, loc) -> ir.Expr:
         if t.type is not DType.BOOL:
             raise self.type_error(f"condition must be a boolean, got {t.type}", loc, "compare explicitly, e.g. `x != 0`")
@@ -401,6 +410,25 @@ class Elaborator:
 
 def _kind_word(kind: str) -> str:
     return {"array": "array parameter", "scalar": "scalar parameter", "dim": "dimension", "index": "loop index", "local": "local"}[kind]
+
+
+def elaborate_body(params: tuple[ir.Param, ...], build, *, max_rounds: int = 8):
+    """Run a frontend's ``build(elaborator)`` to the fixpoint of local types, then
+    once more for real; returns what the last run built (the kernel body).
+
+    Each collecting round records what is assigned to each local; the join of those
+    types is the local's type for the next round. The join only moves up the type
+    lattice, so a few rounds reach the fixpoint."""
+    kf = ir.kernel_float_type(params)
+    types: dict[str, DType] = {}
+    for _ in range(max_rounds):
+        el = Elaborator(params, local_types=dict(types), collecting=True)
+        build(el)
+        new = {n: join_assignments(n, recs, kf) for n, recs in el.assignments.items()}
+        if new == types:
+            break
+        types = new
+    return build(Elaborator(params, local_types=types))
 
 
 def join_assignments(name: str, records: list[_Assignment], kf: DType) -> DType:
