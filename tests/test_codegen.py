@@ -480,3 +480,21 @@ def test_returned_scalar_through_slow_path_and_errors():
     assert mod.count_negative._slow(-np.ones(3)) == 3
     with pytest.raises(turbo.KernelIndexError):
         mod.widened(x[:0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_floor_division_and_modulo_are_numpys_divmod(dtype):
+    """1.0 // 0.1 is 9.0 in Python (divmod from fmod), not floor(1.0 / 0.1) = 10.0;
+    signed zeros, infinities, NaNs and a zero divisor as NumPy gives them."""
+    mod = compiled("kernel f(q: T[N], r: T[N], x: T[N], z: T[N]) { for i in 0:N { q[i] = x[i] // z[i]; r[i] = x[i] % z[i] } }"
+                   .replace("T[", "f32[" if dtype == np.float32 else "f64["))
+    vals = [1.0, -1.0, 0.1, -0.1, 0.0, -0.0, 3.0, 7.5, -2.5, np.inf, -np.inf, np.nan, 1e30, 1e-30]
+    x, z = (a.ravel().astype(dtype) for a in np.meshgrid(vals, vals))
+    q, r = np.zeros_like(x), np.zeros_like(x)
+    mod.f(q, r, x, z)
+    with np.errstate(all="ignore"):
+        wq, wr = np.floor_divide(x, z), np.remainder(x, z)
+    for got, want in ((q, wq), (r, wr)):
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got[~np.isnan(got)]), np.signbit(want[~np.isnan(want)]))
+    assert_same(mod.f, q, r, x, z)

@@ -64,7 +64,7 @@ def _floordiv(a, b, t: DType, loc):
         if b == 0:
             raise KernelZeroDivisionError("integer division by zero", loc)
         return wrap_int(int(a) // int(b), t)
-    return _NP[t](np.floor(a / b))
+    return _NP[t](np.floor_divide(a, b))  # Python's float floor division, in the type's precision
 
 
 def _mod(a, b, t: DType, loc):
@@ -72,10 +72,7 @@ def _mod(a, b, t: DType, loc):
         if b == 0:
             raise KernelZeroDivisionError("integer modulo by zero", loc)
         return wrap_int(int(a) % int(b), t)
-    r = _NP[t](np.fmod(a, b))
-    if r != 0 and ((r < 0) != (b < 0)):
-        r = _NP[t](r + b)
-    return r
+    return _NP[t](np.remainder(a, b))
 
 
 def _arith(op: str, t: DType, loc):

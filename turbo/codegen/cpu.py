@@ -391,14 +391,8 @@ class KernelCodegen:
                 return b.fmul(a, c)
             if op == "/":
                 return b.fdiv(a, c)
-            if op == "//":
-                return b.call(self.intrinsic("floor", t), [b.fdiv(a, c)])
-            if op == "%":
-                r = b.frem(a, c)
-                zero = ll.Constant(REG_TYPES[t], 0.0)
-                fix = b.and_(b.fcmp_unordered("!=", r, zero),
-                             b.xor(b.fcmp_ordered("<", r, zero), b.fcmp_ordered("<", c, zero)))
-                return b.select(fix, b.fadd(r, c), r)
+            if op in ("//", "%"):
+                return self.float_divmod(op, a, c, t)
             if op == "**":
                 return b.call(self.intrinsic("pow", t, 2), [a, c])
         lt = REG_TYPES[t]
@@ -414,6 +408,28 @@ class KernelCodegen:
             self.fail(b.icmp_signed(">=", c, ll.Constant(lt, 0)), ERR_NEGATIVE_POWER, node)
             return b.call(self.ipow(lt), [a, c])
         raise TypeError(f"operator {op} on {t}")
+
+    def float_divmod(self, op, a, c, t: DType):
+        """Python's (and NumPy's) float ``//`` and ``%``: derived from fmod, so that
+        ``a == (a // c) * c + a % c`` holds as well as rounding allows (1.0 // 0.1 is
+        9.0, not floor(1.0 / 0.1) = 10.0). NaN operands and a zero divisor give NaN or
+        the signed infinity of ``a / c``, as in NumPy."""
+        b = self.b
+        lt = REG_TYPES[t]
+        zero, one, half = ll.Constant(lt, 0.0), ll.Constant(lt, 1.0), ll.Constant(lt, 0.5)
+        copysign = self.intrinsic("copysign", t, 2)
+        mod = b.frem(a, c)
+        nonzero = b.fcmp_unordered("!=", mod, zero)  # NaN counts as non-zero, as in C
+        flip = b.and_(nonzero, b.xor(b.fcmp_ordered("<", c, zero), b.fcmp_ordered("<", mod, zero)))
+        if op == "%":
+            return b.select(nonzero, b.select(flip, b.fadd(mod, c), mod), b.call(copysign, [zero, c]))
+        div = b.fdiv(b.fsub(a, mod), c)
+        div = b.select(flip, b.fsub(div, one), div)
+        floor = b.call(self.intrinsic("floor", t), [div])
+        floor = b.select(b.fcmp_ordered(">", b.fsub(div, floor), half), b.fadd(floor, one), floor)
+        quotient = b.fdiv(a, c)
+        result = b.select(b.fcmp_unordered("!=", div, zero), floor, b.call(copysign, [zero, quotient]))
+        return b.select(b.fcmp_ordered("==", c, zero), quotient, result)
 
     def int_divmod(self, op, a, c, lt, node):
         """Floored division and modulo; a zero divisor raises; MIN // -1 wraps."""
