@@ -1,5 +1,14 @@
 """turbo: a loop-nest kernel compiler for Python.
 
+    from turbo import turbo
+
+    @turbo
+    def axpy(y, x, a):
+        for i in range(len(y)):
+            y[i] += a * x[i]
+
+or, in the loop language:
+
     import turbo
     mod = turbo.compile('''
         kernel axpy(y: f32[N], x: f32[N], a: f32) {
@@ -22,6 +31,7 @@ from .errors import (
     DSLSemanticError,
     DSLSyntaxError,
     DSLTypeError,
+    FallbackWarning,
     KernelIndexError,
     KernelRuntimeError,
     KernelZeroDivisionError,
@@ -35,6 +45,17 @@ def parse(source: str, filename: str | None = None):
     from .dsl_grammar import parse as _parse
 
     return _parse(source, filename or "<string>")
+
+
+def turbo(fn=None, /, **options):
+    """Decorator: compile a plain Python loop function per call signature.
+
+    ``@turbo`` or ``@turbo(boundscheck=None|True|False, fallback=False)``; see
+    docs/python.md for what is compiled and the rules. Set ``TURBO_DISABLE_JIT=1``
+    to run every decorated function as plain Python."""
+    from .runtime.function import turbo as _turbo
+
+    return _turbo(fn, **options)
 
 
 def compile(source: str, filename: str | None = None, *, boundscheck: bool | None = None):
@@ -59,7 +80,7 @@ def load(path: str | _os.PathLike, *, boundscheck: bool | None = None):
 
 
 __all__ = [
-    "compile", "load", "parse", "__version__",
+    "turbo", "compile", "load", "parse", "__version__", "FallbackWarning",
     "TurboError", "DSLSyntaxError", "DSLSemanticError", "DSLTypeError", "UnsupportedError",
     "ArgumentError", "ArgumentTypeError", "ArgumentValueError", "KernelIndexError",
     "KernelRuntimeError", "KernelZeroDivisionError", "CompilerError",

@@ -25,6 +25,12 @@ RESERVED = set(ir.MATH_FUNCTIONS) | set(TYPE_NAMES) | {
     "inf", "nan", "kernel", "for", "in", "if", "else", "elif", "and", "or", "not", "True", "False", "return",
 }
 
+# Deeper nesting than this is refused by both frontends: every later stage (printer,
+# passes, codegen) recurses over expressions and statements, and must stay far from
+# Python's recursion limit.
+MAX_EXPR_DEPTH = 100
+MAX_STMT_DEPTH = 50
+
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 
@@ -401,11 +407,17 @@ class Elaborator:
             raise self.type_error(f"condition must be a boolean, got {t.type}", loc, "compare explicitly, e.g. `x != 0`")
         return t.expr
 
-    def branch_start(self) -> set[str]:
-        return set(self.defined)
-
-    def branch_join(self, before: set[str], after_then: set[str], after_else: set[str]) -> None:
-        self.defined = (after_then & after_else) | before
+    def if_stmt(self, cond: Typed, loc, build_then, build_else) -> ir.If:
+        """``if cond { then } else { orelse }``: the builders translate the branches;
+        a local is defined after the ``if`` only if both branches define it."""
+        c = self.condition(cond, loc)
+        before = set(self.defined)
+        then = build_then()
+        after_then = self.defined
+        self.defined = set(before)
+        orelse = build_else()
+        self.defined = (after_then & self.defined) | before
+        return ir.If(c, then, orelse, loc)
 
 
 def _kind_word(kind: str) -> str:

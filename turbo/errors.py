@@ -85,6 +85,10 @@ class UnsupportedError(TurboError):
     """A construct turbo does not compile (used by the Python frontend)."""
 
 
+class FallbackWarning(RuntimeWarning):
+    """A ``@turbo(fallback=True)`` function runs as plain Python; says where and why."""
+
+
 class ArgumentError(TurboError):
     """Base of the argument-check errors raised when a kernel is called."""
 

@@ -15,7 +15,7 @@ from lark import Token, Tree
 
 from .. import ir
 from ..errors import DSLSemanticError, DSLSyntaxError, SourceLocation
-from ..elaborate import RESERVED, TYPE_NAMES, Elaborator, Typed, elaborate_body
+from ..elaborate import MAX_EXPR_DEPTH, MAX_STMT_DEPTH, RESERVED, TYPE_NAMES, Elaborator, Typed, elaborate_body
 
 _GRAMMAR = pathlib.Path(__file__).with_name("loops.lark")
 
@@ -156,11 +156,6 @@ def _expect_hint(expected) -> str | None:
     return "expected " + (words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1])
 
 
-# Deeper nesting than this is refused: every later stage (printer, passes, codegen)
-# recurses over expressions and statements, and must stay far from Python's limit.
-MAX_EXPR_DEPTH = 100
-MAX_STMT_DEPTH = 50
-
 
 class _Builder:
     """Translates one kernel's Lark tree; all meaning is in ``Elaborator``."""
@@ -270,21 +265,15 @@ class _Builder:
         return ir.For(str(index_tok), start, stop, step, body, self.src.of(index_tok))
 
     def _if(self, el: Elaborator, cond: Tree, then_block: Tree, clauses: list[Tree]) -> ir.If:
-        c = el.condition(self.expr(el, cond), self.src.of(cond))
-        before = el.branch_start()
-        then = self.block(el, then_block)
-        after_then = set(el.defined)
-        el.defined = set(before)
-        orelse: tuple[ir.Stmt, ...] = ()
-        if clauses:
+        def orelse() -> tuple[ir.Stmt, ...]:
+            if not clauses:
+                return ()
             first, *more = clauses
             if first.data == "elif_clause":
-                orelse = (self._if(el, first.children[0], first.children[1], more),)
-            else:
-                orelse = self.block(el, first.children[0])
-        after_else = set(el.defined)
-        el.branch_join(before, after_then, after_else)
-        return ir.If(c, then, orelse, self.src.of(cond))
+                return (self._if(el, first.children[0], first.children[1], more),)
+            return self.block(el, first.children[0])
+
+        return el.if_stmt(self.expr(el, cond), self.src.of(cond), lambda: self.block(el, then_block), orelse)
 
     # ------------------------------------------------------------------ expressions
 

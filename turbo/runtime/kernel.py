@@ -107,6 +107,9 @@ class Kernel:
         self._array_pos = [i for i, p in enumerate(kernel_ir.params) if isinstance(p, ir.ArrayParam)]
         self._param_pos = {p.name: i for i, p in enumerate(kernel_ir.params)}
         self.compile_seconds = 0.0
+        # what the entry point calls for a call it does not take (default: _slow);
+        # a @turbo function routes its kernels' misses through its dispatcher
+        self.on_miss = None
 
     # ------------------------------------------------------------------ calling
 
@@ -241,7 +244,9 @@ class Kernel:
             for variant, (addr, _) in self._variants.items():
                 if variant.boundscheck == self.boundscheck:
                     self._install(variant, addr)
-            fn, mdef = fastcall.make_builtin(self.name, compiled.addresses[entry_name], (self._slow, self._raise_error))
+            fn, mdef = fastcall.make_builtin(
+                self.name, compiled.addresses[entry_name], (self.on_miss or self._slow, self._raise_error)
+            )
             self._keepalive = mdef
             self._entry = fn
             type(self).__call__ = fn

@@ -1,0 +1,955 @@
+"""The Python frontend: a plain loop function, read through ``ast``, to the Loop IR.
+
+``parse_function(fn)`` reads and checks a function once, when it is decorated:
+constructs turbo never compiles (``while``, lists, ``try``, ...) are refused there
+with ``UnsupportedError``. ``translate(parsed, signature)`` builds the typed IR for
+one call signature (the dtypes and ndims of the arrays, the types of the scalars,
+which dims are equal); it is called once per signature by ``runtime.function``.
+All typing goes through ``Elaborator``, exactly as for the DSL: the two frontends
+share the promotion rules, the casts and the errors.
+
+Names are resolved as Python does: a name assigned anywhere in the function is a
+local; any other name is a parameter, or a closure variable, a module global or a
+builtin, read *by value* when a signature is translated (numbers become literals,
+modules and functions are looked through statically). Calls resolve to the object
+they name, so ``math.exp``, ``np.exp`` and ``from math import exp`` are one thing.
+Calls to other ``@turbo`` functions are inlined.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import ir
+from .elaborate import MAX_EXPR_DEPTH, MAX_STMT_DEPTH, RESERVED, Elaborator, Typed, elaborate_body
+from .errors import DSLSemanticError, SourceLocation, UnsupportedError
+from .ir import DType
+
+# ----------------------------------------------------------------------------- source
+
+
+class PySource:
+    """Where a function's nodes are in its file: ``loc(node)`` for errors."""
+
+    def __init__(self, filename: str, lines: list[str], first_line: int, indent: int):
+        self.filename = filename
+        self.lines = lines  # the function's lines as in the file
+        self.first_line = first_line
+        self.indent = indent
+        self.code = [line[indent:] if line[:indent].isspace() else line for line in lines]
+
+    def loc(self, node: ast.AST) -> SourceLocation | None:
+        line = getattr(node, "lineno", None)
+        if line is None or not 0 < line <= len(self.code):
+            return None
+        text = self.code[line - 1].encode()
+        col = len(text[: node.col_offset].decode(errors="ignore"))
+        end_b = node.end_col_offset if getattr(node, "end_lineno", line) == line and node.end_col_offset is not None else len(text)
+        end = len(text[:end_b].decode(errors="ignore"))
+        return SourceLocation(self.filename, self.first_line + line - 1, col + self.indent + 1, self.lines[line - 1], max(1, end - col))
+
+
+@dataclass(frozen=True)
+class ParsedFunction:
+    fn: object  # the Python function
+    name: str
+    node: ast.FunctionDef
+    src: PySource
+    params: tuple[str, ...]
+
+    @property
+    def loc(self) -> SourceLocation | None:
+        return self.src.loc(self.node)
+
+
+def parse_function(fn) -> ParsedFunction:
+    """Read a function's source and refuse what turbo does not compile."""
+    name = getattr(fn, "__name__", repr(fn))
+    if not inspect.isfunction(fn):
+        raise UnsupportedError(
+            f"@turbo needs a Python function defined with `def`, got {type(fn).__name__} '{name}'"
+        )
+    try:
+        lines, first = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        raise UnsupportedError(
+            f"cannot read the source of '{name}' (defined in {fn.__code__.co_filename})",
+            hint="turbo compiles functions from their source: define it in a .py file, not in an interactive prompt or exec()",
+        ) from None
+    first = max(first, 1)
+    indent = len(lines[0]) - len(lines[0].lstrip())
+    src = PySource(fn.__code__.co_filename, lines, first, indent)
+    try:
+        tree = ast.parse("".join(src.code))
+    except SyntaxError as e:  # pragma: no cover - the function compiled, so its source parses
+        raise UnsupportedError(f"cannot parse the source of '{name}': {e.msg}") from None
+    node = tree.body[0] if tree.body else None
+    if not isinstance(node, ast.FunctionDef) or node.name != fn.__code__.co_name:
+        raise UnsupportedError(
+            f"@turbo needs a function defined with `def`; '{name}' is not one", src.loc(node) if node else None,
+            "lambdas and async functions are not compiled",
+        )
+    a = node.args
+    extra = a.vararg or a.kwarg or a.kwonlyargs or a.defaults or a.kw_defaults
+    if extra:
+        bad = a.vararg or a.kwarg or (a.kwonlyargs[0] if a.kwonlyargs else None) or (a.defaults or a.kw_defaults)[0]
+        raise UnsupportedError(
+            f"'{name}': only plain positional parameters are supported", src.loc(bad) or src.loc(node),
+            "remove *args, **kwargs, keyword-only parameters and default values",
+        )
+    for stmt in node.body:
+        for sub in ast.walk(stmt):
+            refuse_unsupported(sub, src)
+            for child in ast.iter_child_nodes(sub):
+                if not hasattr(child, "lineno"):  # an operator: report it at its expression
+                    refuse_unsupported(child, src, sub)
+    params = tuple(p.arg for p in (*a.posonlyargs, *a.args))
+    return ParsedFunction(fn, name, node, src, params)
+
+
+# What turbo refuses, by node class: (what, hint). Checked for the whole function
+# when it is decorated; the translator reports anything else it cannot handle.
+_TRY_STAR = getattr(ast, "TryStar", ast.Try)
+_MATCH = getattr(ast, "Match", ast.Try)
+_REFUSED: dict[type, tuple[str, str]] = {
+    ast.While: ("'while' loops are not supported", "use `for i in range(...)` with a trip count known on entry"),
+    ast.Break: ("'break' is not supported", "loops run their full range; guard the body with an `if`"),
+    ast.Continue: ("'continue' is not supported", "wrap the rest of the loop body in an `if`"),
+    ast.Try: ("'try' is not supported", "compiled kernels raise located errors themselves"),
+    _TRY_STAR: ("'try' is not supported", "compiled kernels raise located errors themselves"),
+    ast.With: ("'with' is not supported", "move it outside the @turbo function"),
+    ast.Raise: ("'raise' is not supported", "check inputs before calling the kernel"),
+    ast.Assert: ("'assert' is not supported", "check inputs before calling the kernel"),
+    ast.FunctionDef: ("nested function definitions are not supported", "define it at module level with @turbo; calls to it are inlined"),
+    ast.AsyncFunctionDef: ("nested function definitions are not supported", "define it at module level with @turbo"),
+    ast.ClassDef: ("class definitions are not supported", "define classes outside the kernel"),
+    ast.Lambda: ("lambdas are not supported", "define a function with @turbo; calls to it are inlined"),
+    ast.Import: ("imports inside a kernel are not supported", "import at module level"),
+    ast.ImportFrom: ("imports inside a kernel are not supported", "import at module level"),
+    ast.Global: ("'global' is not supported", "globals are read-only constants in a kernel; pass arrays to write"),
+    ast.Nonlocal: ("'nonlocal' is not supported", "closure variables are read-only constants in a kernel"),
+    ast.Delete: ("'del' is not supported", "remove it"),
+    ast.AsyncFor: ("'async for' is not supported", "use `for i in range(...)`"),
+    ast.AsyncWith: ("'async with' is not supported", "move it outside the kernel"),
+    _MATCH: ("'match' is not supported", "use if/elif/else"),
+    ast.List: ("lists are not supported", "use a NumPy array argument, or scalar locals"),
+    ast.Dict: ("dicts are not supported", "use scalar locals or array arguments"),
+    ast.Set: ("sets are not supported", "use scalar locals or array arguments"),
+    ast.ListComp: ("comprehensions are not supported", "write the loop out with `for i in range(...)`"),
+    ast.SetComp: ("comprehensions are not supported", "write the loop out with `for i in range(...)`"),
+    ast.DictComp: ("comprehensions are not supported", "write the loop out with `for i in range(...)`"),
+    ast.GeneratorExp: ("generator expressions are not supported", "write the loop out with `for i in range(...)`"),
+    ast.Yield: ("generators are not supported", "write results into an output array argument"),
+    ast.YieldFrom: ("generators are not supported", "write results into an output array argument"),
+    ast.Await: ("'await' is not supported", "kernels are synchronous"),
+    ast.JoinedStr: ("strings are not supported", "kernels compute numbers only"),
+    ast.Starred: ("'*' unpacking is not supported", "pass arguments one by one"),
+    ast.Slice: ("slices are not supported", "index every dimension with an integer inside a loop"),
+    ast.NamedExpr: ("':=' is not supported", "assign in a statement of its own"),
+    ast.MatMult: ("'@' is not supported", "write the matrix product as loops"),
+    ast.BitAnd: ("bitwise '&' is not supported", "use `and` on booleans"),
+    ast.BitOr: ("bitwise '|' is not supported", "use `or` on booleans"),
+    ast.BitXor: ("bitwise '^' is not supported", "use `!=` on booleans"),
+    ast.LShift: ("'<<' is not supported", "multiply by a power of two"),
+    ast.RShift: ("'>>' is not supported", "use `//` by a power of two"),
+    ast.Invert: ("'~' is not supported", "use `not` on booleans, or `-x - 1`"),
+    ast.Is: ("'is' is not supported", "compare numbers with `==`"),
+    ast.IsNot: ("'is not' is not supported", "compare numbers with `!=`"),
+    ast.In: ("'in' is not supported", "compare explicitly"),
+    ast.NotIn: ("'not in' is not supported", "compare explicitly"),
+}
+
+
+def refuse_unsupported(node: ast.AST, src: PySource, where: ast.AST | None = None) -> None:
+    hit = _REFUSED.get(type(node))
+    if hit is not None:
+        what, hint = hit
+        raise UnsupportedError(what, src.loc(where or node) or src.loc(node), hint)
+
+
+# ----------------------------------------------------------------------------- signatures
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    dtype: DType
+    dims: tuple[str, ...]  # one dim name per axis; equal names are equal sizes
+
+
+@dataclass(frozen=True)
+class ScalarSpec:
+    dtype: DType
+
+
+Spec = ArraySpec | ScalarSpec
+
+# ----------------------------------------------------------------------------- known callables
+
+# Calls resolve to objects; these are the objects turbo knows, by identity.
+_MATH_1 = {  # one-argument functions of the IR with Python's meaning
+    math.exp: "exp", np.exp: "exp", math.log: "log", np.log: "log", math.sqrt: "sqrt", np.sqrt: "sqrt",
+    math.sin: "sin", np.sin: "sin", math.cos: "cos", np.cos: "cos", math.tanh: "tanh", np.tanh: "tanh",
+    builtins.abs: "abs", np.abs: "abs", np.fabs: "fabs", math.fabs: "fabs",
+    np.floor: "floor", np.ceil: "ceil",
+}
+_CASTS = {
+    builtins.float: DType.F64, builtins.int: DType.I64, builtins.bool: DType.BOOL,
+    np.float32: DType.F32, np.float64: DType.F64, np.int32: DType.I32, np.int64: DType.I64, np.bool_: DType.BOOL,
+}
+_NUMPY_SCALARS = {np.float32: DType.F32, np.float64: DType.F64, np.int32: DType.I32, np.int64: DType.I64, np.bool_: DType.BOOL}
+_FLOAT_WORDS = {"inf": math.inf, "+inf": math.inf, "-inf": -math.inf, "infinity": math.inf, "-infinity": -math.inf, "nan": math.nan}
+
+_DSL_NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
+
+
+def _known_callables() -> str:
+    return ("range, len, abs, min, max, float, int, bool, pow; math/np: exp log sqrt sin cos tanh fabs floor ceil "
+            "trunc pow isnan isinf isfinite; np: abs absolute minimum maximum clip where square power; "
+            "np.float32/float64/int32/int64/bool_; other @turbo functions")
+
+
+# ----------------------------------------------------------------------------- translation
+
+
+@dataclass
+class _Scope:
+    """One function being translated: the top-level one or an inlined callee."""
+
+    parsed: ParsedFunction
+    names: dict[str, str]  # Python name -> IR name (params, locals, loop indices)
+    local_names: frozenset[str]  # every name Python treats as local in this function
+    values: dict[str, object] = field(default_factory=dict)  # closure variables
+
+
+def _assigned_names(node: ast.FunctionDef) -> set[str]:
+    out = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+            out.add(sub.id)
+    return out
+
+
+def _closure_values(fn) -> dict[str, object]:
+    out = {}
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+        try:
+            out[name] = cell.cell_contents
+        except ValueError:  # an empty cell: the variable is not bound yet
+            pass
+    return out
+
+
+_MISSING = object()
+
+
+class Translator:
+    """Builds one kernel from a parsed function and a signature."""
+
+    def __init__(self, parsed: ParsedFunction, specs: tuple[Spec, ...]):
+        self.parsed = parsed
+        self.specs = specs
+        used_in_source = {n.id for n in ast.walk(parsed.node) if isinstance(n, ast.Name)} | set(parsed.params)
+        assigned = _assigned_names(parsed.node)
+        # parameter names as the IR sees them; a scalar parameter that the function
+        # reassigns becomes a local copied from a renamed parameter
+        self.ir_params: list[ir.Param] = []
+        self.copied: list[tuple[str, str]] = []  # (local IR name, param IR name)
+        taken: set[str] = set()
+        top_names: dict[str, str] = {}
+        dim_names = sorted({d for s in specs if isinstance(s, ArraySpec) for d in s.dims})
+        taken |= set(dim_names)
+        for pyname, spec in zip(parsed.params, specs):
+            name = _unique(pyname, taken | used_in_source - {pyname})
+            taken.add(name)
+            top_names[pyname] = name
+            if isinstance(spec, ArraySpec):
+                self.ir_params.append(ir.ArrayParam(name, spec.dtype, spec.dims, parsed.src.loc(_arg_node(parsed, pyname))))
+            elif pyname in assigned:
+                pname = _unique(f"{name}_arg", taken | used_in_source)
+                taken.add(pname)
+                self.copied.append((name, pname))
+                self.ir_params.append(ir.ScalarParam(pname, spec.dtype, parsed.src.loc(_arg_node(parsed, pyname))))
+            else:
+                self.ir_params.append(ir.ScalarParam(name, spec.dtype, parsed.src.loc(_arg_node(parsed, pyname))))
+        self.base_taken = frozenset(taken)
+        self.base_names = top_names
+        self.params = tuple(self.ir_params)
+
+    # ------------------------------------------------------------------ driver
+
+    def kernel(self) -> ir.Kernel:
+        name = _unique(self.parsed.name, ())
+        body = elaborate_body(self.params, self._build)
+        return ir.Kernel(name, self.params, body, self.parsed.loc)
+
+    def _build(self, el: Elaborator) -> tuple[ir.Stmt, ...]:
+        # called once per round of the local-type fixpoint: all naming state restarts
+        self.el = el
+        self.taken = set(self.base_taken)
+        self.pending: list[ir.Stmt] = []
+        self.lazy_depth = 0  # > 0 inside a conditional expression or an and/or operand
+        self.expr_depth = 0
+        self.stmt_depth = 0
+        self.inlining: list[object] = [self.parsed.fn]
+        self.scope = _Scope(self.parsed, dict(self.base_names), frozenset(_assigned_names(self.parsed.node) | set(self.parsed.params)),
+                            _closure_values(self.parsed.fn))
+        out: list[ir.Stmt] = []
+        for local, param in self.copied:
+            p = self.el.names[param]
+            out.append(el.assign(local, None, Typed(ir.Var(param, p.type)), None))
+        out.extend(self.body(self.parsed.node.body, top=True))
+        return tuple(out)
+
+    def loc(self, node: ast.AST) -> SourceLocation | None:
+        return self.scope.parsed.src.loc(node)
+
+    def unsupported(self, msg: str, node: ast.AST, hint: str | None = None) -> UnsupportedError:
+        return UnsupportedError(msg, self.loc(node), hint)
+
+    def fresh(self, base: str) -> str:
+        name = _unique(base, self.taken)
+        self.taken.add(name)
+        return name
+
+    def ir_name(self, pyname: str, node: ast.AST) -> str:
+        """The IR name of a local of the current scope (allocated on first sight)."""
+        name = self.scope.names.get(pyname)
+        if name is None:
+            base = pyname if len(self.inlining) == 1 else f"{self.scope.parsed.name}_{pyname}"
+            name = self.fresh(base)
+            self.scope.names[pyname] = name
+        return name
+
+    # ------------------------------------------------------------------ statements
+
+    def body(self, stmts: list[ast.stmt], top: bool = False) -> tuple[ir.Stmt, ...]:
+        self.stmt_depth += 1
+        try:
+            if self.stmt_depth > MAX_STMT_DEPTH:
+                raise self.unsupported(f"blocks are nested more than {MAX_STMT_DEPTH} deep", stmts[0])
+            out: list[ir.Stmt] = []
+            for k, s in enumerate(stmts):
+                if k == 0 and isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
+                    continue  # docstring
+                if isinstance(s, ast.Return) and not (top and k == len(stmts) - 1):
+                    raise self.unsupported(
+                        "'return' is supported only as the last statement of the function", s,
+                        "assign the result to a local and return it at the end",
+                    )
+                saved, self.pending = self.pending, []
+                built = self.stmt(s)
+                out.extend(self.pending)
+                out.extend(built)
+                self.pending = saved
+            return tuple(out)
+        finally:
+            self.stmt_depth -= 1
+
+    def stmt(self, s: ast.stmt) -> list[ir.Stmt]:
+        el = self.el
+        loc = self.loc(s)
+        if isinstance(s, ast.For):
+            return [self.for_(s)]
+        if isinstance(s, ast.If):
+            return [el.if_stmt(self.expr(s.test), self.loc(s.test), lambda: self.body(s.body), lambda: self.body(s.orelse))]
+        if isinstance(s, ast.Assign):
+            return self.assign(s.targets, s.value, loc)
+        if isinstance(s, ast.AnnAssign):
+            return self.assign([s.target], s.value, loc) if s.value is not None else []
+        if isinstance(s, ast.AugAssign):
+            return [self.aug_assign(s)]
+        if isinstance(s, ast.Return):
+            return self.return_(s)
+        if isinstance(s, ast.Pass):
+            return []
+        if isinstance(s, ast.Expr):
+            call = s.value
+            if isinstance(call, ast.Call):
+                target = self.static_value(call.func)
+                if _is_turbo_function(target):
+                    self.inline(target, call, want_value=False)
+                    return []
+            raise self.unsupported(
+                "an expression statement has no effect in a kernel", s,
+                "assign its value, or call a @turbo function for its effect",
+            )
+        refuse_unsupported(s, self.scope.parsed.src)
+        raise self.unsupported(f"'{type(s).__name__}' statements are not supported", s)
+
+    def for_(self, s: ast.For) -> ir.For:
+        if s.orelse:
+            raise self.unsupported("'for ... else' is not supported", s.orelse[0], "move the else block after the loop")
+        if not isinstance(s.target, ast.Name):
+            raise self.unsupported("a loop target must be one name", s.target, "write `for i in range(...)`")
+        it = s.iter
+        if not (isinstance(it, ast.Call) and self.static_value(it.func) is builtins.range):
+            hint = "iterate over indices: `for i in range(len(A))` or `for i in range(A.shape[0])`"
+            if isinstance(it, ast.Call) and self.static_value(it.func) in (enumerate, zip, reversed):
+                hint = "write `for i in range(...)` and index the arrays; `range(n - 1, -1, -1)` counts down"
+            raise self.unsupported("only `for ... in range(...)` loops are supported", it, hint)
+        if it.keywords or not 1 <= len(it.args) <= 3:
+            raise self.unsupported("range() takes 1 to 3 positional arguments", it)
+        bounds = [self.expr(a) for a in it.args]
+        locs = [self.loc(a) for a in it.args]
+        if len(bounds) == 1:
+            bounds.insert(0, self.el.literal(0, locs[0]))
+            locs.insert(0, locs[0])
+        index = self.ir_name(s.target.id, s.target)
+        start, stop, step, saved = self.el.begin_loop(
+            index, bounds[0], bounds[1], bounds[2] if len(bounds) > 2 else None, self.loc(s.target), locs
+        )
+        body = self.body(s.body)
+        self.el.end_loop(index, saved)
+        return ir.For(index, start, stop, step, body, self.loc(s.target))
+
+    def assign(self, targets: list[ast.expr], value: ast.expr, loc) -> list[ir.Stmt]:
+        if len(targets) == 1 and isinstance(targets[0], ast.Tuple):
+            return self.unpack(targets[0], value, loc)
+        if len(targets) > 1 and not all(isinstance(t, ast.Name) for t in targets):
+            raise self.unsupported("chained assignment is supported to names only", targets[0], "assign each target on its own line")
+        typed = self.expr(value)
+        first, *rest = targets
+        out = [self.assign_one(first, None, typed, loc)]
+        for t in rest:
+            out.append(self.assign_one(t, None, self.name(first), loc))
+        return out
+
+    def unpack(self, target: ast.Tuple, value: ast.expr, loc) -> list[ir.Stmt]:
+        """``m, n = A.shape`` and ``a, b = x, y`` (values first, then targets, as in Python)."""
+        if any(not isinstance(t, (ast.Name, ast.Subscript)) for t in target.elts):
+            raise self.unsupported("unpacking is supported into names and array elements only", target)
+        if isinstance(value, ast.Attribute) and value.attr == "shape":
+            param = self.array_param(value.value)
+            if param is not None:
+                if len(target.elts) != param.ndim:
+                    raise self.unsupported(f"'{param.name}' has {param.ndim} dims; cannot unpack its shape into {len(target.elts)} names", target)
+                return [self.assign_one(t, None, self.dim(param, k, value), loc) for k, t in enumerate(target.elts)]
+        if not isinstance(value, ast.Tuple) or len(value.elts) != len(target.elts):
+            raise self.unsupported("unpacking is supported from a tuple of the same length or from A.shape", value)
+        values = [self.expr(v) for v in value.elts]
+        temps, out = [], []
+        for v in values:
+            if len(values) == 1 or v.weak:
+                temps.append(v)
+                continue
+            tmp = self.fresh("tmp")
+            out.append(self.el.assign(tmp, None, v, loc))
+            temps.append(self.el.name(tmp, loc))
+        for t, v in zip(target.elts, temps):
+            out.append(self.assign_one(t, None, v, loc))
+        return out
+
+    def assign_one(self, target: ast.expr, op: str | None, value: Typed, loc) -> ir.Stmt:
+        if isinstance(target, ast.Name):
+            if target.id not in self.scope.local_names:  # pragma: no cover - Python makes it local
+                raise self.unsupported(f"cannot assign to '{target.id}'", target)
+            return self.el.assign(self.ir_name(target.id, target), op, value, self.loc(target))
+        if isinstance(target, ast.Subscript):
+            name, idx, locs = self.subscript(target)
+            return self.el.store(name, idx, locs, op, value, self.loc(target))
+        if isinstance(target, ast.Attribute):
+            raise self.unsupported("cannot assign to an attribute", target, "write array elements: A[i] = ...")
+        raise self.unsupported("cannot assign to this target", target)
+
+    _UPDATE = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+
+    def aug_assign(self, s: ast.AugAssign) -> ir.Stmt:
+        loc = self.loc(s)
+        value = self.expr(s.value)
+        op = self._UPDATE.get(type(s.op))
+        if op is not None:
+            return self.assign_one(s.target, op, value, loc)
+        # `x //= y`, `x %= y`, `x **= y`: x = x op y (the target's indices are pure)
+        refuse_unsupported(s.op, self.scope.parsed.src, s)
+        current = self.expr(s.target)
+        return self.assign_one(s.target, None, self.el.binary(self.binop(s.op, s), current, value, loc), loc)
+
+    def return_(self, s: ast.Return) -> list[ir.Stmt]:
+        v = s.value
+        if v is None or (isinstance(v, ast.Constant) and v.value is None):
+            return []
+        if isinstance(v, ast.Tuple):
+            raise self.unsupported("returning several values is not supported", v, "write them into an output array")
+        return [self.el.ret(self.expr(v), self.loc(s))]
+
+    # ------------------------------------------------------------------ inlining
+
+    def inline(self, fn, call: ast.Call, want_value: bool) -> Typed | None:
+        """Translate a call of another @turbo function in place: its parameters bind
+        to the caller's arrays and to fresh locals holding the scalar arguments."""
+        parsed = fn._parsed
+        if parsed is None:
+            raise self.unsupported(f"'{fn.__name__}' is a @turbo function that itself cannot be compiled", call)
+        if fn.py_func in self.inlining:
+            raise self.unsupported(f"recursive call of '{parsed.name}'", call, "turbo inlines calls; write the recursion as a loop")
+        if self.lazy_depth:
+            raise self.unsupported(
+                f"a call of '{parsed.name}' inside a conditional expression or an `and`/`or` operand", call,
+                "call it in a statement of its own before, and use the local",
+            )
+        if call.keywords or len(call.args) != len(parsed.params):
+            raise self.unsupported(f"'{parsed.name}' takes {len(parsed.params)} positional arguments", call)
+        names: dict[str, str] = {}
+        bind: list[ir.Stmt] = []
+        for pyname, arg in zip(parsed.params, call.args):
+            param = self.array_param(arg)
+            if param is not None:
+                names[pyname] = param.name
+                continue
+            if isinstance(arg, ast.Starred):
+                refuse_unsupported(arg, self.scope.parsed.src)
+            value = self.expr(arg)
+            local = self.fresh(f"{parsed.name}_{pyname}")
+            bind.append(self.el.assign(local, None, value, self.loc(arg)))
+            names[pyname] = local
+        outer = self.scope
+        self.scope = _Scope(parsed, names, frozenset(_assigned_names(parsed.node) | set(parsed.params)), _closure_values(parsed.fn))
+        self.inlining.append(fn.py_func)
+        try:
+            self.pending.extend(bind)
+            body = list(parsed.node.body)
+            ret = body.pop() if body and isinstance(body[-1], ast.Return) else None
+            self.pending.extend(self.body(body))
+            result = None
+            if ret is not None and ret.value is not None and not (isinstance(ret.value, ast.Constant) and ret.value.value is None):
+                if isinstance(ret.value, ast.Tuple):
+                    raise self.unsupported("returning several values is not supported", ret.value)
+                value = self.expr(ret.value)
+                if want_value:
+                    local = self.fresh(f"{parsed.name}_result")
+                    self.pending.append(self.el.assign(local, None, value, self.loc(ret)))
+                    result = local
+        finally:
+            self.scope = outer
+            self.inlining.pop()
+        if want_value:
+            if result is None:
+                raise self.unsupported(f"'{parsed.name}' returns nothing; its call has no value", call)
+            return self.el.name(result, self.loc(call))
+        return None
+
+    # ------------------------------------------------------------------ expressions
+
+    def expr(self, node: ast.expr) -> Typed:
+        self.expr_depth += 1
+        try:
+            if self.expr_depth > MAX_EXPR_DEPTH:
+                raise self.unsupported(f"expression is nested more than {MAX_EXPR_DEPTH} deep", node, "split it with intermediate locals")
+            return self._expr(node)
+        finally:
+            self.expr_depth -= 1
+
+    def lazy(self, node: ast.expr) -> Typed:
+        """An operand evaluated only sometimes (a conditional arm, the right of and/or)."""
+        self.lazy_depth += 1
+        try:
+            return self.expr(node)
+        finally:
+            self.lazy_depth -= 1
+
+    def _expr(self, node: ast.expr) -> Typed:
+        el = self.el
+        loc = self.loc(node)
+        if isinstance(node, ast.Constant):
+            return self.constant(node.value, node)
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.Subscript):
+            shape = self.shape_item(node)
+            if shape is not None:
+                return shape
+            name, idx, locs = self.subscript(node)
+            return el.load(name, idx, loc, locs)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node)
+        if isinstance(node, ast.BinOp):
+            return el.binary(self.binop(node.op, node), self.expr(node.left), self.expr(node.right), loc)
+        if isinstance(node, ast.UnaryOp):
+            operand = self.expr(node.operand)
+            if isinstance(node.op, ast.USub):
+                return el.unary_neg(operand, loc)
+            if isinstance(node.op, ast.Not):
+                return el.unary_not(operand, loc)
+            if isinstance(node.op, ast.UAdd):
+                if operand.type is DType.BOOL:
+                    raise el.type_error("unary '+' needs a number, got bool", loc)
+                return operand
+            refuse_unsupported(node.op, self.scope.parsed.src, node)
+        if isinstance(node, ast.BoolOp):
+            op = "and" if isinstance(node.op, ast.And) else "or"
+            acc = self.expr(node.values[0])
+            for v in node.values[1:]:
+                acc = el.binary(op, acc, self.lazy(v), loc)
+            return acc
+        if isinstance(node, ast.Compare):
+            return self.compare(node)
+        if isinstance(node, ast.IfExp):
+            cond = self.expr(node.test)
+            return el.select(cond, self.lazy(node.body), self.lazy(node.orelse), loc)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Tuple):
+            raise self.unsupported("tuples are supported only as array indices and in unpacking", node)
+        refuse_unsupported(node, self.scope.parsed.src)
+        raise self.unsupported(f"'{type(node).__name__}' expressions are not supported", node)
+
+    _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**"}
+    _COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+
+    def binop(self, op: ast.operator, node: ast.AST) -> str:
+        text = self._BINOPS.get(type(op))
+        if text is None:
+            refuse_unsupported(op, self.scope.parsed.src, node)
+            raise self.unsupported(f"operator {type(op).__name__} is not supported", node)
+        return text
+
+    def compare(self, node: ast.Compare) -> Typed:
+        """``a < b < c`` is ``a < b and b < c`` (operands are pure: evaluating b twice is fine)."""
+        el = self.el
+        result = None
+        left_node = node.left
+        left = self.expr(left_node)
+        for op, right_node in zip(node.ops, node.comparators):
+            text = self._COMPARE.get(type(op))
+            if text is None:
+                refuse_unsupported(op, self.scope.parsed.src, node)
+            right = self.expr(right_node) if result is None else self.lazy(right_node)
+            c = el.binary(text, left, right, self.loc(node))
+            result = c if result is None else el.binary("and", result, c, self.loc(node))
+            left = right
+        return result
+
+    def constant(self, value, node: ast.AST) -> Typed:
+        if isinstance(value, (bool, int, float)):
+            return self.el.literal(value, self.loc(node))
+        if isinstance(value, (np.bool_, np.integer, np.floating)):
+            t = _NUMPY_SCALARS.get(type(value))
+            if t is None:
+                raise self.unsupported(f"a NumPy {type(value).__name__} constant is not supported", node,
+                                       "use float32, float64, int32, int64 or bool_")
+            return self.el.cast(t, self.el.literal(value.item(), self.loc(node)), self.loc(node))
+        kind = {str: "strings", bytes: "bytes", complex: "complex numbers", type(None): "None"}.get(type(value), type(value).__name__)
+        raise self.unsupported(f"{kind} are not supported in kernels", node, "kernels compute with numbers and booleans")
+
+    def name(self, node: ast.Name) -> Typed:
+        pyname = node.id
+        if pyname in self.scope.local_names:
+            name = self.scope.names.get(pyname)
+            if name is None:
+                raise self.el.error(f"'{pyname}' is used before it is assigned", self.loc(node), "assign it before this line, on every path")
+            if name in self.el.names and self.el.names[name].kind == "array":
+                raise self.el.type_error(f"'{pyname}' is an array; index it, e.g. {pyname}[i]", self.loc(node))
+            return self.el.name(name, self.loc(node))
+        value = self.global_value(pyname, node)
+        return self.captured(value, node)
+
+    def captured(self, value, node: ast.AST) -> Typed:
+        """A closure variable, global or attribute used as a value."""
+        if isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)):
+            return self.constant(value, node)
+        what = ast.unparse(node)
+        if isinstance(value, np.ndarray):
+            raise self.unsupported(f"'{what}' is a global array; kernels do not capture arrays", node, "pass it as an argument")
+        if inspect.ismodule(value):
+            raise self.unsupported(f"'{what}' is a module, not a value", node)
+        if callable(value):
+            raise self.unsupported(f"'{what}' is a function; it can only be called", node)
+        raise self.unsupported(f"'{what}' is a {type(value).__name__}; kernels capture only numbers", node,
+                               "pass it as an argument or make it a number")
+
+    def global_value(self, pyname: str, node: ast.AST):
+        if pyname in self.scope.values:
+            return self.scope.values[pyname]
+        g = self.scope.parsed.fn.__globals__
+        if pyname in g:
+            return g[pyname]
+        if hasattr(builtins, pyname):
+            return getattr(builtins, pyname)
+        raise DSLSemanticError(f"undefined name '{pyname}'", self.loc(node))
+
+    def static_value(self, node: ast.expr):
+        """The object a name or attribute chain of globals denotes, or _MISSING."""
+        if isinstance(node, ast.Name):
+            if node.id in self.scope.local_names:
+                return _MISSING
+            return self.global_value(node.id, node)
+        if isinstance(node, ast.Attribute):
+            base = self.static_value(node.value)
+            if base is _MISSING:
+                return _MISSING
+            try:
+                return getattr(base, node.attr)
+            except AttributeError:
+                raise DSLSemanticError(f"'{ast.unparse(node.value)}' has no attribute '{node.attr}'", self.loc(node)) from None
+        return _MISSING
+
+    def attribute(self, node: ast.Attribute) -> Typed:
+        param = self.array_param(node.value)
+        if param is not None:
+            if node.attr == "ndim":
+                return self.el.literal(param.ndim, self.loc(node))
+            if node.attr == "size":
+                acc = self.el.literal(1, self.loc(node)) if param.ndim == 0 else self.dim(param, 0, node)
+                for k in range(1, param.ndim):
+                    acc = self.el.binary("*", acc, self.dim(param, k, node), self.loc(node))
+                return acc
+            if node.attr == "shape":
+                raise self.unsupported("A.shape is supported when indexed: A.shape[0]", node, "or unpack it: m, n = A.shape")
+            raise self.unsupported(
+                f"attribute '{node.attr}' of an array is not supported", node, "arrays offer .shape[k], .ndim and .size",
+            )
+        value = self.static_value(node)
+        if value is _MISSING:
+            raise self.unsupported(f"attribute access '.{node.attr}' is not supported here", node,
+                                   "arrays offer .shape[k], .ndim and .size; module constants such as math.pi work")
+        return self.captured(value, node)
+
+    # ------------------------------------------------------------------ arrays
+
+    def array_param(self, node: ast.expr) -> ir.ArrayParam | None:
+        if isinstance(node, ast.Name) and node.id in self.scope.local_names:
+            name = self.scope.names.get(node.id)
+            scope = self.el.names.get(name) if name else None
+            if scope is not None and scope.kind == "array":
+                return scope.param
+        return None
+
+    def dim(self, param: ir.ArrayParam, axis: int, node: ast.AST) -> Typed:
+        d = param.shape[axis]
+        if isinstance(d, int):
+            return self.el.literal(d, self.loc(node))
+        return self.el.name(d, self.loc(node))
+
+    def shape_item(self, node: ast.Subscript) -> Typed | None:
+        """``A.shape[k]`` (k a literal, negative counts from the end)."""
+        v = node.value
+        if not (isinstance(v, ast.Attribute) and v.attr == "shape"):
+            return None
+        param = self.array_param(v.value)
+        if param is None:
+            return None
+        k = _int_literal(node.slice)
+        if k is None:
+            raise self.unsupported("A.shape must be indexed with an integer literal", node.slice)
+        if not -param.ndim <= k < param.ndim:
+            raise self.el.error(f"'{param.name}' has {param.ndim} dims; shape[{k}] does not exist", self.loc(node))
+        return self.dim(param, k % param.ndim, node)
+
+    def subscript(self, node: ast.Subscript) -> tuple[str, list[Typed], list]:
+        """``A[i, j]`` or ``A[i][j]``: the array's IR name and the typed indices.
+        A negative integer literal counts from the end, as in Python."""
+        parts: list[ast.expr] = []
+        base: ast.expr = node
+        while isinstance(base, ast.Subscript):
+            sl = base.slice
+            parts[:0] = list(sl.elts) if isinstance(sl, ast.Tuple) else [sl]
+            base = base.value
+        for p in parts:
+            if isinstance(p, ast.Slice):
+                refuse_unsupported(p, self.scope.parsed.src)
+        param = self.array_param(base)
+        if param is None:
+            self.expr(base)  # refuses attributes (A.T), global arrays, undefined names with their own errors
+            raise self.el.type_error(
+                f"'{ast.unparse(base)}' is not an array argument; only arrays can be indexed", self.loc(base),
+                "pass the array as a parameter of the function",
+            )
+        if len(parts) != param.ndim:
+            raise self.el.error(
+                f"'{param.name}' has {param.ndim} dim{'s' if param.ndim != 1 else ''} but is indexed with {len(parts)}",
+                self.loc(node), "index every dimension with an integer (slices are not supported)",
+            )
+        idx = []
+        for axis, p in enumerate(parts):
+            k = _int_literal(p)
+            if k is not None and k < 0:
+                idx.append(self.el.binary("+", self.dim(param, axis, p), self.el.literal(k, self.loc(p)), self.loc(p)))
+            else:
+                idx.append(self.expr(p))
+        return param.name, idx, [self.loc(p) for p in parts]
+
+    # ------------------------------------------------------------------ calls
+
+    def call(self, node: ast.Call) -> Typed:
+        el = self.el
+        loc = self.loc(node)
+        fn = _hashable_or_missing(self.static_value(node.func))
+        label = ast.unparse(node.func)
+        if fn is _MISSING:
+            raise self.unsupported(f"'{label}' is not a function turbo can call", node.func, f"known: {_known_callables()}")
+        if _is_turbo_function(fn):
+            return self.inline(fn, node, want_value=True)
+        if node.keywords:
+            raise self.unsupported(f"keyword arguments in a call of '{label}' are not supported", node.keywords[0].value or node)
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                refuse_unsupported(a, self.scope.parsed.src)
+        n = len(node.args)
+
+        def arity(*ok: int) -> None:
+            if n not in ok:
+                want = " or ".join(str(k) for k in ok)
+                raise el.type_error(f"{label}() takes {want} argument{'s' if ok != (1,) else ''} here, got {n}", loc)
+
+        if fn is builtins.len:
+            arity(1)
+            param = self.array_param(node.args[0])
+            if param is None:
+                raise self.unsupported("len() is supported on array arguments only", node.args[0])
+            return self.dim(param, 0, node)
+        if fn is builtins.float and n == 1 and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            word = node.args[0].value.strip().lower()
+            if word not in _FLOAT_WORDS:
+                raise self.unsupported(f"float({node.args[0].value!r}) is not supported", node, "write the number as a literal")
+            return el.literal(_FLOAT_WORDS[word], loc)
+        if fn in _CASTS and isinstance(fn, type):
+            arity(1)
+            return el.cast(_CASTS[fn], self.expr(node.args[0]), loc)
+        if fn in (builtins.min, builtins.max):
+            if n < 2:
+                raise self.unsupported(f"{label}() of one iterable is not supported", node, f"write {label}(a, b, ...) of scalars, or a loop")
+            acc = self.expr(node.args[0])
+            for a in node.args[1:]:
+                acc = el.call(fn.__name__, [acc, self.expr(a)], loc)
+            return acc
+        if fn in (builtins.pow, np.power):
+            arity(2)
+            return el.binary("**", self.expr(node.args[0]), self.expr(node.args[1]), loc)
+        if fn is math.pow:
+            arity(2)
+            return el.call("pow", [self.float_arg(a) for a in node.args], loc)
+        if fn is math.log and n == 2:
+            x, base = (el.call("log", [self.expr(a)], loc) for a in node.args)
+            return el.binary("/", x, base, loc)
+        if fn in _MATH_1:
+            arity(1)
+            name = _MATH_1[fn]
+            arg = self.expr(node.args[0])
+            if name == "fabs":  # always a float, like Python's
+                return el.call("abs", [self.as_float(arg, loc)], loc)
+            return el.call(name, [arg], loc)
+        if fn in (math.floor, math.ceil, math.trunc):
+            # Python's math.floor/ceil/trunc return an int
+            arity(1)
+            arg = self.expr(node.args[0])
+            if arg.type.is_int and not arg.weak:
+                return arg
+            if fn is not math.trunc:
+                arg = el.call(fn.__name__, [self.as_float(arg, loc)], loc)
+            return el.cast(DType.I64, arg, loc)
+        if fn in (math.isnan, np.isnan):
+            arity(1)
+            x = self.as_float(self.expr(node.args[0]), loc)
+            return el.binary("!=", x, x, loc)
+        if fn in (math.isinf, np.isinf):
+            arity(1)
+            x = el.call("abs", [self.as_float(self.expr(node.args[0]), loc)], loc)
+            return el.binary("==", x, el.literal(math.inf, loc), loc)
+        if fn in (math.isfinite, np.isfinite):
+            arity(1)
+            x = el.call("abs", [self.as_float(self.expr(node.args[0]), loc)], loc)
+            return el.binary("<", x, el.literal(math.inf, loc), loc)
+        if fn is np.absolute:
+            arity(1)
+            return el.call("abs", [self.expr(node.args[0])], loc)
+        if fn is np.square:
+            arity(1)
+            x = self.expr(node.args[0])
+            return el.binary("*", x, x, loc)
+        if fn in (np.minimum, np.maximum):
+            # NumPy propagates NaN: maximum(a, b) = a if (a > b or a != a) else b
+            arity(2)
+            a, b = self.expr(node.args[0]), self.expr(node.args[1])
+            better = el.binary(">" if fn is np.maximum else "<", a, b, loc)
+            if a.type.is_float or b.type.is_float:
+                better = el.binary("or", better, el.binary("!=", a, a, loc), loc)
+            return el.select(better, a, b, loc)
+        if fn is np.clip:
+            arity(3)
+            x, lo, hi = (self.expr(a) for a in node.args)
+            return el.call("min", [el.call("max", [x, lo], loc), hi], loc)
+        if fn is np.where:
+            arity(3)
+            c = self.expr(node.args[0])
+            return el.select(c, self.expr(node.args[1]), self.expr(node.args[2]), loc)
+        if fn is builtins.range:
+            raise self.unsupported("range() is supported only as the iterable of a for loop", node)
+        hint = f"known: {_known_callables()}"
+        if inspect.isfunction(fn):
+            hint = f"decorate '{label}' with @turbo to have it inlined, or {hint}"
+        raise self.unsupported(f"'{label}' cannot be called in a kernel", node.func, hint)
+
+    def as_float(self, t: Typed, loc) -> Typed:
+        if t.type.is_float:
+            return t
+        if t.weak:
+            return self.el.literal(float(t.expr.value), loc)
+        return self.el.cast(self.el.kf, t, loc)
+
+    def float_arg(self, node: ast.expr) -> Typed:
+        return self.as_float(self.expr(node), self.loc(node))
+
+
+def _hashable_or_missing(obj):
+    try:
+        hash(obj)
+    except TypeError:
+        return _MISSING
+    return obj
+
+
+def _is_turbo_function(obj) -> bool:
+    return getattr(obj, "_is_turbo_function", False) is True
+
+
+def _int_literal(node: ast.expr) -> int | None:
+    """An integer literal, possibly negated."""
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _int_literal(node.operand)
+        return -inner if inner is not None else None
+    return None
+
+
+def _unique(base: str, taken) -> str:
+    if not _DSL_NAME.match(base):
+        base = "v_" + "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in base)
+    name = base
+    k = 1
+    while name in taken or name in RESERVED:
+        name = f"{base}_{k}"
+        k += 1
+    return name
+
+
+def _arg_node(parsed: ParsedFunction, pyname: str) -> ast.arg:
+    a = parsed.node.args
+    return next(p for p in (*a.posonlyargs, *a.args) if p.arg == pyname)
+
+
+def dim_names(parsed: ParsedFunction, count: int) -> list[str]:
+    """Names for the distinct dims of a signature, clear of every name in the source."""
+    avoid = {n.id for n in ast.walk(parsed.node) if isinstance(n, ast.Name)} | set(parsed.params) | RESERVED
+    out: list[str] = []
+    k = 0
+    while len(out) < count:
+        if f"n{k}" not in avoid:
+            out.append(f"n{k}")
+        k += 1
+    return out
+
+
+def translate(parsed: ParsedFunction, specs: tuple[Spec, ...]) -> ir.Kernel:
+    """The IR of ``parsed`` for one signature; raises located ``TurboError``\\s."""
+    try:
+        return Translator(parsed, specs).kernel()
+    except RecursionError:
+        raise UnsupportedError(f"'{parsed.name}' is nested too deeply to compile", parsed.loc) from None
