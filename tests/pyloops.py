@@ -467,7 +467,20 @@ def to_f32(y, x):
 
 def powers(y, x):
     for i in range(len(x)):
-        y[i] = abs(x[i]) ** 1.5 + pow(x[i], 2) + math.pow(abs(x[i]), 0.5)
+        y[i] = abs(x[i]) ** 1.5 + pow(x[i], 2) + math.pow(abs(x[i]), 0.5) + math.log(abs(x[i]) + 2, 2)
+
+
+def specials(out, x, y):
+    for i in range(len(x)):
+        out[i] = np.maximum(x[i], y[i]) + np.minimum(y[i], x[i])
+    nans = 0
+    infs = 0
+    for i in range(len(x)):
+        if np.isnan(x[i]):
+            nans += 1
+        if math.isinf(x[i]) or np.isinf(y[i]):
+            infs += 1
+    return nans * 1000 + infs
 
 
 # ----------------------------------------------------------------------------- Python forms

@@ -343,6 +343,10 @@ def test_math_helpers_edge_values():
     assert f(np.array([1.0, math.inf])) is False
     assert f(np.array([math.nan])) is False
     assert jit(P.maxval)(np.array([], np.float32)) == -math.inf
+    vals = np.array([0.0, -0.0, 1.5, -2.0, math.inf, -math.inf, math.nan], np.float64)
+    x, y = (a.ravel().copy() for a in np.meshgrid(vals, vals))
+    for dt in ("float32", "float64"):
+        check_against_python(P.specials, (np.zeros(x.size, dt), x.astype(dt), y.astype(dt)), 0)
 
 
 # ----------------------------------------------------------------------------- refusals
