@@ -417,3 +417,12 @@ def test_untranslatable_code_is_refused_at_the_first_call(name, cls, args):
     with pytest.raises(cls) as info:
         f(*args)
     _check_located(info.value, fn)
+
+
+def test_sizes_zero_and_one_are_not_specialized_as_equal():
+    f = jit(P.gemv)
+    for m, n in ((1, 1), (5, 3), (0, 4)):
+        y, A, x = np.zeros(m), np.ones((m, n)), np.ones(n)
+        f(y, A, x)
+        np.testing.assert_array_equal(y, A @ x)
+    assert f.signatures == ["(y: f64[n0], A: f64[n1, n2], x: f64[n3])"]

@@ -1,8 +1,8 @@
 """``@turbo``: plain Python loop functions, compiled once per call signature.
 
 A signature is what the generated code depends on: each array's dtype and ndim,
-each scalar's type, and which array dims are equal (equal dims share one name in
-the IR, so the bounds prover can use ``C.shape[0] == A.shape[0]``). Layout and
+each scalar's type, and which array dims of size 2 or more are equal (equal dims
+share one name in the IR, so the bounds prover can use ``C.shape[0] == A.shape[0]``). Layout and
 aliasing are handled below that, by the kernel's variants, as for DSL kernels.
 
 Calling path: the first signature's kernel becomes the function's ``__call__``
@@ -168,7 +168,9 @@ class TurboFunction:
                     f"{where} must be a NumPy array or a number, got {type(a).__name__}",
                     hint="pass np.asarray(x) for sequences",
                 )
-        equal = tuple(dims.index(d) for d in dims)  # each dim -> the first dim of equal size
+        # each dim -> the first dim of equal size; sizes 0 and 1 are too often equal by
+        # coincidence (a 1-element output, a single row) to specialize on
+        equal = tuple(dims.index(d) if d > 1 else k for k, d in enumerate(dims))
         return tuple(kinds), equal
 
     def _specs(self, key: tuple) -> tuple:
