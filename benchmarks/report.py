@@ -10,7 +10,7 @@ from turbo.cli import format_seconds as fmt_time
 
 from .suite import Result
 
-SYSTEMS = ("turbo", "numba", "numpy", "torch")
+SYSTEMS = ("turbo", "turbo-py", "numba", "numpy", "torch")  # turbo-py: the Numba loops under @turbo
 
 
 
@@ -43,7 +43,7 @@ def table(results: list[Result], peaks: dict[str, float]) -> str:
     """One line per kernel, dtype and size. Figures are GFLOP/s (G elements/s for
     `Ge/s`, time per call for call overhead); turbo's share of the measured peak in
     (); for peers, [turbo's speedup over that peer] = peer time / turbo time."""
-    lines = ["| kernel | dtype | n | turbo | numba | numpy | torch |", "|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["| kernel | dtype | n | turbo | @turbo | numba | numpy | torch |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for (kernel, dtype, n), by_sys in rows(results).items():
         t = by_sys.get("turbo")
         cells = [_cell(by_sys.get(s), t, peaks.get(dtype)) for s in SYSTEMS]

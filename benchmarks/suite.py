@@ -104,6 +104,7 @@ def run_kernel(k: Kernel, dtype: str, sizes: list[int], peers: Peers, rounds: in
     nb = None
     if peers.numba is not None and k.loops is not None:
         nb = peers.numba.njit(fastmath=True)(k.loops)
+    tp = turbo.turbo(k.loops) if k.loops is not None else None  # the same Python loops, through @turbo
     results = []
     rng = np.random.default_rng(0)
     for n in sizes:
@@ -113,10 +114,13 @@ def run_kernel(k: Kernel, dtype: str, sizes: list[int], peers: Peers, rounds: in
         args = tuple(data[a] for a in k.args)
         out = data["out"]
         candidates = {"turbo": lambda args=args: tk(*args)}
+        copies = {}  # system -> the arguments it writes its result into
+        if tp is not None:
+            copies["turbo-py"] = (np.zeros_like(out),) + args[1:]
+            candidates["turbo-py"] = lambda a=copies["turbo-py"]: tp(*a)
         if nb is not None:
-            nb_out = np.zeros_like(out)
-            nb_args = (nb_out,) + args[1:]
-            candidates["numba"] = lambda nb_args=nb_args: nb(*nb_args)
+            copies["numba"] = (np.zeros_like(out),) + args[1:]
+            candidates["numba"] = lambda a=copies["numba"]: nb(*a)
         candidates["numpy"] = k.numpy(data)
         if peers.torch is not None and k.torch is not None:
             try:
@@ -130,9 +134,9 @@ def run_kernel(k: Kernel, dtype: str, sizes: list[int], peers: Peers, rounds: in
                     out[:] = 0
                     fn()
                     got = out
-                elif system == "numba":
+                elif system in copies:
                     fn()
-                    got = nb_args[0]
+                    got = copies[system][0]
                 else:
                     got = fn()
                     if hasattr(got, "numpy"):
@@ -140,7 +144,7 @@ def run_kernel(k: Kernel, dtype: str, sizes: list[int], peers: Peers, rounds: in
                     got = np.reshape(np.asarray(got), np.shape(want)) if np.size(got) == np.size(want) else got
                 if k.unit != "call":
                     ok = _close(got, want, dtype, n)
-                elif system in ("turbo", "numba"):  # the trivial kernel writes out[0] only
+                elif system in ("turbo", "turbo-py", "numba"):  # the trivial kernel writes out[0] only
                     ok = _close(np.asarray(got)[:1], want[:1], dtype, n)
                 else:  # NumPy's and PyTorch's stand-ins for a trivial call compute something else
                     ok = True
