@@ -209,10 +209,11 @@ _FLOAT_WORDS = {"inf": math.inf, "+inf": math.inf, "-inf": -math.inf, "infinity"
 _DSL_NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 
 
-def _known_callables() -> str:
-    return ("range, len, abs, min, max, float, int, bool, pow; math/np: exp log sqrt sin cos tanh fabs floor ceil "
-            "trunc pow isnan isinf isfinite; np: abs absolute minimum maximum clip where square power; "
-            "np.float32/float64/int32/int64/bool_; other @turbo functions")
+KNOWN_CALLABLES = (
+    "range, len, abs, min, max, float, int, bool, pow; math/np: exp log sqrt sin cos tanh fabs floor ceil "
+    "trunc pow isnan isinf isfinite; np: abs absolute minimum maximum clip where square power; "
+    "np.float32/float64/int32/int64/bool_; other @turbo functions"
+)
 
 
 # ----------------------------------------------------------------------------- translation
@@ -259,7 +260,7 @@ class Translator:
         assigned = _assigned_names(parsed.node)
         # parameter names as the IR sees them; a scalar parameter that the function
         # reassigns becomes a local copied from a renamed parameter
-        self.ir_params: list[ir.Param] = []
+        params: list[ir.Param] = []
         self.copied: list[tuple[str, str]] = []  # (local IR name, param IR name)
         taken: set[str] = set()
         top_names: dict[str, str] = {}
@@ -270,17 +271,17 @@ class Translator:
             taken.add(name)
             top_names[pyname] = name
             if isinstance(spec, ArraySpec):
-                self.ir_params.append(ir.ArrayParam(name, spec.dtype, spec.dims, parsed.src.loc(_arg_node(parsed, pyname))))
+                params.append(ir.ArrayParam(name, spec.dtype, spec.dims, parsed.src.loc(_arg_node(parsed, pyname))))
             elif pyname in assigned:
                 pname = _unique(f"{name}_arg", taken | used_in_source)
                 taken.add(pname)
                 self.copied.append((name, pname))
-                self.ir_params.append(ir.ScalarParam(pname, spec.dtype, parsed.src.loc(_arg_node(parsed, pyname))))
+                params.append(ir.ScalarParam(pname, spec.dtype, parsed.src.loc(_arg_node(parsed, pyname))))
             else:
-                self.ir_params.append(ir.ScalarParam(name, spec.dtype, parsed.src.loc(_arg_node(parsed, pyname))))
+                params.append(ir.ScalarParam(name, spec.dtype, parsed.src.loc(_arg_node(parsed, pyname))))
         self.base_taken = frozenset(taken)
         self.base_names = top_names
-        self.params = tuple(self.ir_params)
+        self.params = tuple(params)
 
     # ------------------------------------------------------------------ driver
 
@@ -783,7 +784,7 @@ class Translator:
         fn = _hashable_or_missing(self.static_value(node.func))
         label = ast.unparse(node.func)
         if fn is _MISSING:
-            raise self.unsupported(f"'{label}' is not a function turbo can call", node.func, f"known: {_known_callables()}")
+            raise self.unsupported(f"'{label}' is not a function turbo can call", node.func, f"known: {KNOWN_CALLABLES}")
         if _is_turbo_function(fn):
             return self.inline(fn, node, want_value=True)
         if node.keywords:
@@ -881,7 +882,7 @@ class Translator:
             return el.select(c, self.expr(node.args[1]), self.expr(node.args[2]), loc)
         if fn is builtins.range:
             raise self.unsupported("range() is supported only as the iterable of a for loop", node)
-        hint = f"known: {_known_callables()}"
+        hint = f"known: {KNOWN_CALLABLES}"
         if inspect.isfunction(fn):
             hint = f"decorate '{label}' with @turbo to have it inlined, or {hint}"
         raise self.unsupported(f"'{label}' cannot be called in a kernel", node.func, hint)
