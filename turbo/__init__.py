@@ -28,6 +28,7 @@ from .errors import (
     ArgumentTypeError,
     ArgumentValueError,
     CompilerError,
+    ScheduleError,
     DSLSemanticError,
     DSLSyntaxError,
     DSLTypeError,
@@ -58,30 +59,38 @@ def turbo(fn=None, /, **options):
     return _turbo(fn, **options)
 
 
-def compile(source: str, filename: str | None = None, *, boundscheck: bool | None = None):
+def compile(source: str, filename: str | None = None, *, boundscheck: bool | None = None,
+            fastmath: bool = True, vectorize: str | bool | None = None, unroll: dict | None = None):
     """Compile DSL source; returns a module whose kernels are attributes.
 
     boundscheck: None (default) checks only the accesses whose bounds cannot be
     proven from loop bounds and shapes; True checks every access; False none.
+    fastmath: True (default) lets vectorized and unrolled loops reassociate float
+    reductions and fuse ``a * b + c`` into one FMA; False keeps every float
+    operation as written (float reductions then stay scalar).
+    vectorize / unroll: override the cost model (``vectorize="j"``, ``False`` for
+    none; ``unroll={"i": 4}``); checked for legality (``ScheduleError``).
     Machine code is generated on a kernel's first call (or ``kernel.compile()``).
     """
+    from .passes.schedule import make_options
     from .runtime.kernel import KernelModule
 
     name = filename or "<string>"
-    return KernelModule(parse(source, name), boundscheck, name)
+    options = make_options(fastmath, vectorize, unroll)
+    return KernelModule(parse(source, name), boundscheck, name, options)
 
 
-def load(path: str | _os.PathLike, *, boundscheck: bool | None = None):
-    """Compile a ``.loop`` file; like ``compile``."""
+def load(path: str | _os.PathLike, **options):
+    """Compile a ``.loop`` file; like ``compile`` (same keyword options)."""
     path = _os.fspath(path)
     with open(path, encoding="utf-8") as f:
         source = f.read()
-    return compile(source, path, boundscheck=boundscheck)
+    return compile(source, path, **options)
 
 
 __all__ = [
     "turbo", "compile", "load", "parse", "__version__", "FallbackWarning",
     "TurboError", "DSLSyntaxError", "DSLSemanticError", "DSLTypeError", "UnsupportedError",
     "ArgumentError", "ArgumentTypeError", "ArgumentValueError", "KernelIndexError",
-    "KernelRuntimeError", "KernelZeroDivisionError", "CompilerError",
+    "KernelRuntimeError", "KernelZeroDivisionError", "CompilerError", "ScheduleError",
 ]

@@ -85,6 +85,11 @@ class UnsupportedError(TurboError):
     """A construct turbo does not compile (used by the Python frontend)."""
 
 
+class ScheduleError(TurboError, ValueError):
+    """A schedule the user asked for (``vectorize=``, ``unroll=``) is illegal for
+    the loops it names, or names no loop."""
+
+
 class FallbackWarning(RuntimeWarning):
     """A ``@turbo(fallback=True)`` function runs as plain Python; says where and why."""
 

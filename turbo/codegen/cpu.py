@@ -60,11 +60,33 @@ class _Array:
         self.contiguous = contiguous
 
 
+def const_like(t: ll.Type, value) -> ll.Constant:
+    """A constant of type ``t``; for a vector type, ``value`` in every lane."""
+    if isinstance(t, ll.VectorType):
+        return ll.Constant(t, [ll.Constant(t.element, value)] * t.count)
+    return ll.Constant(t, value)
+
+
+def type_suffix(t: ll.Type) -> str:
+    """LLVM's overload suffix for an intrinsic on ``t``: f32, v8f64, i64, ..."""
+    if isinstance(t, ll.VectorType):
+        return f"v{t.count}{type_suffix(t.element)}"
+    if isinstance(t, ll.FloatType):
+        return "f32"
+    if isinstance(t, ll.DoubleType):
+        return "f64"
+    return f"i{t.width}"
+
+
 class KernelCodegen:
-    def __init__(self, kernel: ir.Kernel, variant: Variant, func_name: str, module: ll.Module):
+    def __init__(self, kernel: ir.Kernel, variant: Variant, func_name: str, module: ll.Module,
+                 schedule=None, fastmath: bool = True):
         self.kernel = kernel
         self.variant = variant
         self.module = module
+        self.schedule = schedule
+        self.fastmath = fastmath
+        self.fflags: tuple[str, ...] = ()  # fast-math flags of float arithmetic being emitted
         self.sites = {id(node): k for k, node in enumerate(number_sites(kernel))}
         abi = variant.abi(kernel)
         arg_types = []
@@ -119,7 +141,7 @@ class KernelCodegen:
             p = self.kernel.param(name)
             if p.dtype is DType.BOOL:
                 self.scalars[name] = b.icmp_unsigned("!=", arg, ll.Constant(I8, 0))
-        self.block(self.kernel.body)
+        self.block(self.kernel.body, ())
         if not b.block.is_terminated:
             b.ret(ll.Constant(I32, 0))
         return self.fn
@@ -130,9 +152,19 @@ class KernelCodegen:
         fn = self.module.globals.get(name)
         return fn if fn is not None else ll.Function(self.module, ll.FunctionType(ret, args), name)
 
-    def intrinsic(self, base: str, t: DType, n_args: int = 1) -> ll.Function:
-        lt = REG_TYPES[t]
-        return self.declare(f"llvm.{base}.{'f32' if t is DType.F32 else 'f64'}", lt, [lt] * n_args)
+    def intrinsic(self, base: str, t: DType | ll.Type, n_args: int = 1) -> ll.Function:
+        """``llvm.<base>`` on a scalar type (DType) or an LLVM type (also vectors)."""
+        lt = REG_TYPES[t] if isinstance(t, DType) else t
+        return self.declare(f"llvm.{base}.{type_suffix(lt)}", lt, [lt] * n_args)
+
+    def entry_alloca(self, t: ll.Type, name: str) -> ll.Value:
+        """A stack slot allocated in the entry block (where mem2reg promotes it)."""
+        b = self.b
+        here = b.block
+        b.position_at_start(self.entry)
+        slot = b.alloca(t, name=name)
+        b.position_at_end(here)
+        return slot
 
     def fail(self, ok: ll.Value, code: int, site_node, axis=None, value=None, size=None) -> None:
         """Branch to an error exit unless ``ok`` holds; continue in a fresh block."""
@@ -156,16 +188,25 @@ class KernelCodegen:
 
     # ------------------------------------------------------------------ statements
 
-    def block(self, body) -> None:
-        for s in body:
+    def block(self, body, path: tuple[int, ...]) -> None:
+        """Statements in order; ``path`` is the position of ``body`` in the kernel
+        (see passes/analysis.py), by which the schedule names the loops it transforms."""
+        for k, s in enumerate(body):
+            here = path + (k,)
             if isinstance(s, ir.For):
-                self.loop(s)
+                plan = self.schedule.plan_at(here) if self.schedule is not None else None
+                if plan is not None:
+                    from .vector import RegionEmitter
+
+                    RegionEmitter(self, plan, s, here).emit()
+                else:
+                    self.loop(s, here)
             elif isinstance(s, ir.Assign):
                 self.assign(s)
             elif isinstance(s, ir.Store):
                 self.store(s)
             elif isinstance(s, ir.If):
-                self.if_(s)
+                self.if_(s, here)
             elif isinstance(s, ir.Return):
                 t = s.value.type
                 self.b.store(self.to_mem(self.expr(s.value), t), self.result, align=t.itemsize)
@@ -191,7 +232,7 @@ class KernelCodegen:
             value = self.arith(s.op, elem, old, value, s)
         self.b.store(self.to_mem(value, elem), addr, align=align)
 
-    def if_(self, s: ir.If) -> None:
+    def if_(self, s: ir.If, path: tuple[int, ...]) -> None:
         b = self.b
         cond = self.expr(s.cond)
         then_bb = self.fn.append_basic_block("then")
@@ -199,17 +240,17 @@ class KernelCodegen:
         end_bb = self.fn.append_basic_block("endif")
         b.cbranch(cond, then_bb, else_bb or end_bb)
         b.position_at_end(then_bb)
-        self.block(s.then)
+        self.block(s.then, path + (0,))
         if not b.block.is_terminated:
             b.branch(end_bb)
         if else_bb is not None:
             b.position_at_end(else_bb)
-            self.block(s.orelse)
+            self.block(s.orelse, path + (1,))
             if not b.block.is_terminated:
                 b.branch(end_bb)
         b.position_at_end(end_bb)
 
-    def loop(self, s: ir.For) -> None:
+    def loop(self, s: ir.For, path: tuple[int, ...]) -> None:
         """``for i in start:stop:step`` as a counted loop ``for t in 0:trip``,
         ``i = start + t*step``, with the trip count computed once on entry."""
         b = self.b
@@ -235,7 +276,7 @@ class KernelCodegen:
         b.cbranch(b.icmp_signed("<", t, trip), body, exit_bb)
         b.position_at_end(body)
         self.indices[s.index] = b.add(start, b.mul(t, step), name=s.index)
-        self.block(s.body)
+        self.block(s.body, path)
         del self.indices[s.index]
         t_next = b.add(t, one, flags=["nuw", "nsw"])
         t.add_incoming(t_next, b.block)
@@ -277,6 +318,13 @@ class KernelCodegen:
                 # one unsigned compare covers both i < 0 and i >= size
                 self.fail(b.icmp_unsigned("<", v, size), ERR_INDEX, site_node, ll.Constant(I64, axis), v, size)
             idx_vals.append(v)
+        return self.address_of(array, idx_vals)
+
+    def address_of(self, array: str, idx_vals) -> ll.Value:
+        """The address of an element, from its (already checked) subscripts."""
+        b = self.b
+        arr = self.arrays[array]
+        p = arr.param
         elem = MEM_TYPES[p.dtype]
         if arr.contiguous:
             linear = idx_vals[0] if idx_vals else ll.Constant(I64, 0)
@@ -326,9 +374,7 @@ class KernelCodegen:
             return self.cast(self.expr(e.operand), e.operand.type, e.to)
         if isinstance(e, ir.Unary):
             v = self.expr(e.operand)
-            if e.op == "not":
-                return b.xor(v, ll.Constant(I1, 1))
-            return b.fneg(v) if e.type.is_float else b.sub(ll.Constant(REG_TYPES[e.type], 0), v)
+            return self.unary(e.op, e.type, v)
         if isinstance(e, ir.Select):
             return self.lazy(e.cond, e.if_true, e.if_false, e.type)
         if isinstance(e, ir.Binary):
@@ -369,6 +415,11 @@ class KernelCodegen:
         phi.add_incoming(vb, else_end)
         return phi
 
+    def unary(self, op: str, t: DType, v):
+        if op == "not":
+            return self.b.xor(v, const_like(v.type, 1))
+        return self.b.fneg(v) if t.is_float else self.b.sub(const_like(v.type, 0), v)
+
     def compare(self, op: str, t: DType, a, c):
         if t.is_float:
             # ordered compares are false on NaN; != is unordered (true on NaN), as in Python
@@ -384,17 +435,17 @@ class KernelCodegen:
         b = self.b
         if t.is_float:
             if op == "+":
-                return b.fadd(a, c)
+                return b.fadd(a, c, flags=self.fflags)
             if op == "-":
-                return b.fsub(a, c)
+                return b.fsub(a, c, flags=self.fflags)
             if op == "*":
-                return b.fmul(a, c)
+                return b.fmul(a, c, flags=self.fflags)
             if op == "/":
                 return b.fdiv(a, c)
             if op in ("//", "%"):
                 return self.float_divmod(op, a, c, t)
             if op == "**":
-                return b.call(self.intrinsic("pow", t, 2), [a, c])
+                return self.math("pow", t, [a, c])
         lt = REG_TYPES[t]
         if op == "+":
             return b.add(a, c)
@@ -415,9 +466,9 @@ class KernelCodegen:
         9.0, not floor(1.0 / 0.1) = 10.0). NaN operands and a zero divisor give NaN or
         the signed infinity of ``a / c``, as in NumPy."""
         b = self.b
-        lt = REG_TYPES[t]
-        zero, one, half = ll.Constant(lt, 0.0), ll.Constant(lt, 1.0), ll.Constant(lt, 0.5)
-        copysign = self.intrinsic("copysign", t, 2)
+        lt = a.type
+        zero, one, half = const_like(lt, 0.0), const_like(lt, 1.0), const_like(lt, 0.5)
+        copysign = self.intrinsic("copysign", lt, 2)
         mod = b.frem(a, c)
         nonzero = b.fcmp_unordered("!=", mod, zero)  # NaN counts as non-zero, as in C
         flip = b.and_(nonzero, b.xor(b.fcmp_ordered("<", c, zero), b.fcmp_ordered("<", mod, zero)))
@@ -425,7 +476,7 @@ class KernelCodegen:
             return b.select(nonzero, b.select(flip, b.fadd(mod, c), mod), b.call(copysign, [zero, c]))
         div = b.fdiv(b.fsub(a, mod), c)
         div = b.select(flip, b.fsub(div, one), div)
-        floor = b.call(self.intrinsic("floor", t), [div])
+        floor = b.call(self.intrinsic("floor", lt), [div])
         floor = b.select(b.fcmp_ordered(">", b.fsub(div, floor), half), b.fadd(floor, one), floor)
         quotient = b.fdiv(a, c)
         result = b.select(b.fcmp_unordered("!=", div, zero), floor, b.call(copysign, [zero, quotient]))
@@ -482,10 +533,11 @@ class KernelCodegen:
         return fn
 
     def call(self, e: ir.Call):
+        return self.call_values(e.fn, e.type, [self.expr(a) for a in e.args])
+
+    def call_values(self, fn: str, t: DType, args):
+        """A math function on evaluated arguments (scalars or vectors alike)."""
         b = self.b
-        t = e.type
-        args = [self.expr(a) for a in e.args]
-        fn = e.fn
         if fn in ("min", "max"):
             a, c = args
             pick_c = self.compare("<" if fn == "min" else ">", t, c, a)
@@ -493,21 +545,31 @@ class KernelCodegen:
         if t.is_int:
             (a,) = args
             if fn == "abs":
-                return b.select(b.icmp_signed("<", a, ll.Constant(REG_TYPES[t], 0)), b.sub(ll.Constant(REG_TYPES[t], 0), a), a)
+                zero = const_like(a.type, 0)
+                return b.select(b.icmp_signed("<", a, zero), b.sub(zero, a), a)
             return a  # floor/ceil of an integer
-        if fn in ("exp", "log", "sqrt", "sin", "cos", "floor", "ceil"):
-            return b.call(self.intrinsic(fn, t), args)
+        if fn in ("sqrt", "floor", "ceil"):
+            return b.call(self.intrinsic(fn, args[0].type), args)
         if fn == "abs":
-            return b.call(self.intrinsic("fabs", t), args)
-        if fn == "pow":
-            return b.call(self.intrinsic("pow", t, 2), args)
+            return b.call(self.intrinsic("fabs", args[0].type), args)
+        return self.math(fn, t, args)
+
+    def math(self, fn: str, t: DType, args):
+        """exp, log, sin, cos, tanh, sigmoid, pow: turbo's SIMD routines on vectors
+        (codegen/simdmath.py), the C library's on scalars."""
+        b = self.b
+        lt = args[0].type
+        if isinstance(lt, ll.VectorType):
+            from . import simdmath
+
+            return simdmath.call(self, fn, t, args)
+        if fn in ("exp", "log", "sin", "cos", "pow"):
+            return b.call(self.intrinsic(fn, lt, len(args)), args)
         if fn == "tanh":
-            lt = REG_TYPES[t]
             return b.call(self.declare("tanhf" if t is DType.F32 else "tanh", lt, [lt]), args)
         if fn == "sigmoid":
-            lt = REG_TYPES[t]
-            one = ll.Constant(lt, 1.0)
-            ex = b.call(self.intrinsic("exp", t), [b.fneg(args[0])])
+            one = const_like(lt, 1.0)
+            ex = b.call(self.intrinsic("exp", lt), [b.fneg(args[0])])
             return b.fdiv(one, b.fadd(one, ex))
         raise TypeError(f"unknown function {fn}")
 
@@ -516,10 +578,12 @@ class KernelCodegen:
         if src is to:
             return v
         lt = REG_TYPES[to]
+        if isinstance(v.type, ll.VectorType):
+            lt = ll.VectorType(lt, v.type.count)
         if to is DType.BOOL:
             if src.is_float:
-                return b.fcmp_unordered("!=", v, ll.Constant(REG_TYPES[src], 0.0))
-            return b.icmp_signed("!=", v, ll.Constant(REG_TYPES[src], 0))
+                return b.fcmp_unordered("!=", v, const_like(v.type, 0.0))
+            return b.icmp_signed("!=", v, const_like(v.type, 0))
         if src is DType.BOOL:
             return b.uitofp(v, lt) if to.is_float else b.zext(v, lt)
         if to.is_float and src.is_float:
@@ -528,10 +592,11 @@ class KernelCodegen:
             return b.sitofp(v, lt)
         if src.is_float:
             # saturating: NaN -> 0, out of range -> the nearest representable value
-            name = f"llvm.fptosi.sat.i{to.bits}.{'f32' if src is DType.F32 else 'f64'}"
-            return b.call(self.declare(name, lt, [REG_TYPES[src]]), [v])
+            name = f"llvm.fptosi.sat.{type_suffix(lt)}.{type_suffix(v.type)}"
+            return b.call(self.declare(name, lt, [v.type]), [v])
         return b.sext(v, lt) if to.bits > src.bits else b.trunc(v, lt)
 
 
-def build_variant(kernel: ir.Kernel, variant: Variant, func_name: str, module: ll.Module) -> ll.Function:
-    return KernelCodegen(kernel, variant, func_name, module).build()
+def build_variant(kernel: ir.Kernel, variant: Variant, func_name: str, module: ll.Module,
+                  schedule=None, fastmath: bool = True) -> ll.Function:
+    return KernelCodegen(kernel, variant, func_name, module, schedule, fastmath).build()

@@ -23,23 +23,25 @@ import numpy as np
 from .. import frontend, ir
 from ..errors import ArgumentTypeError, FallbackWarning, TurboError
 from ..ir import DType
+from ..passes.schedule import make_options
 
 _ARRAY_DTYPES = {np.dtype(t.numpy_name): t for t in DType}
 _SCALAR_TYPES = {np.dtype(t.numpy_name).type: t for t in DType}
 WEAK_FLOAT = "float"  # a Python float: takes the arrays' float type, like a literal
 
 
-# Options of @turbo(...): name -> (allowed values, default). Options that later
-# passes define are accepted at their default value only, so code can state them.
-OPTIONS: dict[str, tuple[tuple, object]] = {
+# Options of @turbo(...): name -> (allowed values, default); None for options
+# checked by the scheduler (fastmath, unroll, vectorize). ``parallel`` is accepted
+# at its default only, so code can state it: threads do not exist yet.
+OPTIONS: dict[str, tuple[tuple | None, object]] = {
     "boundscheck": ((None, True, False), None),
     "fallback": ((False, True), False),
     "parallel": ((False,), False),
-    "fastmath": ((False,), False),
-    "unroll": ((None,), None),
-    "vectorize": ((None,), None),
+    "fastmath": (None, True),
+    "unroll": (None, None),
+    "vectorize": (None, None),
 }
-_NOT_YET = {"parallel", "fastmath", "unroll", "vectorize"}
+_NOT_YET = {"parallel"}
 
 
 def check_options(options: dict) -> dict:
@@ -49,11 +51,12 @@ def check_options(options: dict) -> dict:
             known = ", ".join(OPTIONS)
             raise TypeError(f"@turbo() got an unexpected keyword argument '{name}'; options: {known}")
         allowed, _ = OPTIONS[name]
-        if not any(value is a or (type(value) is type(a) and value == a) for a in allowed):
+        if allowed is not None and not any(value is a or (type(value) is type(a) and value == a) for a in allowed):
             if name in _NOT_YET:
                 raise NotImplementedError(f"@turbo({name}={value!r}) is not available yet; only {name}={allowed[0]!r} is")
             raise TypeError(f"@turbo(): {name} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
         out[name] = value
+    make_options(out["fastmath"], out["vectorize"], out["unroll"])  # raises TypeError on bad values
     return out
 
 
@@ -207,7 +210,9 @@ class TurboFunction:
             text = str(kernel_ir)
             target = self._by_ir.get(text)
             if target is None:
-                target = make_kernel(kernel_ir, self.options["boundscheck"], self._parsed.src.filename)
+                o = self.options
+                target = make_kernel(kernel_ir, o["boundscheck"], self._parsed.src.filename,
+                                     make_options(o["fastmath"], o["vectorize"], o["unroll"]))
                 target.on_miss = functools.partial(self._dispatch, target)
                 self._by_ir[text] = target
                 if len(self._by_ir) == 1:
@@ -260,6 +265,11 @@ class TurboFunction:
         if isinstance(target, _Python):
             raise target.error
         return target.inspect(stage, *example_args)
+
+    def explain(self, *example_args) -> str:
+        """The schedule chosen for the signature of ``example_args`` (compiled if
+        needed) and why: see ``Kernel.explain``."""
+        return self.inspect("schedule", *example_args)
 
     def __repr__(self) -> str:
         n = len(self._by_ir)

@@ -33,6 +33,8 @@ from ..errors import (
     TurboError,
 )
 from ..passes import pipeline
+from ..passes import schedule as scheduler
+from ..passes.target import host as host_target
 from . import fastcall, jit
 
 _CTYPES = {
@@ -90,10 +92,12 @@ class Kernel:
     it writes its output arrays in place and returns its result (a Python float,
     int or bool) if it has a ``return``, else None."""
 
-    def __init__(self, kernel_ir: ir.Kernel, boundscheck: bool | None = None, source_name: str = "<string>"):
+    def __init__(self, kernel_ir: ir.Kernel, boundscheck: bool | None = None, source_name: str = "<string>",
+                 options: scheduler.Options = scheduler.Options()):
         if boundscheck not in BOUNDSCHECK_CHOICES:
             raise TypeError("boundscheck must be None (check what cannot be proven), True or False")
         self.ir = kernel_ir
+        self.options = options
         self.name = kernel_ir.name
         self.boundscheck = boundscheck
         self.source_name = source_name
@@ -173,14 +177,23 @@ class Kernel:
     # ------------------------------------------------------------------ compiling
 
     def _symbol(self, what: str) -> str:
-        return f"turbo_{self.name}_{what}_{jit.cache_key(str(self.ir), repr(self.boundscheck))[:12]}"
+        return f"turbo_{self.name}_{what}_{jit.cache_key(str(self.ir), repr(self.boundscheck), repr(self.options))[:12]}"
 
     def lowered(self, variant: abi.Variant) -> ir.Kernel:
         return pipeline.lower(self.ir, variant)
 
+    def schedule(self, variant: abi.Variant) -> tuple[ir.Kernel, scheduler.Schedule]:
+        """The lowered kernel and the schedule the cost model chose for it."""
+        lowered = self.lowered(variant)
+        sched = scheduler.schedule(lowered, variant, host_target(), self.options)
+        if debug_level() >= 2:
+            _debug(2, scheduler.format_schedule(lowered, sched))
+        return lowered, sched
+
     def llvm_module(self, variant: abi.Variant):
         module = jit.new_module(f"{self.name}.{variant.tag}")
-        build_variant(self.lowered(variant), variant, self._symbol(variant.tag), module)
+        lowered, sched = self.schedule(variant)
+        build_variant(lowered, variant, self._symbol(variant.tag), module, sched, self.options.fastmath)
         return module
 
     def _variant(self, variant: abi.Variant):
@@ -276,6 +289,9 @@ class Kernel:
         if stage == "loops":
             return str(self.ir)
         variant = self.variant_for(example_args)
+        if stage == "schedule":
+            lowered, sched = self.schedule(variant)
+            return scheduler.format_schedule(lowered, sched)
         if stage == "lowered":
             return str(self.lowered(variant))
         module = self._build(lambda: self.llvm_module(variant), f"codegen[{variant.tag}]")
@@ -284,7 +300,14 @@ class Kernel:
         if stage in ("llvm", "asm"):
             opt, asm = jit.optimized_text(module, f"inspect[{self.name}]")
             return opt if stage == "llvm" else asm
-        raise ValueError(f"unknown stage {stage!r}; stages: loops, lowered, llvm-unoptimized, llvm, asm")
+        raise ValueError(f"unknown stage {stage!r}; stages: loops, lowered, schedule, llvm-unoptimized, llvm, asm")
+
+    def explain(self, *example_args) -> str:
+        """Why the code looks the way it does: per loop nest, the schedule the cost
+        model chose (predicted cycles, registers, what bounds it) and the best
+        rejected alternatives with their cost or the reason they are illegal. The
+        example arguments select the variant (layouts, aliasing), as for inspect."""
+        return self.inspect("schedule", *example_args)
 
     @property
     def signature(self) -> str:
@@ -294,11 +317,12 @@ class Kernel:
         return f"<turbo kernel {self.name}({self.signature})>"
 
 
-def make_kernel(kernel_ir: ir.Kernel, boundscheck: bool | None = None, source_name: str = "<string>") -> Kernel:
+def make_kernel(kernel_ir: ir.Kernel, boundscheck: bool | None = None, source_name: str = "<string>",
+                options: scheduler.Options = scheduler.Options()) -> Kernel:
     """A Kernel instance of its own subclass, so its ``__call__`` can become the
     machine-code entry point without touching any other kernel."""
     cls = type(f"Kernel_{kernel_ir.name}", (Kernel,), {"__doc__": f"turbo kernel {kernel_ir.name}"})
-    k = cls(kernel_ir, boundscheck, source_name)
+    k = cls(kernel_ir, boundscheck, source_name, options)
     if not fastcall.layout_ok():
         warnings.warn(
             f"turbo: kernel '{kernel_ir.name}' ({source_name}) uses the slow call path: this Python/NumPy "
@@ -310,12 +334,13 @@ def make_kernel(kernel_ir: ir.Kernel, boundscheck: bool | None = None, source_na
 class KernelModule:
     """What ``turbo.compile`` returns: the kernels of one source, as attributes."""
 
-    def __init__(self, module_ir: ir.Module, boundscheck: bool | None, source_name: str):
+    def __init__(self, module_ir: ir.Module, boundscheck: bool | None, source_name: str,
+                 options: scheduler.Options = scheduler.Options()):
         self.ir = module_ir
         self.source_name = source_name
         self.kernels: dict[str, Kernel] = {}
         for k in module_ir.kernels:
-            self.kernels[k.name] = make_kernel(k, boundscheck, source_name)
+            self.kernels[k.name] = make_kernel(k, boundscheck, source_name, options)
             if k.name not in ("ir", "source_name", "kernels"):
                 setattr(self, k.name, self.kernels[k.name])  # a plain attribute: no lookup cost per call
 

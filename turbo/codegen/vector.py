@@ -1,0 +1,484 @@
+"""Lowering a scheduled region: unroll-and-jam, vectorization, masked tails.
+
+A region (``passes/schedule.py``: ``RegionPlan``) runs several iterations of its
+transformed loops side by side. Each is an *instance*: its own values of the
+transformed loop indices and its own copy of every scalar local the loops assign.
+Statements are emitted in order, each for every instance (the jam), so a loop
+inside the region runs once for all instances, and loads several instances share
+are issued once (LLVM's GVN merges the identical ones we emit).
+
+The vectorized loop ``v`` gives every instance inside it ``W`` lanes: its index is
+the vector ``v0 + <0, 1, ..., W-1>``, locals assigned inside it are vectors, and
+an access moving along ``v`` with stride 1 is one vector load or store; with
+another stride, a gather or scatter; not moving, a scalar load broadcast where a
+vector needs it. ``for v in a:b`` runs as
+
+    for t in 0 : trip - trip % (W*f) : W*f     # f vectors per step, no masks
+        <body for v0 = a + t + c*W, c = 0..f-1>
+    if trip % (W*f) != 0:                       # one masked step
+        <body for v0 = a + t + c*W with lane mask  t + c*W + lane < trip>
+
+Under a mask (the tail, or an ``if`` inside the vector loop) loads and stores of
+moving addresses are masked, and assignments keep the old value of masked-off
+lanes. An unrolled loop ``u`` (factor f) runs ``trip // f`` steps of f instances,
+then the leftover iterations one at a time.
+
+A local carried by a transformed loop is a reduction (analysis.py proved it): each
+instance accumulates from the op's identity, and after the loop the partial
+results are combined (vector lanes too) into the value the local had before.
+"""
+
+from __future__ import annotations
+
+import math
+
+from llvmlite import ir as ll
+
+from .. import ir
+from ..ir import DType
+from ..passes import analysis
+from .cpu import I1, I8, I32, I64, MEM_TYPES, PTR, REG_TYPES, const_like
+
+
+class Instance:
+    """One iteration run in the region: index values, local slots, lane mask."""
+
+    __slots__ = ("idx", "slots", "mask", "vec")
+
+    def __init__(self, idx: dict, slots: dict, mask, vec: bool):
+        self.idx = idx  # loop index -> i64 (for the vector loop: lane 0)
+        self.slots = slots  # local -> alloca (vector typed inside the vector loop)
+        self.mask = mask  # <W x i1> or None (all lanes)
+        self.vec = vec  # inside the vector loop
+
+    def with_index(self, name: str, value) -> "Instance":
+        return Instance({**self.idx, name: value}, self.slots, self.mask, self.vec)
+
+    def with_mask(self, mask) -> "Instance":
+        return Instance(self.idx, self.slots, mask, self.vec)
+
+
+def identity(op: str, t: DType):
+    if op == "+":
+        return 0.0 if t.is_float else 0
+    if op == "*":
+        return 1.0 if t.is_float else 1
+    big = {DType.I32: 2**31 - 1, DType.I64: 2**63 - 1}
+    if op == "min":
+        return math.inf if t.is_float else big[t]
+    return -math.inf if t.is_float else -big[t] - 1
+
+
+class RegionEmitter:
+    def __init__(self, cg, plan, root: ir.For, path):
+        self.cg = cg
+        self.b = cg.b
+        self.plan = plan
+        self.root = root
+        self.path = path
+        self.t_of = {p: (k, f) for k, (p, f) in enumerate(zip(plan.paths, plan.factors))}
+        self.vpath = plan.paths[-1] if plan.vector else None
+        self.vname = plan.vector
+        self.W = plan.width
+        self.ctx = analysis.Context.of(cg.kernel)
+        self.local_types = ir.local_types(cg.kernel)
+        self.iota = ll.Constant(ll.VectorType(I64, self.W), [ll.Constant(I64, k) for k in range(self.W)])
+
+    # ------------------------------------------------------------------ driver
+
+    def emit(self) -> None:
+        cg = self.cg
+        saved = (cg.indices, cg.locals, cg.fflags)
+        cg.fflags = ("contract",) if cg.fastmath else ()
+        try:
+            self.stmt(self.root, self.path, [Instance(dict(cg.indices), {}, None, False)])
+        finally:
+            cg.indices, cg.locals, cg.fflags = saved
+
+    def block(self, body, path, insts) -> None:
+        for k, s in enumerate(body):
+            self.stmt(s, path + (k,), insts)
+
+    def stmt(self, s, path, insts) -> None:
+        if isinstance(s, ir.For):
+            if path in self.t_of:
+                self.transformed_loop(s, path, insts)
+            else:
+                self.jammed_loop(s, path, insts)
+        elif isinstance(s, ir.If):
+            self.if_(s, path, insts)
+        elif isinstance(s, ir.Assign):
+            for inst in insts:
+                self.assign(s, inst)
+        elif isinstance(s, ir.Store):
+            for inst in insts:
+                self.store(s, inst)
+        else:
+            raise TypeError(f"{type(s).__name__} inside a region")
+
+    # ------------------------------------------------------------------ scalar view
+
+    def view(self, inst: Instance) -> None:
+        """Point the scalar code generator at one instance's indices and locals."""
+        cg = self.cg
+        cg.indices = inst.idx
+        cg.locals = {**self._shared_locals, **inst.slots}
+
+    @property
+    def _shared_locals(self):
+        return self.__dict__.setdefault("_shared", dict(self.cg.locals))
+
+    def scalar(self, e: ir.Expr, inst: Instance):
+        self.view(inst)
+        return self.cg.expr(e)
+
+    # ------------------------------------------------------------------ loops
+
+    def counted(self, lo, hi, stride: int, name: str, body_fn) -> None:
+        """for t in lo:hi:stride (t < hi), calling body_fn(t) to emit the body."""
+        b = self.b
+        pre = b.block
+        header = self.cg.fn.append_basic_block(f"{name}_head")
+        body = self.cg.fn.append_basic_block(f"{name}_body")
+        done = self.cg.fn.append_basic_block(f"{name}_end")
+        b.branch(header)
+        b.position_at_end(header)
+        t = b.phi(I64, name=f"{name}_t")
+        t.add_incoming(lo, pre)
+        b.cbranch(b.icmp_signed("<", t, hi), body, done)
+        b.position_at_end(body)
+        body_fn(t)
+        nxt = b.add(t, ll.Constant(I64, stride), flags=["nsw"])
+        t.add_incoming(nxt, b.block)
+        b.branch(header)
+        b.position_at_end(done)
+
+    def bounds(self, s: ir.For, inst: Instance):
+        start = self.scalar(s.start, inst)
+        stop = self.scalar(s.stop, inst)
+        step = int(s.step.value)
+        trip = self.cg._trip(start, stop, ll.Constant(I64, step), step > 0)
+        return start, step, trip
+
+    def jammed_loop(self, s: ir.For, path, insts) -> None:
+        """A loop inside the region that is not transformed: run once for all instances."""
+        b = self.b
+        start, step, trip = self.bounds(s, insts[0])
+
+        def body(t):
+            value = b.add(start, b.mul(t, ll.Constant(I64, step)), name=s.index)
+            self.block(s.body, path, [i.with_index(s.index, value) for i in insts])
+
+        self.counted(ll.Constant(I64, 0), trip, 1, s.index, body)
+
+    def transformed_loop(self, s: ir.For, path, parents) -> None:
+        b = self.b
+        _, f = self.t_of[path]
+        is_vec = path == self.vpath
+        start, step, trip = self.bounds(s, parents[0])
+        assigned = list(analysis.assigned_in(s.body))
+        reductions = {n: analysis.reduction_op(n, s.body) for n in assigned if analysis.exposed(n, s.body)}
+        vec_slots = is_vec or parents[0].vec
+        kids: list[list[Instance]] = []
+        for p in parents:
+            row = []
+            for c in range(f):
+                slots = dict(p.slots)
+                for name in assigned:
+                    t = self.local_types[name]
+                    lt = self.vtype(t) if vec_slots else REG_TYPES[t]
+                    slots[name] = self.cg.entry_alloca(lt, f"{name}_{s.index}{c}")
+                    if name in reductions:
+                        b.store(const_like(lt, identity(reductions[name], t)), slots[name])
+                row.append(Instance(p.idx, slots, p.mask, vec_slots))
+            kids.append(row)
+        every = [k for row in kids for k in row]
+        if is_vec:
+            block = self.W * f
+            main = b.sub(trip, b.urem(trip, ll.Constant(I64, block)))
+
+            def step_fn(t, masked=False):
+                insts = []
+                for k, inst in enumerate(every):
+                    c = k % f
+                    off = b.add(t, ll.Constant(I64, c * self.W))
+                    inst = inst.with_index(s.index, b.add(start, off, name=f"{s.index}{c}"))
+                    if masked:
+                        lanes = b.add(self.splat(off), self.iota)
+                        inst = inst.with_mask(b.icmp_signed("<", lanes, self.splat(trip)))
+                    insts.append(inst)
+                self.block(s.body, path, insts)
+
+            self.counted(ll.Constant(I64, 0), main, block, s.index, step_fn)
+            tail = self.cg.fn.append_basic_block(f"{s.index}_tail")
+            after = self.cg.fn.append_basic_block(f"{s.index}_after")
+            b.cbranch(b.icmp_signed("<", main, trip), tail, after)
+            b.position_at_end(tail)
+            step_fn(main, masked=True)
+            b.branch(after)
+            b.position_at_end(after)
+        else:
+            main = b.sub(trip, b.urem(trip, ll.Constant(I64, f)))
+
+            def unrolled(t):
+                insts = []
+                for k, inst in enumerate(every):
+                    c = k % f
+                    idx = b.add(start, b.mul(b.add(t, ll.Constant(I64, c)), ll.Constant(I64, step)), name=f"{s.index}{c}")
+                    insts.append(inst.with_index(s.index, idx))
+                self.block(s.body, path, insts)
+
+            def leftover(t):
+                idx = b.add(start, b.mul(t, ll.Constant(I64, step)), name=s.index)
+                self.block(s.body, path, [row[0].with_index(s.index, idx) for row in kids])
+
+            self.counted(ll.Constant(I64, 0), main, f, s.index, unrolled)
+            if f > 1:
+                self.counted(main, trip, 1, f"{s.index}_rest", leftover)
+        # combine partial results into each parent's value
+        for p, row in zip(parents, kids):
+            for name, op in reductions.items():
+                t = self.local_types[name]
+                parts = [b.load(k.slots[name], typ=k.slots[name].allocated_type) for k in row]
+                total = parts[0]
+                for x in parts[1:]:
+                    total = self.combine(op, t, total, x)
+                if isinstance(total.type, ll.VectorType):
+                    total = self.hreduce(op, t, total)
+                target = p.slots.get(name) or self._shared_locals[name]
+                old = b.load(target, typ=target.allocated_type)
+                if isinstance(old.type, ll.VectorType):
+                    total = self.splat(total)
+                    merged = self.combine(op, t, old, total)
+                    if p.mask is not None:
+                        merged = b.select(p.mask, merged, old)
+                else:
+                    merged = self.combine(op, t, old, total)
+                b.store(merged, target)
+
+    def combine(self, op: str, t: DType, a, c):
+        if op in ("min", "max"):
+            return self.cg.call_values(op, t, [a, c])
+        return self.cg.arith(op, t, a, c, None)
+
+    def hreduce(self, op: str, t: DType, v):
+        b = self.b
+        n = v.type.count
+        while n > 1:
+            h = n // 2
+            lo = b.shuffle_vector(v, v, ll.Constant(ll.VectorType(I32, h), list(range(h))))
+            hi = b.shuffle_vector(v, v, ll.Constant(ll.VectorType(I32, h), list(range(h, n))))
+            v = self.combine(op, t, lo, hi)
+            n = h
+        return b.extract_element(v, ll.Constant(I32, 0))
+
+    # ------------------------------------------------------------------ statements
+
+    def if_(self, s: ir.If, path, insts) -> None:
+        b = self.b
+        if not insts[0].vec:
+            for inst in insts:
+                self.view(inst)
+                self.cg.if_(s, path)
+            return
+        then_insts, else_insts = [], []
+        for inst in insts:
+            c = self.vector(self.value(s.cond, inst), DType.BOOL)
+            m_then = c if inst.mask is None else b.and_(inst.mask, c)
+            not_c = b.xor(c, const_like(c.type, 1))
+            m_else = not_c if inst.mask is None else b.and_(inst.mask, not_c)
+            then_insts.append(inst.with_mask(m_then))
+            else_insts.append(inst.with_mask(m_else))
+        self.block(s.then, path + (0,), then_insts)
+        if s.orelse:
+            self.block(s.orelse, path + (1,), else_insts)
+
+    def assign(self, s: ir.Assign, inst: Instance) -> None:
+        b = self.b
+        if not inst.vec:
+            self.view(inst)
+            self.cg.assign(s)
+            return
+        slot = inst.slots.get(s.name)
+        t = s.value.type
+        value = self.value(s.value, inst)
+        if slot is None or str(slot.allocated_type) != str(self.vtype(t)):
+            raise AssertionError(f"local {s.name} has no vector slot in the vector loop")
+        value = self.vector(value, t)
+        old = None
+        if s.op is not None:
+            old = b.load(slot, typ=slot.allocated_type)
+            value = self.cg.arith(s.op, t, old, value, s)
+        if inst.mask is not None:
+            old = old if old is not None else b.load(slot, typ=slot.allocated_type)
+            value = b.select(inst.mask, value, old)
+        b.store(value, slot)
+
+    def store(self, s: ir.Store, inst: Instance) -> None:
+        b = self.b
+        if not inst.vec:
+            self.view(inst)
+            self.cg.store(s)
+            return
+        elem = s.value.type
+        value = self.vector(self.value(s.value, inst), elem)
+        kind, ptr, lanes = self.where(s, inst)
+        if kind == "invariant":
+            raise AssertionError("a store that does not move along the vector loop")
+        if s.op is not None:
+            old = self.from_mem(self.mem_load(kind, ptr, lanes, elem, inst.mask), elem)
+            value = self.cg.arith(s.op, elem, old, value, s)
+        self.mem_store(kind, ptr, lanes, self.to_mem(value, elem), elem, inst.mask)
+
+    # ------------------------------------------------------------------ values
+
+    def vtype(self, t: DType) -> ll.VectorType:
+        return ll.VectorType(REG_TYPES[t], self.W)
+
+    def splat(self, v):
+        b = self.b
+        vt = ll.VectorType(v.type, self.W)
+        one = b.insert_element(ll.Constant(vt, ll.Undefined), v, ll.Constant(I32, 0))
+        return b.shuffle_vector(one, ll.Constant(vt, ll.Undefined), ll.Constant(ll.VectorType(I32, self.W), [0] * self.W))
+
+    def vector(self, v, t: DType):
+        return v if isinstance(v.type, ll.VectorType) else self.splat(v)
+
+    def value(self, e: ir.Expr, inst: Instance):
+        """``e`` for one instance: a scalar when it is the same in every lane, else a vector."""
+        if not inst.vec:
+            return self.scalar(e, inst)
+        b = self.b
+        cg = self.cg
+        if isinstance(e, ir.Const):
+            return cg.expr(e)
+        if isinstance(e, ir.Var):
+            if e.name == self.vname:
+                return b.add(self.splat(inst.idx[e.name]), self.iota)
+            if e.name in inst.slots:
+                slot = inst.slots[e.name]
+                return b.load(slot, typ=slot.allocated_type)
+            return self.scalar(e, inst)
+        if isinstance(e, ir.Load):
+            return self.load(e, inst)
+        if isinstance(e, ir.Cast):
+            return cg.cast(self.value(e.operand, inst), e.operand.type, e.to)
+        if isinstance(e, ir.Unary):
+            return cg.unary(e.op, e.type, self.value(e.operand, inst))
+        if isinstance(e, ir.Select):
+            c = self.value(e.cond, inst)
+            x, y = self.value(e.if_true, inst), self.value(e.if_false, inst)
+            x, y = self.pair(x, y)
+            if isinstance(c.type, ll.VectorType) and not isinstance(x.type, ll.VectorType):
+                x, y = self.splat(x), self.splat(y)
+            return b.select(c, x, y)
+        if isinstance(e, ir.Binary):
+            x, y = self.pair(self.value(e.left, inst), self.value(e.right, inst))
+            if e.op == "and":
+                return b.and_(x, y)
+            if e.op == "or":
+                return b.or_(x, y)
+            if e.op in ir.COMPARE_OPS:
+                return cg.compare(e.op, e.left.type, x, y)
+            return cg.arith(e.op, e.type, x, y, e)
+        if isinstance(e, ir.Call):
+            args = [self.value(a, inst) for a in e.args]
+            if any(isinstance(a.type, ll.VectorType) for a in args):
+                args = [self.vector(a, e.type) for a in args]
+            return cg.call_values(e.fn, e.type, args)
+        raise TypeError(f"not an expression: {e!r}")
+
+    def pair(self, x, y):
+        xv, yv = isinstance(x.type, ll.VectorType), isinstance(y.type, ll.VectorType)
+        if xv and not yv:
+            y = self.splat(y)
+        elif yv and not xv:
+            x = self.splat(x)
+        return x, y
+
+    # ------------------------------------------------------------------ memory
+
+    def where(self, node, inst: Instance):
+        """(kind, address of lane 0, per-lane byte offsets or None) of an access."""
+        b = self.b
+        kind, coefs = analysis.access_kind(self.ctx, node, set(inst.idx) | {self.vname}, self.vname)
+        self.view(inst)
+        idx = [self.cg.expr(i) for i in node.indices]
+        ptr = self.cg.address_of(node.array, idx)
+        arr = self.cg.arrays[node.array]
+        if kind == "contiguous" and arr.contiguous:
+            return "contiguous", ptr, None
+        if kind == "invariant":
+            return kind, ptr, None
+        # a gather/scatter: byte distance between lanes
+        p = arr.param
+        stride = ll.Constant(I64, 0)
+        for axis, c in enumerate(coefs):
+            if not c:
+                continue
+            if arr.contiguous:
+                row = ll.Constant(I64, p.dtype.itemsize)
+                for d in p.shape[axis + 1:]:
+                    row = b.mul(row, self.cg.dim_value(d))
+                step = row
+            else:
+                step = arr.strides[axis]
+            stride = b.add(stride, b.mul(step, ll.Constant(I64, c)))
+        return "strided", ptr, b.mul(self.iota, self.splat(stride))
+
+    def load(self, e: ir.Load, inst: Instance):
+        kind, ptr, lanes = self.where(e, inst)
+        if kind == "invariant":
+            raw = self.b.load(ptr, typ=MEM_TYPES[e.type], align=e.type.itemsize)
+            return self.cg.from_mem(raw, e.type)
+        return self.from_mem(self.mem_load(kind, ptr, lanes, e.type, inst.mask), e.type)
+
+    def pointers(self, ptr, lanes):
+        b = self.b
+        base = b.ptrtoint(ptr, I64)
+        return b.inttoptr(b.add(self.splat(base), lanes), ll.VectorType(PTR, self.W))
+
+    def mem_load(self, kind, ptr, lanes, t: DType, mask):
+        b = self.b
+        mt = ll.VectorType(MEM_TYPES[t], self.W)
+        align = ll.Constant(I32, t.itemsize)
+        zero = ll.Constant(mt, None)
+        if kind == "contiguous":
+            if mask is None:
+                return b.load(ptr, typ=mt, align=t.itemsize)
+            fn = self.cg.declare(f"llvm.masked.load.v{self.W}{_mem_suffix(t)}.p0", mt, [PTR, I32, mask.type, mt])
+            return b.call(fn, [ptr, align, mask, zero])
+        ptrs = self.pointers(ptr, lanes)
+        m = mask if mask is not None else const_like(ll.VectorType(I1, self.W), 1)
+        fn = self.cg.declare(f"llvm.masked.gather.v{self.W}{_mem_suffix(t)}.v{self.W}p0", mt, [ptrs.type, I32, m.type, mt])
+        return b.call(fn, [ptrs, align, m, zero])
+
+    def mem_store(self, kind, ptr, lanes, value, t: DType, mask) -> None:
+        b = self.b
+        align = ll.Constant(I32, t.itemsize)
+        vt = value.type
+        if kind == "contiguous":
+            if mask is None:
+                b.store(value, ptr, align=t.itemsize)
+                return
+            fn = self.cg.declare(f"llvm.masked.store.v{self.W}{_mem_suffix(t)}.p0", ll.VoidType(), [vt, PTR, I32, mask.type])
+            b.call(fn, [value, ptr, align, mask])
+            return
+        ptrs = self.pointers(ptr, lanes)
+        m = mask if mask is not None else const_like(ll.VectorType(I1, self.W), 1)
+        fn = self.cg.declare(f"llvm.masked.scatter.v{self.W}{_mem_suffix(t)}.v{self.W}p0", ll.VoidType(), [vt, ptrs.type, I32, m.type])
+        b.call(fn, [value, ptrs, align, m])
+
+    def from_mem(self, v, t: DType):
+        if t is DType.BOOL:
+            return self.b.icmp_unsigned("!=", v, const_like(v.type, 0))
+        return v
+
+    def to_mem(self, v, t: DType):
+        if t is DType.BOOL:
+            return self.b.zext(v, ll.VectorType(I8, self.W))
+        return v
+
+
+def _mem_suffix(t: DType) -> str:
+    return {"f32": "f32", "f64": "f64", "i32": "i32", "i64": "i64", "bool": "i8"}[t.value]

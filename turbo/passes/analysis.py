@@ -1,0 +1,382 @@
+"""Loop analysis: loops and their places, accesses, dependences, reductions.
+
+Everything the scheduler needs to know before it may transform a loop nest, and
+nothing it decides. A *region* is a loop nest the scheduler wants to transform:
+its root loop and a chain of transformed loops inside it (``T``), the innermost of
+which may be vectorized (``V``); the others are unrolled and jammed. Executing a
+region means running several iterations of the ``T`` loops ("instances") side by
+side, statement by statement, so ``region_problems`` checks that no instance can
+see another's effects:
+
+- every array written in the region is accessed with one subscript tuple, and each
+  ``T`` loop index appears alone (with loops of the region) in one subscript, so
+  distinct instances touch distinct elements;
+- a scalar local carried from one iteration of a ``T`` loop to the next is a
+  reduction (``s += e``, ``s = max(s, e)``, ...) not read otherwise in that loop;
+  any other local is private to the iteration and not needed after the loop;
+- nothing in the region can fail at run time (a bounds check, an integer
+  division), so executing iterations early or speculatively is invisible;
+- loops run once for several instances have the same bounds for all of them.
+
+Loops are named by their *path*: the positions of the statements leading to them
+from the kernel's body, where an ``if`` contributes its position and 0 (then) or 1
+(else). Codegen walks the body the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import ir
+from .bounds import access_checks, to_affine
+
+Path = tuple[int, ...]
+
+# reduction op -> how partial results combine
+COMBINE = {"+": "+", "-": "+", "*": "*", "/": "*", "min": "min", "max": "max"}
+
+
+@dataclass(frozen=True)
+class LoopSite:
+    path: Path
+    loop: ir.For
+    outer: tuple[ir.For, ...] = ()  # enclosing loops, outermost first
+    outer_paths: tuple[Path, ...] = ()  # their paths
+
+
+def loop_sites(body: tuple[ir.Stmt, ...], path: Path = (), outer: tuple[ir.For, ...] = (),
+               outer_paths: tuple[Path, ...] = ()):
+    """Every loop with its path and enclosing loops, pre-order."""
+    for k, s in enumerate(body):
+        if isinstance(s, ir.For):
+            here = path + (k,)
+            yield LoopSite(here, s, outer, outer_paths)
+            yield from loop_sites(s.body, here, outer + (s,), outer_paths + (here,))
+        elif isinstance(s, ir.If):
+            yield from loop_sites(s.then, path + (k, 0), outer, outer_paths)
+            yield from loop_sites(s.orelse, path + (k, 1), outer, outer_paths)
+
+
+def stmt_at(body: tuple[ir.Stmt, ...], path: Path) -> ir.Stmt:
+    k, rest = path[0], path[1:]
+    s = body[k]
+    if not rest:
+        return s
+    if isinstance(s, ir.For):
+        return stmt_at(s.body, rest)
+    return stmt_at(s.then if rest[0] == 0 else s.orelse, rest[1:])
+
+
+# ----------------------------------------------------------------------------- small queries
+
+
+def names_read(e: ir.Expr) -> set[str]:
+    return {sub.name for sub in ir.walk_expr(e) if isinstance(sub, ir.Var)}
+
+
+def names_read_in(body) -> set[str]:
+    out: set[str] = set()
+    for s in ir.walk_stmts(body):
+        for e in ir.stmt_exprs(s):
+            out |= names_read(e)
+    return out
+
+
+def assigned_in(body) -> dict[str, list[ir.Assign]]:
+    out: dict[str, list[ir.Assign]] = {}
+    for s in ir.walk_stmts(body):
+        if isinstance(s, ir.Assign):
+            out.setdefault(s.name, []).append(s)
+    return out
+
+
+def loads_in(body):
+    for s in ir.walk_stmts(body):
+        for e in ir.stmt_exprs(s):
+            for sub in ir.walk_expr(e):
+                if isinstance(sub, ir.Load):
+                    yield sub
+
+
+def exposed(name: str, body) -> bool | None:
+    """Whether ``name`` is read in ``body`` before it is certainly assigned (True),
+    certainly assigned before any read (False), or neither read nor certainly
+    assigned (None). A loop body may run zero times and an ``if`` branch may not
+    run, so their assignments are not certain."""
+    for s in body:
+        if any(name in names_read(e) for e in ir.stmt_exprs(s)):
+            return True
+        if isinstance(s, ir.Assign) and s.name == name:
+            return s.op is not None
+        elif isinstance(s, ir.For):
+            if exposed(name, s.body):
+                return True
+        elif isinstance(s, ir.If):
+            a, b = exposed(name, s.then), exposed(name, s.orelse)
+            if a or b:
+                return True
+            if a is False and b is False:
+                return False
+    return None
+
+
+def live_after(kernel: ir.Kernel, path: Path, name: str) -> bool:
+    """Whether the value ``name`` has after the statement at ``path`` can be read
+    later (in the rest of the kernel, or in a later iteration of an enclosing loop)."""
+    while path:
+        block, owner, owner_path = _block_of(kernel, path[:-1])
+        rest = exposed(name, block[path[-1] + 1:])
+        if rest is not None:
+            return rest
+        if isinstance(owner, ir.For) and exposed(name, owner.body):
+            return True
+        path = owner_path
+    return False
+
+
+def _block_of(kernel: ir.Kernel, parent: Path):
+    """The statement list the children of ``parent`` sit in, its owner statement
+    and the owner's path. ``parent`` is () (the kernel's body), a loop's path, or
+    an if's path followed by its branch number."""
+    if not parent:
+        return kernel.body, None, ()
+    try:
+        owner = stmt_at(kernel.body, parent)
+    except IndexError:
+        owner = None
+    if isinstance(owner, ir.For):
+        return owner.body, owner, parent
+    owner = stmt_at(kernel.body, parent[:-1])
+    return (owner.then if parent[-1] == 0 else owner.orelse), owner, parent[:-1]
+
+
+# ----------------------------------------------------------------------------- reductions
+
+
+@dataclass(frozen=True)
+class Update:
+    """``name = name <op> value`` in one of its spellings; ``swapped`` for
+    ``min(value, name)`` / ``max(value, name)`` (the order decides ties and NaN)."""
+
+    op: str
+    value: ir.Expr
+    swapped: bool = False
+
+
+def reduction_update(s: ir.Assign) -> Update | None:
+    v = s.value
+    if s.op is not None:
+        return Update(s.op, v) if s.name not in names_read(v) else None
+    me = lambda e: isinstance(e, ir.Var) and e.name == s.name
+    if isinstance(v, ir.Binary) and v.op in ("+", "-", "*", "/"):
+        if me(v.left) and s.name not in names_read(v.right):
+            return Update(v.op, v.right)
+        if v.op in ("+", "*") and me(v.right) and s.name not in names_read(v.left):
+            return Update(v.op, v.left, swapped=True)
+    if isinstance(v, ir.Call) and v.fn in ("min", "max"):
+        a, c = v.args
+        if me(a) and s.name not in names_read(c):
+            return Update(v.fn, c)
+        if me(c) and s.name not in names_read(a):
+            return Update(v.fn, a, swapped=True)
+    return None
+
+
+def reduction_op(name: str, body) -> str | None:
+    """How partial results of ``name`` combine ("+", "*", "min", "max") when every
+    assignment to ``name`` in ``body`` is a reduction update and ``name`` is read
+    nowhere else in ``body``; None otherwise."""
+    ops = set()
+    for s in ir.walk_stmts(body):
+        if isinstance(s, ir.Assign) and s.name == name:
+            u = reduction_update(s)
+            if u is None:
+                return None
+            ops.add(COMBINE[u.op])
+        elif any(name in names_read(e) for e in ir.stmt_exprs(s)):
+            return None
+    return ops.pop() if len(ops) == 1 else None
+
+
+# ----------------------------------------------------------------------------- accesses
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the affine analysis needs to know about a kernel."""
+
+    kernel: ir.Kernel
+    dims: frozenset[str]
+    int_scalars: frozenset[str]
+    checks: dict
+
+    @classmethod
+    def of(cls, kernel: ir.Kernel) -> "Context":
+        return cls(kernel, frozenset(kernel.dims), frozenset(p.name for p in kernel.scalars if p.dtype.is_int),
+                   access_checks(kernel))
+
+    def affine(self, e: ir.Expr, indices) -> dict | None:
+        return to_affine(e, self.dims, self.int_scalars, frozenset(indices))
+
+
+def loop_indices(body) -> set[str]:
+    return {s.index for s in ir.walk_stmts(body) if isinstance(s, ir.For)}
+
+
+def access_kind(ctx: Context, node, indices: set[str], v: str) -> tuple[str, tuple[int, ...]]:
+    """How an access moves along loop ``v``: ("invariant" | "contiguous" |
+    "strided", coefficients of ``v`` per subscript)."""
+    coefs = []
+    for i in node.indices:
+        a = ctx.affine(i, indices)
+        coefs.append(0 if a is None else a.get(v, 0))
+    if not any(coefs):
+        return "invariant", tuple(coefs)
+    if all(c == 0 for c in coefs[:-1]) and coefs[-1] == 1:
+        return "contiguous", tuple(coefs)
+    return "strided", tuple(coefs)
+
+
+# ----------------------------------------------------------------------------- legality
+
+
+def _failure_sites(ctx: Context, body, policy) -> str | None:
+    for s in ir.walk_stmts(body):
+        if isinstance(s, ir.For) and not isinstance(s.step, ir.Const):
+            return f"loop {s.index} has a step known only at run time"
+        nodes = [s] if isinstance(s, ir.Store) else []
+        for e in ir.stmt_exprs(s):
+            for sub in ir.walk_expr(e):
+                if isinstance(sub, ir.Load):
+                    nodes.append(sub)
+                elif isinstance(sub, ir.Binary) and sub.type.is_int and sub.op in ("//", "%", "**"):
+                    return f"integer '{sub.op}' may raise at run time"
+        for n in nodes:
+            flags = (policy,) * len(n.indices) if policy is not None else ctx.checks.get(id(n), (True,))
+            if any(flags):
+                return f"{n.array}[...] needs a run-time bounds check"
+    return None
+
+
+def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vector: ir.For | None,
+                    variant, fastmath: bool) -> str | None:
+    """Why the loops ``chain`` (root first, all enclosing ``vector``, which is the
+    last of them when given) cannot run as a jammed/vectorized region; None if they
+    can. ``site`` is the root's place in the kernel."""
+    root = chain[0]
+    region = (root,)
+    why = _failure_sites(ctx, region, getattr(variant, "boundscheck", None))
+    if why:
+        return why
+    tnames = {t.index for t in chain}
+    for t in chain:
+        if not (isinstance(t.step, ir.Const) and t.step.value > 0):
+            return f"loop {t.index} does not count upward by a constant step"
+    if vector is not None and not (isinstance(vector.step, ir.Const) and vector.step.value == 1):
+        return f"loop {vector.index} has step {ir.print_expr(vector.step)}; vectorized loops need step 1"
+    region_locals = set(assigned_in(region))
+    region_idx = loop_indices(region)
+    outer_idx = {o.index for o in site.outer}
+
+    # loops run for several instances must have the same bounds for all of them
+    def check_bounds(body, active: set[str]) -> str | None:
+        for s in body:
+            if isinstance(s, ir.For):
+                used = names_read(s.start) | names_read(s.stop)
+                bad = used & (active | region_locals)
+                if bad:
+                    return f"the bounds of loop {s.index} depend on {', '.join(sorted(bad))}, which differs between the iterations run together"
+                inner = active | ({s.index} if s.index in tnames else set())
+                why = check_bounds(s.body, inner)
+                if why:
+                    return why
+            elif isinstance(s, ir.If):
+                if active and vector is not None and not _inside_vector(s, vector) and loop_indices((s,)):
+                    return "an if containing loops outside the vectorized loop"
+                why = check_bounds(s.then, active) or check_bounds(s.orelse, active)
+                if why:
+                    return why
+        return None
+
+    why = check_bounds(root.body, {root.index})
+    if why:
+        return why
+
+    # memory: distinct instances touch distinct elements of written arrays
+    written = {s.array for s in ir.walk_stmts(region) if isinstance(s, ir.Store)}
+    if written and getattr(variant, "may_alias", False):
+        return f"{', '.join(sorted(written))} may overlap another argument"
+    all_idx = region_idx | outer_idx
+    for a in sorted(written):
+        subs = set()
+        for node in _accesses(region, a):
+            aff = tuple(ctx.affine(i, all_idx) for i in node.indices)
+            if any(x is None for x in aff):
+                return f"{a} is written with a subscript that is not affine"
+            subs.add(tuple(tuple(sorted(x.items())) for x in aff))
+        if len(subs) > 1:
+            return f"{a} is written and accessed at different subscripts in the same loops (a dependence between iterations)"
+        (sub,) = subs
+        for t in tnames:
+            ok = any(dict(d).get(t, 0) != 0 and not any(k in region_idx and k != t for k, c in d if c)
+                     for d in sub)
+            if not ok:
+                return f"iterations of {t} may write the same element of {a}"
+
+    # scalar locals: reductions or private
+    for t in chain:
+        for name in assigned_in(t.body):
+            ex = exposed(name, t.body)
+            if ex:
+                op = reduction_op(name, t.body)
+                if op is None:
+                    return f"'{name}' is carried from one iteration of {t.index} to the next and is not a reduction"
+                typ = next(iter(assigned_in(t.body)[name])).value.type
+                if typ.is_float and not fastmath:
+                    return f"reduction of '{name}' over {t.index} reassociates float arithmetic (needs fastmath)"
+                if typ is ir.DType.BOOL:
+                    return f"'{name}' is a boolean reduction"
+            elif _read_outside(ctx.kernel, site, t, name):
+                return f"'{name}' is set in loop {t.index} and used after it"
+    return None
+
+
+def _inside_vector(s, vector: ir.For) -> bool:
+    return any(x is s for x in ir.walk_stmts(vector.body))
+
+
+def _accesses(body, array: str):
+    for s in ir.walk_stmts(body):
+        if isinstance(s, ir.Store) and s.array == array:
+            yield s
+        for e in ir.stmt_exprs(s):
+            for sub in ir.walk_expr(e):
+                if isinstance(sub, ir.Load) and sub.array == array:
+                    yield sub
+
+
+def _read_outside(kernel: ir.Kernel, site: LoopSite, t: ir.For, name: str) -> bool:
+    """Whether a value of ``name`` set in loop ``t`` may be read after ``t``."""
+    # t's path: t is site.loop or a loop inside it
+    path = _path_of(site.loop, site.path, t)
+    if path is None:
+        return True
+    # reads later in an enclosing body of the region (after t) or after the region
+    return live_after(kernel, path, name)
+
+
+def _path_of(node, path: Path, target) -> Path | None:
+    if node is target:
+        return path
+    if isinstance(node, ir.For):
+        for k, s in enumerate(node.body):
+            p = _path_of(s, path + (k,), target)
+            if p is not None:
+                return p
+    elif isinstance(node, ir.If):
+        for b, branch in enumerate((node.then, node.orelse)):
+            for k, s in enumerate(branch):
+                p = _path_of(s, path + (b, k), target)
+                if p is not None:
+                    return p
+    return None

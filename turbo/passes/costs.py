@@ -1,0 +1,85 @@
+"""The instruction-cost table: what one operation costs, as data.
+
+The cost model (``schedule.py``) counts the operations of a loop body and prices
+them with this table; nothing here is measured at compile time. Figures are for
+one instruction on one SIMD register (a scalar operation costs the same as a
+vector one on x86), taken from the published tables for recent x86 cores (Zen 4,
+Sapphire Rapids) and rounded; they need to rank schedules, not predict
+nanoseconds.
+
+Fields of an ``OpCost``:
+
+``latency``
+    cycles from the moment the operation's inputs are ready until its result can
+    be used by the next operation. It bounds a dependence chain: a loop that adds
+    into one accumulator runs at most one iteration per ``fadd`` latency, which is
+    why reductions get several accumulators.
+``rthroughput``
+    reciprocal throughput: cycles of its unit the operation occupies, so a unit
+    finishes ``1 / rthroughput`` of them per cycle when they are independent
+    (``fma`` 0.5: two per cycle).
+``uops``
+    micro-operations it issues; all kinds share the core's issue width.
+``unit``
+    the execution resource it competes for: ``fp`` (vector arithmetic ports),
+    ``load`` (load ports), ``store`` (store port), ``div`` (the divider, separate
+    and slow), ``int`` (integer/address ports, rarely the bottleneck).
+``regs``
+    vector registers it needs for temporaries beyond its result (a SIMD ``exp``
+    holds constants and intermediate values).
+
+Entries for math functions (``exp``, ``log``, ...) price turbo's own SIMD
+routines (``codegen/simdmath.py``) as a whole; ``libm_call`` prices one scalar
+call into the C library, what a lane costs where no SIMD routine exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OpCost:
+    latency: float
+    rthroughput: float
+    uops: int = 1
+    unit: str = "fp"
+    regs: int = 0
+
+
+COSTS: dict[str, OpCost] = {
+    # arithmetic
+    "fadd": OpCost(3, 0.5),
+    "fmul": OpCost(3, 0.5),
+    "fma": OpCost(4, 0.5),
+    "fdiv32": OpCost(11, 3.5, unit="div"),
+    "fdiv64": OpCost(14, 5.0, unit="div"),
+    "sqrt32": OpCost(12, 4.0, unit="div"),
+    "sqrt64": OpCost(18, 7.0, unit="div"),
+    "fcmp": OpCost(3, 0.5),
+    "blend": OpCost(1, 0.5),  # select, min, max, abs, neg
+    "round": OpCost(3, 1.0),  # floor, ceil
+    "convert": OpCost(4, 1.0),  # int <-> float, f32 <-> f64
+    "iadd": OpCost(1, 0.33, unit="int"),
+    "imul": OpCost(3, 1.0, unit="int"),
+    "shuffle": OpCost(1, 1.0),  # permutes, broadcasts from a register, extracts
+    # memory
+    "load": OpCost(5, 0.5, unit="load"),
+    "broadcast": OpCost(6, 0.5, unit="load"),  # load one element into every lane
+    "masked_load": OpCost(7, 1.0, 2, unit="load"),
+    "store": OpCost(1, 1.0, unit="store"),
+    "masked_store": OpCost(1, 2.0, 2, unit="store"),
+    "gather_lane": OpCost(6, 1.0, 1, unit="load"),  # per lane of a gather
+    "scatter_lane": OpCost(2, 1.5, 2, unit="store"),  # per lane: AVX2 has no scatter
+    # control
+    "branch": OpCost(1, 0.5, unit="int"),  # loop back-edge with its compare
+    # math routines, per vector
+    "exp": OpCost(20, 6.0, 14, regs=4),
+    "log": OpCost(24, 8.0, 18, regs=5),
+    "tanh": OpCost(30, 9.0, 22, regs=5),
+    "sigmoid": OpCost(26, 8.0, 17, regs=4),
+    "sin": OpCost(30, 10.0, 24, regs=6),
+    "cos": OpCost(30, 10.0, 24, regs=6),
+    "pow": OpCost(50, 18.0, 40, regs=7),
+    "libm_call": OpCost(40, 20.0, 30, unit="fp"),
+}

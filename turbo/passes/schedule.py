@@ -1,0 +1,589 @@
+"""The scheduler: enumerate legal schedules of each loop nest, price them, pick one.
+
+A schedule is data (``RegionPlan``): which loops of a nest run together as a
+*region*, which of them is vectorized and at what width, and how many iterations
+of each are run side by side (unroll-and-jam; for the vectorized loop, how many
+vectors). Example, gemm ``for m, n { acc = 0; for k { acc += A[m,k]*B[k,n] }; C[m,n] = acc }``
+on AVX2 (8 × f32):
+
+    loops (m, n), vector n × 8, factors (6, 2)
+
+runs 6 rows × 2 vectors = 12 accumulators ``acc`` in registers through the ``k``
+loop: each ``k`` step loads 2 vectors of B, broadcasts 6 elements of A and issues
+12 FMAs. A tail of ``n`` runs under a lane mask; leftover rows of ``m`` run one at
+a time.
+
+The cost model is a pure function (kernel, plan, target) -> predicted cycles: it
+counts the operations each loop body issues per execution (sharing loads between
+iterations that read the same element), prices them with the instruction-cost table
+(``costs.py``), bounds each body by its busiest execution unit, by the latency of
+the dependence chains it carries (one accumulator per chain) and by the issue
+width, charges spills when the live vector values outnumber the registers, and
+multiplies by trip counts: literal when the loop bounds are literal, else assumed
+(``ASSUMED_TRIP``). It never runs the kernel.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+from .. import ir
+from ..ir import DType
+from . import analysis
+from .analysis import Context, LoopSite, Path
+from .target import TargetDesc
+
+ASSUMED_TRIP = 128  # iterations assumed for a loop whose bounds are not literal
+MAX_FACTOR = 8  # largest unroll factor tried for one loop
+MAX_INSTANCES = 32  # largest number of iterations run side by side
+
+
+@dataclass(frozen=True)
+class RegionPlan:
+    root: Path  # the path of the region's outermost loop
+    loops: tuple[str, ...]  # indices of the transformed loops, outermost first
+    paths: tuple[Path, ...]  # their paths (the first is ``root``)
+    factors: tuple[int, ...]  # per loop: iterations run together (vectors, for the vector loop)
+    vector: str | None  # index of the vectorized loop (the last of ``loops``), or None
+    width: int  # lanes per vector (1 when nothing is vectorized)
+    lane_type: DType = DType.F64
+
+    @property
+    def instances(self) -> int:
+        return math.prod(self.factors)
+
+    def factor(self, index: str) -> int:
+        return self.factors[self.loops.index(index)] if index in self.loops else 1
+
+    def describe(self) -> str:
+        parts = []
+        for name, f in zip(self.loops, self.factors):
+            if name == self.vector:
+                parts.append(f"vectorize {name} × {self.width} {self.lane_type}"
+                             + (f", {f} vectors per step ({f * self.width} iterations)" if f > 1 else "")
+                             + ", masked tail")
+            elif f > 1:
+                parts.append(f"unroll-and-jam {name} × {f}")
+        return "; ".join(parts) or "as written"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    cycles: float  # predicted cycles for the whole nest at the assumed sizes
+    inner_cycles: float  # predicted cycles per original iteration of the innermost loop
+    registers: int  # vector registers live in the innermost loop
+    bound: str  # what limits the innermost loop: "fp", "load", "store", "latency", ...
+
+
+@dataclass(frozen=True)
+class Option:
+    plan: RegionPlan | None  # None: the loops as written, scalar
+    estimate: Estimate | None
+    problem: str | None = None  # why it is illegal (then estimate is None)
+
+
+@dataclass(frozen=True)
+class NestDecision:
+    root: Path
+    header: str  # the nest's first loop, as text
+    chosen: Option
+    rejected: tuple[Option, ...]  # cheapest alternatives, then illegal ones with their reason
+
+
+@dataclass(frozen=True)
+class Schedule:
+    regions: tuple[RegionPlan, ...]
+    decisions: tuple[NestDecision, ...] = field(compare=False)
+    target: str = field(default="", compare=False)
+
+    def plan_at(self, path: Path) -> RegionPlan | None:
+        for r in self.regions:
+            if r.root == path:
+                return r
+        return None
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the user asked for: ``fastmath`` allows reassociating float
+    reductions and contracting ``a * b + c`` into an FMA in transformed loops;
+    ``vectorize`` names the loop index to vectorize (False: vectorize nothing);
+    ``unroll`` maps loop indices to factors."""
+
+    fastmath: bool = True
+    vectorize: str | bool | None = None
+    unroll: tuple[tuple[str, int], ...] = ()
+
+
+def make_options(fastmath: bool = True, vectorize: str | bool | None = None, unroll=None) -> Options:
+    """Options from user keywords, checked: ``unroll`` is a dict {index: factor}."""
+    if not isinstance(fastmath, bool):
+        raise TypeError(f"fastmath must be True or False, got {fastmath!r}")
+    if not (vectorize is None or vectorize is False or isinstance(vectorize, str)):
+        raise TypeError(f"vectorize must be None (the cost model decides), False (no vectorization) or the name of "
+                        f"a loop index, got {vectorize!r}")
+    if unroll is None:
+        unroll = {}
+    if not isinstance(unroll, dict) or not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+                                                and 1 <= v <= 64 for k, v in unroll.items()):
+        raise TypeError(f"unroll must be a dict {{loop index: factor from 1 to 64}}, got {unroll!r}")
+    return Options(fastmath, vectorize, tuple(sorted(unroll.items())))
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options = Options()) -> Schedule:
+    ctx = Context.of(kernel)
+    regions: list[RegionPlan] = []
+    decisions: list[NestDecision] = []
+    for site in _nests(kernel.body):
+        decision = decide(ctx, site, variant, target, options)
+        decisions.append(decision)
+        regions.extend(_regions_of(decision.chosen))
+    return Schedule(tuple(regions), tuple(decisions), target.name)
+
+
+def _regions_of(option: Option):
+    return () if option.plan is None else (option.plan,)
+
+
+def _nests(body, path=(), outer=()):
+    """The outermost loops (top level, or inside top-level ifs)."""
+    for k, s in enumerate(body):
+        if isinstance(s, ir.For):
+            yield LoopSite(path + (k,), s, outer)
+        elif isinstance(s, ir.If):
+            yield from _nests(s.then, path + (k, 0), outer)
+            yield from _nests(s.orelse, path + (k, 1), outer)
+
+
+def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: Options) -> NestDecision:
+    scalar = Option(None, estimate(ctx, nest, None, target, options))
+    options_ok: list[Option] = []
+    illegal: list[Option] = []
+    legal_cache: dict[tuple, str | None] = {}
+    names_here = {x.loop.index for x in sites_within(nest)}
+    for site in sites_within(nest):
+        for plan in _candidates(ctx, site, target, options):
+            key = (plan.paths, plan.vector)
+            if key not in legal_cache:
+                root_site = next(x for x in sites_within(nest) if x.path == plan.root)
+                chain = tuple(analysis.stmt_at(ctx.kernel.body, p) for p in plan.paths)
+                vec = chain[-1] if plan.vector else None
+                legal_cache[key] = analysis.region_problems(ctx, root_site, chain, vec, variant, options.fastmath)
+            problem = legal_cache[key]
+            if problem:
+                if all(f == 1 for f in plan.factors[:-1]) and plan.factors[-1] == 1:
+                    illegal.append(Option(plan, None, problem))
+                continue
+            if not _matches_overrides(plan, options, names_here):
+                continue
+            options_ok.append(Option(plan, estimate(ctx, nest, plan, target, options)))
+    forced = (isinstance(options.vectorize, str) and options.vectorize in names_here) or any(
+        n in names_here for n, _ in options.unroll)
+    pool = options_ok if forced else options_ok + [scalar]
+    if forced and not options_ok:
+        from ..errors import ScheduleError
+
+        why = "; ".join(sorted({o.problem for o in illegal if o.problem})) or "no loop of this nest matches"
+        raise ScheduleError(f"cannot apply vectorize={options.vectorize!r} unroll={dict(options.unroll)!r} "
+                            f"to the nest at loop {nest.loop.index}: {why}", nest.loop.loc)
+    if options.vectorize is False and not options.unroll:
+        pool = [scalar]
+    pool.sort(key=lambda o: (o.estimate.cycles, o.plan.instances if o.plan else 0))
+    chosen = pool[0]
+    rest = [o for o in pool[1:] if o is not chosen]
+    alternatives = _diverse(rest, 4) + illegal[:4]
+    return NestDecision(nest.path, f"for {nest.loop.index}", chosen, tuple(alternatives))
+
+
+def _diverse(options: list[Option], n: int) -> list[Option]:
+    """The cheapest alternatives, at most one per (loops, vector) shape."""
+    seen, out = set(), []
+    for o in options:
+        key = None if o.plan is None else (o.plan.loops, o.plan.vector)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(o)
+        if len(out) == n:
+            break
+    return out
+
+
+def _matches_overrides(plan: RegionPlan, options: Options, names_here: set[str]) -> bool:
+    if options.vectorize is False and plan.vector is not None:
+        return False
+    if isinstance(options.vectorize, str) and options.vectorize in names_here and plan.vector != options.vectorize:
+        return False
+    for name, f in options.unroll:
+        if name in names_here and plan.factor(name) != f:
+            return False
+    return True
+
+
+def sites_within(nest: LoopSite):
+    """The loop ``nest`` and every loop inside it."""
+    yield nest
+    yield from analysis.loop_sites(nest.loop.body, nest.path, nest.outer + (nest.loop,), nest.outer_paths + (nest.path,))
+
+
+def _lane_type(loop: ir.For) -> DType:
+    """The element type vector lanes are sized for: the narrowest array element
+    accessed in the loop (most lanes per load), f64 when there is none."""
+    types = [n.type for n in analysis.loads_in(loop.body)]
+    types += [s.value.type for s in ir.walk_stmts(loop.body) if isinstance(s, ir.Store)]
+    types = [t for t in types if t is not DType.BOOL]
+    return min(types, key=lambda t: t.bits) if types else DType.F64
+
+
+def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Options):
+    """Plans vectorizing ``site.loop`` with up to two loops unrolled: the vector
+    loop itself (several vectors) and/or enclosing loops."""
+    v = site.loop
+    lane = _lane_type(v)
+    w = target.width(lane)
+    ancestors = site.outer
+    # which enclosing loops may join: any, but at most two loops get a factor > 1
+    for k in range(0, min(2, len(ancestors)) + 1):
+        for chosen in itertools.combinations(range(len(ancestors)), k):
+            names = tuple(ancestors[i].index for i in chosen) + (v.index,)
+            paths = tuple(site.outer_paths[i] for i in chosen) + (site.path,)
+            for factors in _factor_choices(len(chosen)):
+                if math.prod(factors) > MAX_INSTANCES:
+                    continue
+                yield RegionPlan(paths[0], names, paths, factors, v.index, w, lane)
+
+
+def _factor_choices(n_outer: int):
+    fs = range(1, MAX_FACTOR + 1)
+    if n_outer == 0:
+        for f in fs:
+            yield (f,)
+    elif n_outer == 1:
+        for a in range(2, MAX_FACTOR + 1):
+            for f in fs:
+                yield (a, f)
+    else:
+        for a in range(2, MAX_FACTOR + 1):
+            for b in range(2, MAX_FACTOR + 1):
+                yield (a, b, 1)
+
+
+# ----------------------------------------------------------------------------- cost model
+
+
+def trip_estimate(loop: ir.For, outer_names: set[str]) -> float:
+    s, e, st = loop.start, loop.stop, loop.step
+    step = st.value if isinstance(st, ir.Const) else 1
+    if isinstance(s, ir.Const) and isinstance(e, ir.Const) and step:
+        return max(0, math.ceil((e.value - s.value) / step))
+    # bounds that follow an outer index (triangular) average half the range
+    used = analysis.names_read(s) | analysis.names_read(e)
+    trip = ASSUMED_TRIP / abs(step or 1)
+    return trip / 2 if used & outer_names else trip
+
+
+@dataclass
+class _Env:
+    instances: int  # iterations run side by side here
+    vector: bool  # inside the vectorized loop
+    width: int
+    active: dict[str, int]  # transformed loop index -> factor, for those enclosing here
+    vname: str | None
+    loops: set[str]  # all loop indices enclosing here
+
+
+def estimate(ctx: Context, nest: LoopSite, plan: RegionPlan | None, target: TargetDesc, options: Options) -> Estimate:
+    model = _Model(ctx, plan, target, options)
+    env = _Env(1, False, 1, {}, None, {o.index for o in nest.outer})
+    cycles = model.loop(nest.loop, nest.path, env)
+    inner = model.innermost or (cycles, 0, "fp")
+    return Estimate(cycles, inner[0], inner[1], inner[2])
+
+
+class _Model:
+    def __init__(self, ctx: Context, plan: RegionPlan | None, target: TargetDesc, options: Options):
+        self.ctx = ctx
+        self.plan = plan
+        self.t = target
+        self.fm = options.fastmath
+        self.in_region = False
+        self.innermost = None  # (cycles per original iteration, registers, bound) of the deepest body
+        self.depth = -1
+
+    def loop(self, s: ir.For, path: Path, env: _Env) -> float:
+        plan = self.plan
+        entering = plan is not None and path == plan.root
+        if entering:
+            self.in_region = True
+        factor, is_vec = 1, False
+        if self.in_region and plan is not None and path in plan.paths:
+            k = plan.paths.index(path)
+            factor = plan.factors[k]
+            is_vec = plan.vector is not None and k == len(plan.paths) - 1
+        trip = trip_estimate(s, env.loops)
+        lanes = plan.width if is_vec else 1
+        inner = _Env(env.instances * factor, env.vector or is_vec, plan.width if plan and (env.vector or is_vec) else 1,
+                     dict(env.active, **({s.index: factor} if factor > 1 or is_vec else {})),
+                     s.index if is_vec else env.vname, env.loops | {s.index})
+        body = self.body(s.body, path, inner, s)
+        step = factor * lanes
+        if is_vec:
+            execs = math.ceil(trip / step)
+        else:
+            execs = trip // step + (trip % step) * 1.5 / step
+        overhead = self.t.cost("branch").rthroughput + self.t.cost("iadd").rthroughput
+        total = execs * (body + overhead)
+        # combining partial reductions after the loop
+        if factor > 1 or is_vec:
+            # partial results combine after the loop: independent combines overlap,
+            # so each costs its throughput, and the last one its latency
+            per = self.t.cost("fadd").rthroughput + (self.t.cost("shuffle").rthroughput if lanes > 1 else 0)
+            for name in analysis.assigned_in(s.body):
+                if analysis.exposed(name, s.body) and analysis.reduction_op(name, s.body):
+                    steps = (factor - 1) + (math.log2(lanes) if lanes > 1 else 0)
+                    total += env.instances * factor * steps * per / factor + steps * self.t.cost("fadd").latency
+        if entering:
+            self.in_region = False
+        return total
+
+    def body(self, body, path: Path, env: _Env, loop: ir.For) -> float:
+        cycles = 0.0
+        straight = []
+        for k, s in enumerate(body):
+            if isinstance(s, ir.For):
+                cycles += self.loop(s, path + (k,), env)
+            elif isinstance(s, ir.If):
+                cond = _Counter(self, env, loop)
+                cond.expr(s.cond)
+                cycles += cond.throughput()
+                then = self.body(s.then, path + (k, 0), env, loop)
+                other = self.body(s.orelse, path + (k, 1), env, loop)
+                cycles += then + other if env.vector else max(then, other)
+            else:
+                straight.append(s)
+        counter = _Counter(self, env, loop)
+        for s in straight:
+            counter.stmt(s)
+        own = counter.throughput()
+        chain = counter.chain_latency(body)
+        regs = counter.registers()
+        spill = max(0, regs - self.t.vector_registers) * (self.t.cost("load").rthroughput + self.t.cost("store").rthroughput) * 2
+        own_cycles = max(own, chain) + spill
+        if not any(isinstance(s, ir.For) for s in ir.walk_stmts(body)) and straight:
+            depth = len(env.loops)
+            if depth >= self.depth:
+                self.depth = depth
+                per = own_cycles / max(1, env.instances * env.width)
+                self.innermost = (per, regs, "latency" if chain >= own else counter.busiest())
+        return cycles + own_cycles
+
+
+class _Counter:
+    """Counts what one execution of a straight-line body issues, for all the
+    iterations run side by side."""
+
+    def __init__(self, model: _Model, env: _Env, loop: ir.For):
+        self.m = model
+        self.t = model.t
+        self.env = env
+        self.loop = loop
+        self.ops: dict[str, float] = {}
+        self.shared_vectors = 0
+        self.extra_regs = 0
+        self.seen_loads: set = set()
+
+    def add(self, op: str, n: float = 1.0) -> None:
+        self.ops[op] = self.ops.get(op, 0.0) + n
+
+    def throughput(self) -> float:
+        units: dict[str, float] = {}
+        uops = 0.0
+        for op, n in self.ops.items():
+            c = self.t.cost(op)
+            units[c.unit] = units.get(c.unit, 0.0) + n * c.rthroughput
+            uops += n * c.uops
+        units["issue"] = uops / self.t.issue_width
+        self._units = units
+        return max(units.values(), default=0.0)
+
+    def busiest(self) -> str:
+        units = getattr(self, "_units", None) or {}
+        return max(units, key=units.get) if units else "fp"
+
+    def registers(self) -> int:
+        if not self.env.vector:
+            return 0
+        carried = len([1 for _ in analysis.assigned_in(self.loop.body)]) if self.loop is not None else 0
+        accs = carried * self.env.instances
+        return accs + self.shared_vectors + 2 + self.extra_regs
+
+    def chain_latency(self, body) -> float:
+        """The longest dependence chain the loop carries from one iteration to the
+        next through a local (an accumulator) or an array element updated in place."""
+        worst = 0.0
+        if self.loop is None:
+            return 0.0
+        for s in body:
+            if isinstance(s, ir.Assign) and analysis.exposed(s.name, self.loop.body):
+                worst = max(worst, self._update_latency(s))
+            if isinstance(s, ir.Store) and s.op is not None:
+                idx = set().union(*(analysis.names_read(i) for i in s.indices)) if s.indices else set()
+                if self.loop.index not in idx:
+                    worst = max(worst, self.t.cost("load").latency + self.t.cost("fadd").latency + 4)
+        return worst
+
+    def _update_latency(self, s: ir.Assign) -> float:
+        u = analysis.reduction_update(s)
+        value = u.value if u else s.value
+        op = u.op if u else s.op
+        if op in ("min", "max"):
+            return self.t.cost("fcmp").latency + self.t.cost("blend").latency
+        if op in ("*", "/"):
+            return self.t.cost("fmul").latency
+        if self._contracts(value):
+            return self.t.cost("fma").latency
+        return self.t.cost("fadd").latency
+
+    def _contracts(self, value) -> bool:
+        return (self.m.fm and self.m.in_region and self.t.fma and isinstance(value, ir.Binary)
+                and value.op == "*" and value.type.is_float)
+
+    # -- statements and expressions
+    def stmt(self, s) -> None:
+        n = self.env.instances
+        if isinstance(s, ir.Assign):
+            self.expr(s.value)
+            if s.op is not None:
+                self._arith(s.op, s.value.type, n, s.value)
+        elif isinstance(s, ir.Store):
+            self.expr(s.value)
+            self.access(s, store=True)
+            if s.op is not None:
+                self.access(s, store=False)
+                self._arith(s.op, s.value.type, n, s.value)
+        elif isinstance(s, ir.Return):
+            self.expr(s.value)
+
+    def _arith(self, op: str, t: DType, n: float, rhs=None) -> None:
+        if t.is_float:
+            if op in ("+", "-"):
+                if rhs is not None and self._contracts(rhs):
+                    self.add("fma", n)
+                    self.add("fmul", -n)  # the multiply was fused
+                else:
+                    self.add("fadd", n)
+            elif op == "*":
+                self.add("fmul", n)
+            elif op == "/":
+                self.add("fdiv32" if t is DType.F32 else "fdiv64", n)
+            else:
+                self.add("libm_call", n * self.env.width)
+        else:
+            self.add("imul" if op == "*" else "iadd", n)
+
+    def expr(self, e: ir.Expr) -> None:
+        n = self.env.instances
+        for sub in ir.walk_expr(e):
+            if isinstance(sub, ir.Load):
+                self.access(sub, store=False)
+            elif isinstance(sub, ir.Binary):
+                if sub.op in ir.COMPARE_OPS:
+                    self.add("fcmp", n)
+                elif sub.op in ir.LOGIC_OPS:
+                    self.add("blend", n)
+                elif sub.op == "**":
+                    self._math("pow", n)
+                elif sub.op in ("+", "-") and self._contracts(sub.left) or self._contracts(sub.right) and sub.op == "+":
+                    self.add("fma", n)
+                    self.add("fmul", -n)
+                else:
+                    self._arith(sub.op, sub.type, n)
+            elif isinstance(sub, (ir.Unary, ir.Select)):
+                self.add("blend", n)
+            elif isinstance(sub, ir.Cast):
+                self.add("convert", n)
+            elif isinstance(sub, ir.Call):
+                if sub.fn in ("min", "max"):
+                    self.add("fcmp", n)
+                    self.add("blend", n)
+                elif sub.fn == "abs":
+                    self.add("blend", n)
+                elif sub.fn == "sqrt":
+                    self.add("sqrt32" if sub.type is DType.F32 else "sqrt64", n)
+                elif sub.fn in ("floor", "ceil"):
+                    self.add("round", n)
+                else:
+                    self._math(sub.fn, n)
+
+    def _math(self, fn: str, n: float) -> None:
+        if self.env.vector:
+            self.add(fn, n)
+            self.extra_regs = max(self.extra_regs, self.t.cost(fn).regs)
+        else:
+            self.add("libm_call", n)
+
+    def access(self, node, store: bool) -> None:
+        env = self.env
+        idx_names = set().union(*(analysis.names_read(i) for i in node.indices)) if node.indices else set()
+        loop_idx = self.loop.index if self.loop is not None else None
+        if not store and loop_idx is not None and loop_idx not in idx_names and idx_names <= (env.loops | self.m.ctx.dims | self.m.ctx.int_scalars):
+            return  # invariant in this loop: hoisted out of it
+        # iterations run together that read the same element share one load
+        unique = 1
+        for name, f in env.active.items():
+            if name in idx_names and name != env.vname:
+                unique *= f
+        if env.vname is not None and env.vname in env.active:
+            vf = env.active[env.vname]
+            unique *= vf if env.vname in idx_names else 1
+        key = (node.array, tuple(map(str, node.indices)), store)
+        if key in self.seen_loads and not store:
+            return
+        self.seen_loads.add(key)
+        if not env.vector:
+            self.add("store" if store else "load", unique)
+            return
+        kind, _ = analysis.access_kind(self.m.ctx, node, env.loops, env.vname)
+        if kind == "invariant":
+            self.add("store" if store else "broadcast", unique)
+            if not store and env.instances > unique:
+                self.shared_vectors += 0  # a broadcast is consumed right away
+        elif kind == "contiguous":
+            self.add("store" if store else "load", unique)
+            if not store and env.instances > unique:
+                self.shared_vectors += unique
+        else:
+            self.add("scatter_lane" if store else "gather_lane", unique * env.width)
+            if not store and env.instances > unique:
+                self.shared_vectors += unique
+
+
+# ----------------------------------------------------------------------------- explain
+
+
+def format_schedule(kernel: ir.Kernel, sched: Schedule) -> str:
+    out = [f"schedule of kernel {kernel.name} for {sched.target}:"]
+    if not sched.decisions:
+        out.append("  (no loops)")
+    for d in sched.decisions:
+        out.append(f"  nest {d.header} (at {'.'.join(map(str, d.root))}):")
+        out.append(f"    chosen: {_option_text(d.chosen)}")
+        for o in d.rejected:
+            out.append(f"    rejected: {_option_text(o)}")
+    return "\n".join(out)
+
+
+def _option_text(o: Option) -> str:
+    what = "loops as written (scalar)" if o.plan is None else o.plan.describe()
+    if o.plan is not None:
+        what += f" [loops {', '.join(f'{n}×{f}' for n, f in zip(o.plan.loops, o.plan.factors))}]"
+    if o.problem:
+        return f"{what}: illegal, {o.problem}"
+    e = o.estimate
+    return (f"{what}: {e.cycles:,.0f} cycles predicted at the assumed sizes, {e.inner_cycles:.3g} cycles per "
+            f"innermost iteration, {e.registers} vector registers, bound by {e.bound}")

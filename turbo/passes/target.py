@@ -1,0 +1,55 @@
+"""What the cost model knows about the machine: vector width, registers, costs.
+
+A ``TargetDesc`` is built from the CPU features LLVM reports for the host
+(``llvmlite.binding.get_host_cpu_features``), never from the CPU name alone: a VM
+may hide AVX-512 on a CPU that has it. Tests build descriptions for other machines
+from a feature string (``TargetDesc.from_features("+avx512f,+fma,...")``) to check
+decisions made for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from ..ir import DType
+from .costs import COSTS, OpCost
+
+
+@dataclass(frozen=True)
+class TargetDesc:
+    name: str  # what explain() prints, e.g. "x86-64 AVX2+FMA"
+    vector_bits: int  # width of one SIMD register: 128, 256 or 512
+    vector_registers: int  # architectural SIMD registers (16 with AVX2, 32 with AVX-512)
+    mask_registers: int  # AVX-512 k-registers (0 without AVX-512: masks live in vector registers)
+    fma: bool  # fused multiply-add instructions
+    costs: dict[str, OpCost] = field(default_factory=lambda: dict(COSTS), compare=False, hash=False)
+    issue_width: int = 6  # instructions (uops) started per cycle, all kinds together
+
+    def width(self, t: DType) -> int:
+        """Lanes of one vector register for element type ``t``."""
+        return max(1, self.vector_bits // t.bits)
+
+    def cost(self, op: str) -> OpCost:
+        return self.costs[op]
+
+    @classmethod
+    def from_features(cls, features: str, cpu: str = "") -> "TargetDesc":
+        """From an LLVM feature string (``+avx2,-avx512f,...``)."""
+        on = {f[1:] for f in features.split(",") if f.startswith("+")}
+        fma = "fma" in on
+        if "avx512f" in on:
+            bits, regs, masks, isa = 512, 32, 8, "AVX-512"
+        elif "avx2" in on or "avx" in on:
+            bits, regs, masks, isa = 256, 16, 0, "AVX2" if "avx2" in on else "AVX"
+        else:
+            bits, regs, masks, isa = 128, 16, 0, "SSE"
+        name = f"{cpu + ' ' if cpu else ''}{isa}{'+FMA' if fma else ''}".strip()
+        return cls(name, bits, regs, masks, fma)
+
+
+@lru_cache(maxsize=1)
+def host() -> TargetDesc:
+    import llvmlite.binding as llvm
+
+    return TargetDesc.from_features(llvm.get_host_cpu_features().flatten(), llvm.get_host_cpu_name())
