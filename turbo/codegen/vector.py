@@ -315,7 +315,6 @@ class RegionEmitter:
         b.store(value, slot)
 
     def store(self, s: ir.Store, inst: Instance) -> None:
-        b = self.b
         if not inst.vec:
             self.view(inst)
             self.cg.store(s)

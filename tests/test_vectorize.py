@@ -1,0 +1,360 @@
+"""The scheduler and the vectorizer: decisions as decisions, and every schedule
+(chosen or forced through the overrides) against the reference interpreter on
+sizes around each factor, every dtype, transposed and strided inputs."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import turbo
+from turbo.codegen.abi import Variant
+from turbo.passes import schedule as S
+from turbo.passes.target import TargetDesc, host
+
+from helpers import assert_same, rand
+
+AVX512 = TargetDesc.from_features("+avx512f,+avx2,+avx,+fma")
+AVX2 = TargetDesc.from_features("+avx2,+avx,+fma,-avx512f")
+
+# sizes around every factor: 0, 1, W-1, W, W+1 for W = 4, 8, 16, tile multiples +- 1
+SIZES = (0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 47, 49)
+MAT_SIZES = (0, 1, 5, 8, 9, 13, 17, 24, 25)
+
+SOURCE = """
+kernel axpy(y: T[N], a: T, x: T[N]) {
+    for i in 0:N { y[i] += a * x[i] }
+}
+kernel dot(x: T[N], y: T[N]) {
+    s = 0.0
+    for i in 0:N { s += x[i] * y[i] }
+    return s
+}
+kernel maxabs(x: T[N]) {
+    m = 0.0
+    for i in 0:N { m = max(m, abs(x[i])) }
+    return m
+}
+kernel possum(x: T[N]) {
+    s = 0.0
+    for i in 0:N {
+        if x[i] > 0.0 { s += x[i] } else { s -= 0.5 * x[i] }
+    }
+    return s
+}
+kernel relu(y: T[N], x: T[N]) {
+    for i in 0:N {
+        y[i] = 0.0
+        if x[i] > 0.0 { y[i] = x[i] }
+    }
+}
+kernel gemm(C: T[M, N], A: T[M, K], B: T[K, N]) {
+    for m in 0:M, n in 0:N {
+        acc = 0.0
+        for k in 0:K { acc += A[m, k] * B[k, n] }
+        C[m, n] = acc
+    }
+}
+kernel gemm_ikj(C: T[M, N], A: T[M, K], B: T[K, N]) {
+    for m in 0:M, k in 0:K, n in 0:N { C[m, n] += A[m, k] * B[k, n] }
+}
+kernel gemm_abt(C: T[M, N], A: T[M, K], B: T[N, K]) {
+    for m in 0:M, n in 0:N {
+        acc = 0.0
+        for k in 0:K { acc += A[m, k] * B[n, k] }
+        C[m, n] = acc
+    }
+}
+kernel gemvt(y: T[N], A: T[M, N], x: T[M]) {
+    for j in 0:N {
+        s = 0.0
+        for i in 0:M { s += A[i, j] * x[i] }
+        y[j] = s
+    }
+}
+kernel sse(y: T[M], X: T[M, N], b: T[N]) {
+    s = 0.0
+    for i in 0:M {
+        r = y[i]
+        for j in 0:N { r -= X[i, j] * b[j] }
+        s += r * r
+    }
+    return s
+}
+kernel aplusat(B: T[N, N], A: T[N, N]) {
+    for i in 0:N, j in 0:N { B[i, j] = A[i, j] + A[j, i] }
+}
+kernel lower_rowsums(y: T[N], A: T[N, N]) {
+    for i in 0:N {
+        s = 0.0
+        for j in 0:i + 1 { s += A[i, j] }
+        y[i] = s
+    }
+}
+kernel mathy(y: T[N], x: T[N]) {
+    for i in 0:N { y[i] = sqrt(abs(x[i])) + floor(x[i]) * 0.5 + min(x[i], 0.25) + i * 0.25 }
+}
+kernel scan(y: T[N], x: T[N]) {
+    s = 0.0
+    for i in 0:N {
+        s += x[i]
+        y[i] = s
+    }
+}
+"""
+
+INT_SOURCE = """
+kernel isum(x: T[N]) {
+    s = 0
+    for i in 0:N { s += x[i] * 3 - i }
+    return s
+}
+kernel imax(y: T[N], x: T[N], z: T[N]) {
+    for i in 0:N { y[i] = max(x[i], z[i]) + abs(x[i] - z[i]) }
+}
+kernel count_true(m: bool[N], x: T[N]) {
+    c = 0
+    for i in 0:N {
+        m[i] = x[i] > 0
+        if m[i] { c += 1 }
+    }
+    return c
+}
+"""
+
+_modules: dict = {}
+
+
+def module(src: str, dt: str, **options):
+    key = (src, dt, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    if key not in _modules:
+        _modules[key] = turbo.compile(src.replace("T[", f"{dt}[").replace(": T)", f": {dt})").replace("a: T,", f"a: {dt},"),
+                                      "vec.loop", **options)
+    return _modules[key]
+
+
+def args_for(name, rng, n, dt):
+    v = lambda: rand(rng, n, dt)
+    m = lambda r, c: rand(rng, (r, c), dt)
+    k = max(n - 2, 0)
+    return {
+        "axpy": lambda: (v(), np.dtype(dt).type(1.5), v()),
+        "dot": lambda: (v(), v()),
+        "maxabs": lambda: (v(),),
+        "possum": lambda: (v(),),
+        "relu": lambda: (np.zeros(n, dt), v()),
+        "gemm": lambda: (np.zeros((n, n + 1), dt), m(n, k), m(k, n + 1)),
+        "gemm_ikj": lambda: (np.zeros((n, n + 1), dt), m(n, k), m(k, n + 1)),
+        "gemm_abt": lambda: (np.zeros((n, n + 1), dt), m(n, k), m(n + 1, k)),
+        "gemvt": lambda: (np.zeros(n + 3, dt), m(n, n + 3), rand(rng, n, dt)),
+        "sse": lambda: (rand(rng, n, dt), m(n, n + 2), rand(rng, n + 2, dt)),
+        "aplusat": lambda: (np.zeros((n, n), dt), m(n, n)),
+        "lower_rowsums": lambda: (np.zeros(n, dt), m(n, n)),
+        "mathy": lambda: (np.zeros(n, dt), v()),
+        "scan": lambda: (np.zeros(n, dt), v()),
+        "isum": lambda: (v(),),
+        "imax": lambda: (np.zeros(n, dt), v(), v()),
+        "count_true": lambda: (np.zeros(n, bool), v()),
+    }[name]()
+
+
+FLOAT_KERNELS = ["axpy", "dot", "maxabs", "possum", "relu", "gemm", "gemm_ikj", "gemm_abt", "gemvt", "sse",
+                 "aplusat", "lower_rowsums", "mathy", "scan"]
+MATRIX = {"gemm", "gemm_ikj", "gemm_abt", "gemvt", "sse", "aplusat", "lower_rowsums"}
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+@pytest.mark.parametrize("name", FLOAT_KERNELS)
+@pytest.mark.parametrize("fastmath", [True, False])
+def test_chosen_schedule_matches_interpreter(name, dt, fastmath):
+    rng = np.random.default_rng(3)
+    kernel = module(SOURCE, {"float32": "f32", "float64": "f64"}[dt], fastmath=fastmath)[name]
+    for n in MAT_SIZES if name in MATRIX else SIZES:
+        assert_same(kernel, *args_for(name, rng, n, dt))
+
+
+@pytest.mark.parametrize("dt", ["int32", "int64"])
+@pytest.mark.parametrize("name", ["isum", "imax", "count_true"])
+def test_integer_and_bool_kernels_vectorize_exactly(name, dt):
+    rng = np.random.default_rng(4)
+    kernel = module(INT_SOURCE, {"int32": "i32", "int64": "i64"}[dt])[name]
+    assert S.format_schedule(kernel.ir, kernel.schedule(kernel.variant_for(()))[1]).count("vectorize") >= 1
+    for n in SIZES:
+        assert_same(kernel, *args_for(name, rng, n, dt))
+
+
+def test_transposed_and_strided_inputs():
+    rng = np.random.default_rng(5)
+    mod = module(SOURCE, "f64")
+    for n in (1, 7, 9, 17):
+        base = rand(rng, (2 * n + 1, 2 * n + 3), "float64")
+        A = base[::2, 1::2][:n, :n]  # strided rows and columns
+        assert_same(mod.aplusat, np.zeros((n, n)), A)
+        assert_same(mod.aplusat, np.zeros((n, n)), A.T)
+        out = np.zeros((3 * n, 2))[::3, 1]  # a strided output
+        x = rand(rng, 2 * n, "float64")[::-2]  # reversed, strided input
+        assert_same(mod.relu, out, x)
+        assert_same(mod.dot, x, rand(rng, n, "float64"))
+        C = np.zeros((n + 1, n), order="F").T  # a transposed output
+        assert_same(mod.gemm, C, rand(rng, (n, n), "float64").T, rand(rng, (n, n + 1), "float64"))
+
+
+def legal_overrides(kernel):
+    """(vectorize, unroll) pairs the scheduler accepts for a kernel's loops."""
+    names = sorted({s.index for s in _loops(kernel.ir.body)})
+    out = []
+    for v in names:
+        for f in (1, 2, 3):
+            out.append((v, {v: f}))
+        for u in names:
+            if u != v:
+                out.append((v, {u: 3, v: 2}))
+    return out
+
+
+def _loops(body):
+    from turbo import ir
+
+    return [s for s in ir.walk_stmts(body) if isinstance(s, ir.For)]
+
+
+@pytest.mark.parametrize("name", ["dot", "possum", "gemm", "gemm_ikj", "gemm_abt", "gemvt", "sse", "aplusat",
+                                  "lower_rowsums", "relu"])
+def test_forced_schedules_match_interpreter(name):
+    """Every schedule the overrides can force is either refused with a
+    ScheduleError or computes what the interpreter computes."""
+    rng = np.random.default_rng(6)
+    base = module(SOURCE, "f64")[name]
+    applied = 0
+    for vec, unroll in legal_overrides(base):
+        try:
+            mod = module(SOURCE, "f64", vectorize=vec, unroll=unroll)
+            kernel = mod[name]
+            kernel.schedule(kernel.variant_for(()))
+        except turbo.ScheduleError:
+            continue
+        applied += 1
+        for n in (0, 1, 5, 9, 13):
+            assert_same(kernel, *args_for(name, rng, n, "float64"))
+    assert applied >= 1
+
+
+# ----------------------------------------------------------------------------- decisions
+
+
+def plans(name, target, dt="f32", src=SOURCE):
+    kernel = module(src, dt)[name]
+    variant = Variant((True,) * len(kernel.ir.arrays), False, None)
+    return S.schedule(kernel.ir, variant, target).regions
+
+
+def test_gemm_register_tile_decisions():
+    (p,) = plans("gemm", AVX2)
+    assert (p.loops, p.vector, p.width, p.factors) == (("m", "n"), "n", 8, (6, 2))  # 12 accumulators of 16 registers
+    (p,) = plans("gemm", AVX512)
+    assert (p.loops, p.vector, p.width, p.factors) == (("m", "n"), "n", 16, (6, 4))  # 24 accumulators of 32
+    (p,) = plans("gemm", AVX2, "f64")
+    assert (p.vector, p.width, p.factors) == ("n", 4, (6, 2))
+
+
+def test_reduction_accumulator_decisions():
+    (p,) = plans("dot", AVX2)
+    assert (p.vector, p.width, p.factors) == ("i", 8, (4,))  # 4 independent accumulators hide the FMA latency
+    (p,) = plans("dot", AVX512, "f64")
+    assert (p.vector, p.width, p.factors) == ("i", 8, (4,))
+
+
+def test_orientation_decisions():
+    (p,) = plans("gemvt", AVX2)
+    assert p.vector == "j"  # contiguous rows of A; x[i] broadcast
+    (p,) = plans("gemm_abt", AVX2)
+    assert p.vector in ("n", "k")
+    (p,) = plans("sse", AVX2)
+    assert p.vector == "j" and p.factor("i") > 1  # several rows share each load of b
+
+
+def test_recurrences_and_triangular_solves_are_not_vectorized_across_the_carrying_loop():
+    assert plans("scan", AVX2) == ()
+    kernel = module(SOURCE, "f32").scan
+    text = kernel.explain()
+    assert "'s' is carried from one iteration of i to the next" in text
+    trsv = turbo.compile("""
+kernel trsv(x: f64[N], L: f64[N, N], b: f64[N]) {
+    for i in 0:N {
+        s = b[i]
+        for j in 0:i { s -= L[i, j] * x[j] }
+        x[i] = s / L[i, i]
+    }
+}""").trsv
+    (p,) = S.schedule(trsv.ir, Variant((True,) * 3, False, None), AVX2).regions
+    assert p.loops == ("j",)  # the inner dot product, never across i
+    rng = np.random.default_rng(1)
+    for n in (1, 5, 9, 33):
+        L = np.tril(rand(rng, (n, n), "float64")) + 4 * np.eye(n)
+        assert_same(trsv, np.zeros(n), L, rand(rng, n, "float64"))
+
+
+def test_aliasing_variant_keeps_writes_scalar():
+    kernel = module(SOURCE, "f64").axpy
+    variant = Variant((True, True), True, None)
+    assert S.schedule(kernel.ir, variant, host()).regions == ()
+    x = np.arange(10.0)
+    y = x[1:]  # overlaps x
+    want = x.copy()
+    for i in range(9):
+        want[1 + i] += 1.5 * want[i]
+    kernel(y, 1.5, x[:9])
+    np.testing.assert_array_equal(x, want)
+
+
+def test_explain_shows_choice_cost_and_rejected_alternatives():
+    text = module(SOURCE, "f32").gemm.explain()
+    assert "chosen: unroll-and-jam m" in text and "vectorize n" in text
+    assert "cycles per innermost iteration" in text and "vector registers" in text
+    assert text.count("rejected:") >= 2
+    f = turbo.turbo(lambda_free_dot)
+    f(np.ones(3), np.ones(3))
+    assert "vectorize i" in f.explain(np.ones(3), np.ones(3))
+
+
+def lambda_free_dot(x, y):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += x[i] * y[i]
+    return s
+
+
+def test_overrides_are_checked_and_shown():
+    mod = module(SOURCE, "f32", vectorize="n", unroll={"m": 2, "n": 1})
+    text = mod.gemm.explain()
+    assert "unroll-and-jam m × 2; vectorize n" in text
+    with pytest.raises(turbo.ScheduleError, match="carried from one iteration"):
+        module(SOURCE, "f32", vectorize="i").scan.compile()
+    with pytest.raises(TypeError, match="unroll must be a dict"):
+        turbo.compile(SOURCE.replace("T[", "f32["), unroll=4)
+    with pytest.raises(TypeError, match="vectorize must be"):
+        turbo.compile(SOURCE.replace("T[", "f32["), vectorize=3)
+    g = turbo.turbo(vectorize=False)(lambda_free_dot)
+    assert g(np.ones(5), np.ones(5)) == 5.0
+    assert "chosen: loops as written" in g.explain(np.ones(5), np.ones(5))
+
+
+def test_vector_code_is_emitted():
+    asm = module(SOURCE, "f32").gemm.inspect("asm")
+    assert "vfmadd" in asm and "ymm" in asm or "zmm" in asm
+    plain = module(SOURCE, "f32", fastmath=False).gemm.inspect("asm")
+    assert "vfmadd" not in plain  # fastmath=False: no contraction
+
+
+@pytest.mark.parametrize("pair", list(itertools.product(["f32", "f64"], [True, False])))
+def test_every_size_with_tile_factors(pair):
+    """gemm through sizes around the 6 x 2W tile: multiples +- 1."""
+    dt, fm = pair
+    kernel = module(SOURCE, dt, fastmath=fm).gemm
+    rng = np.random.default_rng(9)
+    w = host().width(turbo.ir.DType(dt))
+    npdt = {"f32": "float32", "f64": "float64"}[dt]
+    for m, n in [(6, 2 * w), (5, 2 * w - 1), (7, 2 * w + 1), (12, 4 * w + 1), (13, w - 1), (1, 1)]:
+        assert_same(kernel, np.zeros((m, n), npdt), rand(rng, (m, 5), npdt), rand(rng, (5, n), npdt))
