@@ -1,7 +1,7 @@
 """The ``turbo`` command.
 
     turbo demo                                  compile and run example kernels, timed next to NumPy
-    turbo inspect FILE.loop --emit loops|lowered|llvm|llvm-unoptimized|asm
+    turbo inspect FILE.loop --emit loops|lowered|schedule|llvm|llvm-unoptimized|asm
                   [--kernel NAME] [--dims M=64,N=64]
     turbo check FILE.loop                       parse and type-check only
     turbo cache info|clear
@@ -221,8 +221,8 @@ def cmd_demo(args) -> int:
     print("1st call = compile (or load from the disk cache) + run; turbo/NumPy = best of several timed batches.")
     print("NumPy's column uses the closest NumPy equivalent (matmul, cumsum, einsum, histogram, solve,")
     print("whole-array expressions for the @turbo functions of turbo/examples/demo_py.py).")
-    print("This is the scalar foundation: vectorization, register tiling and threads come from the")
-    print("performance passes. See a kernel's code with:  turbo inspect FILE.loop --emit llvm")
+    print("Loops are vectorized and register-tiled by the cost model; see why with")
+    print("  turbo inspect FILE.loop --emit schedule   (and --emit asm for the code)")
     return 0 if all(r[-1] for r in rows) else 1
 
 
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo", help="compile and run example kernels, timed next to NumPy")
     p = sub.add_parser("inspect", help="print a kernel at one compilation stage")
     p.add_argument("file")
-    p.add_argument("--emit", default="loops", choices=["loops", "lowered", "llvm", "llvm-unoptimized", "asm"])
+    p.add_argument("--emit", default="loops", choices=["loops", "lowered", "schedule", "llvm", "llvm-unoptimized", "asm"])
     p.add_argument("--kernel")
     p.add_argument("--dims", help="specialize symbolic dims, e.g. M=64,N=64")
     p = sub.add_parser("check", help="parse and type-check a .loop file")
