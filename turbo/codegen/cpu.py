@@ -15,7 +15,7 @@ from llvmlite import ir as ll
 
 from .. import ir
 from ..ir import DType
-from ..passes import bounds
+from ..passes import analysis
 from .abi import (
     ERR_INDEX,
     ERR_NEGATIVE_POWER,
@@ -125,7 +125,8 @@ class KernelCodegen:
                 arg.add_attribute("noalias")
         for p, contig in zip(kernel.arrays, variant.contiguous):
             self.arrays[p.name] = _Array(p, data[p.name], strides.get(p.name, []), contig)
-        self.checks = bounds.access_checks(kernel)
+        self.loop_ctx = analysis.Context.of(kernel)  # affine forms and bounds facts, shared with regions
+        self.checks = self.loop_ctx.checks
         self.entry = self.fn.append_basic_block("entry")
         self.b = ll.IRBuilder(self.entry)
         self.locals: dict[str, ll.Value] = {}

@@ -60,6 +60,11 @@ def call(cg, fn: str, t: DType, args):
     raise TypeError(f"unknown function {fn}")
 
 
+# ln 2 split in a head with trailing zero bits (k * head is exact) and a tail
+LN2_SPLIT = {DType.F32: (0.693145751953125, 1.428606765330187e-06),
+             DType.F64: (0.6931471803691238, 1.9082149292705877e-10)}
+
+
 @lru_cache(maxsize=None)
 def tanh_coefficients(n: int) -> tuple[float, ...]:
     """tanh x = sum_k a_k x^(2k-1): a_k = 2^2k (2^2k - 1) B_2k / (2k)!."""
@@ -118,14 +123,11 @@ class _Math:
 
     def exp(self, x):
         b = self.b
+        ln2hi, ln2lo = LN2_SPLIT[self.t]
         if self.f32:
-            hi, lo = 88.72283935546875, -103.97208404541016
-            ln2hi, ln2lo = 0.693145751953125, 1.428606765330187e-06
-            degree = 7
+            hi, lo, degree = 88.72283935546875, -103.97208404541016, 7
         else:
-            hi, lo = 709.782712893384, -745.1332191019412
-            ln2hi, ln2lo = 0.6931471803691238, 1.9082149292705877e-10
-            degree = 13
+            hi, lo, degree = 709.782712893384, -745.1332191019412, 13
         fcmp = b.fcmp_ordered
         xs = b.select(fcmp(">", x, self.c(hi)), self.c(hi), x)
         xs = b.select(fcmp("<", xs, self.c(lo)), self.c(lo), xs)
@@ -168,8 +170,8 @@ class _Math:
         R = self.horner(coeffs, z)  # 2z/3 + 2z^2/5 + ...
         log1p = b.fsub(f, b.fmul(s, b.fsub(f, R)))
         de = b.sitofp(e, self.lt)
-        y = self.fma(de, self.c(0.6931471803691238 if not self.f32 else 0.693145751953125),
-                     self.fma(de, self.c(1.9082149292705877e-10 if not self.f32 else 1.428606765330187e-06), log1p))
+        ln2hi, ln2lo = LN2_SPLIT[self.t]
+        y = self.fma(de, self.c(ln2hi), self.fma(de, self.c(ln2lo), log1p))
         y = b.select(fcmp("==", x, self.c(0.0)), self.c(float("-inf")), y)
         y = b.select(fcmp("<", x, self.c(0.0)), self.c(float("nan")), y)
         y = b.select(fcmp("==", x, self.c(float("inf"))), x, y)

@@ -80,7 +80,8 @@ class RegionEmitter:
         self.vpath = plan.paths[-1] if plan.vector else None
         self.vname = plan.vector
         self.W = plan.width
-        self.ctx = analysis.Context.of(cg.kernel)
+        self.ctx = cg.loop_ctx
+        self.shared = dict(cg.locals)  # the kernel's own local slots
         self.local_types = ir.local_types(cg.kernel)
         self.iota = ll.Constant(ll.VectorType(I64, self.W), [ll.Constant(I64, k) for k in range(self.W)])
 
@@ -122,11 +123,7 @@ class RegionEmitter:
         """Point the scalar code generator at one instance's indices and locals."""
         cg = self.cg
         cg.indices = inst.idx
-        cg.locals = {**self._shared_locals, **inst.slots}
-
-    @property
-    def _shared_locals(self):
-        return self.__dict__.setdefault("_shared", dict(self.cg.locals))
+        cg.locals = {**self.shared, **inst.slots}
 
     def scalar(self, e: ir.Expr, inst: Instance):
         self.view(inst)
@@ -245,7 +242,7 @@ class RegionEmitter:
                     total = self.combine(op, t, total, x)
                 if isinstance(total.type, ll.VectorType):
                     total = self.hreduce(op, t, total)
-                target = p.slots.get(name) or self._shared_locals[name]
+                target = p.slots.get(name) or self.shared[name]
                 old = b.load(target, typ=target.allocated_type)
                 if isinstance(old.type, ll.VectorType):
                     total = self.splat(total)
@@ -283,7 +280,7 @@ class RegionEmitter:
             return
         then_insts, else_insts = [], []
         for inst in insts:
-            c = self.vector(self.value(s.cond, inst), DType.BOOL)
+            c = self.vector(self.value(s.cond, inst))
             m_then = c if inst.mask is None else b.and_(inst.mask, c)
             not_c = b.xor(c, const_like(c.type, 1))
             m_else = not_c if inst.mask is None else b.and_(inst.mask, not_c)
@@ -304,7 +301,7 @@ class RegionEmitter:
         value = self.value(s.value, inst)
         if slot is None or str(slot.allocated_type) != str(self.vtype(t)):
             raise AssertionError(f"local {s.name} has no vector slot in the vector loop")
-        value = self.vector(value, t)
+        value = self.vector(value)
         old = None
         if s.op is not None:
             old = b.load(slot, typ=slot.allocated_type)
@@ -320,7 +317,7 @@ class RegionEmitter:
             self.cg.store(s)
             return
         elem = s.value.type
-        value = self.vector(self.value(s.value, inst), elem)
+        value = self.vector(self.value(s.value, inst))
         kind, ptr, lanes = self.where(s, inst)
         if kind == "invariant":
             raise AssertionError("a store that does not move along the vector loop")
@@ -340,7 +337,7 @@ class RegionEmitter:
         one = b.insert_element(ll.Constant(vt, ll.Undefined), v, ll.Constant(I32, 0))
         return b.shuffle_vector(one, ll.Constant(vt, ll.Undefined), ll.Constant(ll.VectorType(I32, self.W), [0] * self.W))
 
-    def vector(self, v, t: DType):
+    def vector(self, v):
         return v if isinstance(v.type, ll.VectorType) else self.splat(v)
 
     def value(self, e: ir.Expr, inst: Instance):
@@ -383,7 +380,7 @@ class RegionEmitter:
         if isinstance(e, ir.Call):
             args = [self.value(a, inst) for a in e.args]
             if any(isinstance(a.type, ll.VectorType) for a in args):
-                args = [self.vector(a, e.type) for a in args]
+                args = [self.vector(a) for a in args]
             return cg.call_values(e.fn, e.type, args)
         raise TypeError(f"not an expression: {e!r}")
 

@@ -142,12 +142,9 @@ def schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options = 
     for site in _nests(kernel.body):
         decision = decide(ctx, site, variant, target, options)
         decisions.append(decision)
-        regions.extend(_regions_of(decision.chosen))
+        if decision.chosen.plan is not None:
+            regions.append(decision.chosen.plan)
     return Schedule(tuple(regions), tuple(decisions), target.name)
-
-
-def _regions_of(option: Option):
-    return () if option.plan is None else (option.plan,)
 
 
 def _nests(body, path=(), outer=()):
@@ -418,7 +415,7 @@ class _Counter:
     def registers(self) -> int:
         if not self.env.vector:
             return 0
-        carried = len([1 for _ in analysis.assigned_in(self.loop.body)]) if self.loop is not None else 0
+        carried = len(analysis.assigned_in(self.loop.body)) if self.loop is not None else 0
         accs = carried * self.env.instances
         return accs + self.shared_vectors + 2 + self.extra_regs
 
@@ -498,7 +495,7 @@ class _Counter:
                     self.add("blend", n)
                 elif sub.op == "**":
                     self._math("pow", n)
-                elif sub.op in ("+", "-") and self._contracts(sub.left) or self._contracts(sub.right) and sub.op == "+":
+                elif (sub.op in ("+", "-") and self._contracts(sub.left)) or (sub.op == "+" and self._contracts(sub.right)):
                     self.add("fma", n)
                     self.add("fmul", -n)
                 else:
@@ -550,9 +547,7 @@ class _Counter:
             return
         kind, _ = analysis.access_kind(self.m.ctx, node, env.loops, env.vname)
         if kind == "invariant":
-            self.add("store" if store else "broadcast", unique)
-            if not store and env.instances > unique:
-                self.shared_vectors += 0  # a broadcast is consumed right away
+            self.add("store" if store else "broadcast", unique)  # consumed right away: no register held
         elif kind == "contiguous":
             self.add("store" if store else "load", unique)
             if not store and env.instances > unique:
