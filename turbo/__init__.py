@@ -28,6 +28,7 @@ from .errors import (
     ArgumentTypeError,
     ArgumentValueError,
     CompilerError,
+    DifferentiationError,
     ScheduleError,
     DSLSemanticError,
     DSLSyntaxError,
@@ -80,6 +81,23 @@ def compile(source: str, filename: str | None = None, *, boundscheck: bool | Non
     return KernelModule(parse(source, name), boundscheck, name, options)
 
 
+def pullback(kernel, wrt, *, forward: bool = False):
+    """The pullback (reverse-mode derivative) of a kernel or ``@turbo`` function
+    with respect to the arrays named in ``wrt``; an ordinary kernel. Parameters:
+    the original ones, ``d<Y>`` per float array written, ``dresult`` for a float
+    result, ``d<X>`` per name in ``wrt``. See docs/autodiff.md."""
+    from .runtime.pullback import pullback as _pullback
+
+    return _pullback(kernel, wrt, forward=forward)
+
+
+def value_and_grad(kernel, wrt):
+    """``f(*args) -> (loss, (dX, ...))`` for a kernel returning a float loss."""
+    from .runtime.pullback import value_and_grad as _vg
+
+    return _vg(kernel, wrt)
+
+
 def load(path: str | _os.PathLike, **options):
     """Compile a ``.loop`` file; like ``compile`` (same keyword options)."""
     path = _os.fspath(path)
@@ -89,7 +107,7 @@ def load(path: str | _os.PathLike, **options):
 
 
 __all__ = [
-    "turbo", "compile", "load", "parse", "__version__", "FallbackWarning",
+    "turbo", "compile", "load", "parse", "pullback", "value_and_grad", "DifferentiationError", "__version__", "FallbackWarning",
     "TurboError", "DSLSyntaxError", "DSLSemanticError", "DSLTypeError", "UnsupportedError",
     "ArgumentError", "ArgumentTypeError", "ArgumentValueError", "KernelIndexError",
     "KernelRuntimeError", "KernelZeroDivisionError", "CompilerError", "ScheduleError",

@@ -90,6 +90,11 @@ class ScheduleError(TurboError, ValueError):
     the loops it names, or names no loop."""
 
 
+class DifferentiationError(TurboError, ValueError):
+    """``turbo.pullback`` cannot differentiate a kernel correctly; points at the
+    statement or expression that stops it, and says what would work."""
+
+
 class FallbackWarning(RuntimeWarning):
     """A ``@turbo(fallback=True)`` function runs as plain Python; says where and why."""
 

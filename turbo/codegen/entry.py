@@ -43,9 +43,11 @@ _DESCR_SYMBOL = {t: f"turbo_descr_{t.numpy_name}" for t in DType}
 
 
 class _EntryBuilder:
-    def __init__(self, kernel: ir.Kernel, written: frozenset[str], module: ll.Module, name: str, slots_name: str):
+    def __init__(self, kernel: ir.Kernel, written: frozenset[str], module: ll.Module, name: str, slots_name: str,
+                 overlap: frozenset[str] = frozenset()):
         self.kernel = kernel
         self.written = written
+        self.overlap = written | overlap  # arrays whose memory overlapping another's selects the aliasing slot
         self.module = module
         fnty = ll.FunctionType(PTR, [PTR, PTR, I64])
         self.fn = ll.Function(module, fnty, name)
@@ -227,7 +229,7 @@ class _EntryBuilder:
         for i, (pi, *_rest) in enumerate(arrays):
             for j in range(i + 1, len(arrays)):
                 pj = arrays[j][0]
-                if pi.name not in self.written and pj.name not in self.written:
+                if pi.name not in self.overlap and pj.name not in self.overlap:
                     continue
                 (lo_i, hi_i), (lo_j, hi_j) = extents[i], extents[j]
                 overlap = b.and_(b.icmp_unsigned("<", lo_i, hi_j), b.icmp_unsigned("<", lo_j, hi_i))
@@ -270,5 +272,6 @@ class _FnPtr:
         return self._value.name
 
 
-def build_entry(kernel: ir.Kernel, written: frozenset[str], module: ll.Module, name: str, slots_name: str) -> ll.Function:
-    return _EntryBuilder(kernel, written, module, name, slots_name).build()
+def build_entry(kernel: ir.Kernel, written: frozenset[str], module: ll.Module, name: str, slots_name: str,
+                overlap: frozenset[str] = frozenset()) -> ll.Function:
+    return _EntryBuilder(kernel, written, module, name, slots_name, overlap).build()

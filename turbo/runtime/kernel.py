@@ -26,6 +26,7 @@ from ..codegen import abi
 from ..codegen.cpu import build_variant, number_sites
 from ..codegen.entry import build_entry
 from ..errors import (
+    ArgumentValueError,
     CompilerError,
     KernelIndexError,
     KernelRuntimeError,
@@ -92,6 +93,13 @@ class Kernel:
     it writes its output arrays in place and returns its result (a Python float,
     int or bool) if it has a ``return``, else None."""
 
+    # set on pullback kernels (runtime/pullback.py): arrays that must not overlap any
+    # other argument, and what the pass decided, shown by explain()
+    overlap: frozenset[str] = frozenset()
+    refuse_alias = False
+    notes: tuple[str, ...] = ()
+    adjoint_of: tuple[tuple[str, str], ...] = ()
+
     def __init__(self, kernel_ir: ir.Kernel, boundscheck: bool | None = None, source_name: str = "<string>",
                  options: scheduler.Options = scheduler.Options()):
         if boundscheck not in BOUNDSCHECK_CHOICES:
@@ -124,11 +132,13 @@ class Kernel:
         """The variant a checked call needs: its arrays' layouts and overlap."""
         arrays = [(self.ir.params[i].name, bound.values[i]) for i in self._array_pos]
         contig = tuple(bool(a.flags.c_contiguous) for _, a in arrays)
-        return abi.Variant(contig, may_alias(arrays, self.written), self.boundscheck)
+        return abi.Variant(contig, may_alias(arrays, self.written | self.overlap), self.boundscheck)
 
     def _slow(self, *args):
         bound = check_arguments(self.ir, args, self.written)
         variant = self._variant_of(bound)
+        if variant.may_alias and self.refuse_alias:
+            self._refuse_overlap(bound)
         _, cfunc = self._variant(variant)
         self._ensure_entry()
         err = (ctypes.c_int64 * abi.ERR_FIELDS)()
@@ -155,6 +165,18 @@ class Kernel:
             return None
         return bool(result.value) if self.ir.result is ir.DType.BOOL else result.value
 
+    def _refuse_overlap(self, bound):
+        arrays = [(self.ir.params[i].name, bound.values[i]) for i in self._array_pos]
+        watch = self.written | self.overlap
+        for i in range(len(arrays)):
+            for j in range(i + 1, len(arrays)):
+                (a, x), (b, y) = arrays[i], arrays[j]
+                if (a in watch or b in watch) and may_alias([(a, x), (b, y)], watch):
+                    raise ArgumentValueError(
+                        f"{self.name}(): arrays '{a}' and '{b}' share memory; a pullback needs every array it "
+                        "writes, and every output of the differentiated kernel, in memory of its own",
+                        hint="pass copies (np.copy) or separate buffers")
+
     def _raise_error(self, address: int):
         """Called with the address of a failed call's error record; raises."""
         code, site, axis, value, size = (ctypes.c_int64 * abi.ERR_FIELDS).from_address(address)
@@ -177,7 +199,7 @@ class Kernel:
     # ------------------------------------------------------------------ compiling
 
     def _symbol(self, what: str) -> str:
-        return f"turbo_{self.name}_{what}_{jit.cache_key(str(self.ir), repr(self.boundscheck), repr(self.options))[:12]}"
+        return f"turbo_{self.name}_{what}_{jit.cache_key(str(self.ir), repr(self.boundscheck), repr(self.options), repr(sorted(self.overlap)))[:12]}"
 
     def lowered(self, variant: abi.Variant) -> ir.Kernel:
         return pipeline.lower(self.ir, variant)
@@ -251,7 +273,7 @@ class Kernel:
             t0 = time.perf_counter()
             module = jit.new_module(f"{self.name}.entry")
             entry_name, slots_name = self._symbol("entry"), self._symbol("slots")
-            self._build(lambda: build_entry(self.ir, self.written, module, entry_name, slots_name), "entry")
+            self._build(lambda: build_entry(self.ir, self.written, module, entry_name, slots_name, self.overlap), "entry")
             compiled = jit.compile_module(module, [entry_name, slots_name], f"entry[{self.name}]")
             self._slots_addr = compiled.addresses[slots_name]
             for variant, (addr, _) in self._variants.items():
@@ -307,7 +329,10 @@ class Kernel:
         model chose (predicted cycles, registers, what bounds it) and the best
         rejected alternatives with their cost or the reason they are illegal. The
         example arguments select the variant (layouts, aliasing), as for inspect."""
-        return self.inspect("schedule", *example_args)
+        text = self.inspect("schedule", *example_args)
+        if self.notes:
+            text = "pullback: " + "\n  ".join(("decisions of the AD pass:",) + self.notes) + "\n\n" + text
+        return text
 
     @property
     def signature(self) -> str:
