@@ -73,6 +73,11 @@ def main(argv=None) -> int:
     for k in suite.select(args.filter):
         for d in dtypes:
             results += suite.run_kernel(k, d, suite.sizes_for(k, args.quick), peers, rounds, min_batch, log)
+    pullbacks = None
+    if not args.filter or any(f.lower() in "pullback" for f in args.filter):
+        from . import pullback
+
+        pullbacks = pullback.run(peers, dtypes, args.quick, rounds, min_batch)
     latency = None
     if not args.no_latency:
         latency = suite.compile_latency(peers)
@@ -93,7 +98,7 @@ def main(argv=None) -> int:
         meta["torch"] = peers.torch.__version__
     outdir = pathlib.Path(args.out) if args.out else pathlib.Path(__file__).parent / "results"
     name = f"{target.cpu}-{args.threads}t" + ("-quick" if args.quick else "") + ("" if not args.filter else "-partial")
-    path = report.write(outdir, name, meta, results, peaks, latency)
+    path = report.write(outdir, name, meta, results, peaks, latency, pullbacks)
     print()
     for d in dtypes:
         print(report.summary(results, peaks, d))

@@ -86,12 +86,13 @@ def summary(results: list[Result], peaks: dict[str, float], dtype: str = "f32") 
     return "\n".join(lines)
 
 
-def write(outdir: pathlib.Path, name: str, meta: dict, results: list[Result], peaks: dict, latency: dict | None) -> pathlib.Path:
+def write(outdir: pathlib.Path, name: str, meta: dict, results: list[Result], peaks: dict, latency: dict | None,
+          pullbacks: list[dict] | None = None) -> pathlib.Path:
     outdir.mkdir(parents=True, exist_ok=True)
     from .suite import result_dicts
 
     (outdir / f"{name}.json").write_text(json.dumps({"meta": meta, "peaks": peaks, "compile_latency": latency,
-                                                      "results": result_dicts(results)}, indent=1))
+                                                      "pullbacks": pullbacks, "results": result_dicts(results)}, indent=1))
     md = [f"# turbo benchmarks — {meta['cpu']}", "",
           f"{meta['date']}; {meta['threads']} thread(s); Python {meta['python']}, turbo {meta['turbo']}, "
           f"NumPy {meta['numpy']}, Numba {meta.get('numba', '—')}, PyTorch {meta.get('torch', '—')}; "
@@ -114,6 +115,10 @@ def write(outdir: pathlib.Path, name: str, meta: dict, results: list[Result], pe
                 total = d["import"] + d["define"] + d["first_call"]
                 md.append(f"| {label} | {fmt_time(d['import'])} | {fmt_time(d['define'])} | "
                           f"{fmt_time(d['first_call'])} | {fmt_time(total)} |")
+    if pullbacks:
+        from .pullback import markdown
+
+        md += markdown(pullbacks)
     for dt in sorted({r.dtype for r in results}):
         md += ["", f"## Summary, {dt}", "", summary(results, peaks, dt)]
     md += ["", "## All results", "", table.__doc__.replace("\n    ", " ").strip(), "", table(results, peaks), ""]
@@ -176,7 +181,7 @@ def rerender(json_path: pathlib.Path, with_plots: bool = True) -> pathlib.Path:
     fields = set(Result.__dataclass_fields__)
     results = [Result(**{k: v for k, v in r.items() if k in fields}) for r in data["results"]]
     name = json_path.stem
-    path = write(json_path.parent, name, data["meta"], results, data["peaks"], data.get("compile_latency"))
+    path = write(json_path.parent, name, data["meta"], results, data["peaks"], data.get("compile_latency"), data.get("pullbacks"))
     if with_plots:
         plots(json_path.parent, name, results, data["peaks"])
     return path

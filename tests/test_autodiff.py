@@ -211,7 +211,8 @@ def test_pullback_compiled_matches_interpreter(name):
     a = [x.copy() if isinstance(x, np.ndarray) else x for x in args + extra]
     b = [x.copy() if isinstance(x, np.ndarray) else x for x in args + extra]
     pb(*a)
-    interpret(pb.ir, *b)
+    scratch = pb.scratch_for(*b) if hasattr(pb, "scratch_for") else ()
+    interpret(pb.ir, *b, *scratch)
     for u, v in zip(a, b):
         if isinstance(u, np.ndarray):
             np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)

@@ -57,7 +57,7 @@ class Pullback:
     notes: tuple[str, ...] = field(default=())  # decisions, shown by explain()
 
 
-def pullback_ir(kernel: ir.Kernel, wrt: tuple[str, ...], forward: bool = False, fission: bool = False) -> Pullback:
+def pullback_ir(kernel: ir.Kernel, wrt: tuple[str, ...], forward: bool = False, fission: bool = True) -> Pullback:
     """The pullback kernel of ``kernel`` with respect to the arrays ``wrt``."""
     d = _Differentiator(kernel, tuple(wrt), forward)
     k = d.build()
@@ -68,6 +68,10 @@ def pullback_ir(kernel: ir.Kernel, wrt: tuple[str, ...], forward: bool = False, 
 
         k, scratch, more = split_nests(k, d.adjoint_arrays(), d.taken)
         notes += more
+        from .verify import verify
+
+        k = verify(replace(k, params=k.params + scratch), "fission")
+        k = replace(k, params=k.params[: len(k.params) - len(scratch)])
     visible = len(k.params)
     k = replace(k, params=k.params + scratch)
     adjoint_of = tuple((d.dname[p.name], p.name) for p in kernel.arrays if p.name in d.written and p.name in d.dname)
@@ -598,7 +602,7 @@ class _Differentiator:
                     f"pullback of '{self.k.name}': '{x}' is updated by {'a product' if upd.op == '*' else 'a quotient'} "
                     f"of values that depend on {', '.join(self.wrt)}; its derivative needs the value '{x}' had before "
                     "each update, which the pullback does not keep", s.loc,
-                    f"accumulate logarithms (s += log(e)) and take exp(s), or store the factors into an array")
+                    "accumulate logarithms (s += log(e)) and take exp(s), or store the factors into an array")
             self.check_values(upd.value, site)
             op = "*" if upd.op == "*" else "/"
             return [ir.Assign(dx.name, ir.Binary(op, dx, upd.value, dx.type), None, s.loc)]

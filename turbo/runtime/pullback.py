@@ -10,6 +10,7 @@ function's pullback is built per call signature, like the function's own kernels
 from __future__ import annotations
 
 import threading
+from threading import get_ident
 
 import numpy as np
 
@@ -90,24 +91,46 @@ class ScratchKernel:
                         where.setdefault(d, (pos, axis))
         self._plan = [(np.dtype(p.dtype.numpy_name), tuple(d if isinstance(d, int) else where[d] for d in p.shape))
                       for p in pb.scratch]
+        self._dim_src = list(dict.fromkeys(d for _, shape in self._plan for d in shape if not isinstance(d, int)))
+        self._cache: dict[tuple, tuple[np.ndarray, ...]] = {}
+        self._call = kernel
 
     def __call__(self, *args):
+        try:
+            key = (get_ident(), *[args[p].shape[a] for p, a in self._dim_src])
+        except (AttributeError, IndexError, TypeError):
+            key = None
+        if key is not None and len(args) == self.visible:
+            bufs = self._cache.get(key)
+            if bufs is None:
+                bufs = self._scratch(key)
+            return self._call(*args, *bufs)
         if len(args) != self.visible:
             names = ", ".join(p.name for p in self.ir.params[: self.visible])
             raise ArgumentTypeError(f"{self.name}() takes {self.visible} arguments ({names}), got {len(args)}")
-        scratch = []
-        for dtype, shape in self._plan:
-            try:
-                dims = tuple(d if isinstance(d, int) else args[d[0]].shape[d[1]] for d in shape)
-            except (AttributeError, IndexError):
-                return self.kernel(*args, *(np.empty((0,) * len(shape), dtype) for dtype, shape in self._plan))
-            scratch.append(np.empty(dims, dtype))
-        return self.kernel(*args, *scratch)
+        # a bad argument: the kernel's checks name it
+        return self.kernel(*args, *(np.empty((0,) * len(shape), dtype) for dtype, shape in self._plan))
+
+    def _scratch(self, key):
+        """Scratch arrays for these dims, kept per thread and reused between calls
+        (the kernel writes them fully before it reads them)."""
+        dims = dict(zip(self._dim_src, key[1:]))
+        bufs = tuple(np.empty(tuple(d if isinstance(d, int) else dims[d] for d in shape), dtype)
+                     for dtype, shape in self._plan)
+        if len(self._cache) > 16:
+            self._cache.clear()
+        self._cache[key] = bufs
+        return bufs
+
+    def scratch_for(self, *args) -> tuple[np.ndarray, ...]:
+        """Fresh scratch arrays for a call with ``args`` (for running the kernel
+        directly, e.g. in the interpreter)."""
+        return tuple(np.zeros(tuple(d if isinstance(d, int) else args[d[0]].shape[d[1]] for d in shape), dtype)
+                     for dtype, shape in self._plan)
 
     def inspect(self, stage: str = "loops", *example_args) -> str:
         if example_args:
-            example_args = tuple(example_args) + tuple(np.empty(tuple(d if isinstance(d, int) else example_args[d[0]].shape[d[1]] for d in shape), dtype)
-                                                       for dtype, shape in self._plan)
+            example_args = tuple(example_args) + self.scratch_for(*example_args)
         return self.kernel.inspect(stage, *example_args)
 
     def explain(self, *example_args) -> str:
@@ -191,7 +214,7 @@ class _ValueAndGrad:
         target = self.pb.target(args) if isinstance(self.pb, PullbackFunction) else self.pb
         primal = {p.name: a for p, a in zip(target.ir.params, args)}
         extra, grads = [], {}
-        for dname, name in target.adjoint_of:
+        for _, name in target.adjoint_of:
             if not name:
                 extra.append(1.0)
                 continue
