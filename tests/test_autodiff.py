@@ -206,7 +206,7 @@ def test_pullback_compiled_matches_interpreter(name):
     k(*args)
     names = [p.name for p in k.ir.params]
     extra = []
-    for dname, n in pb.adjoint_of:
+    for _, n in pb.adjoint_of:
         extra.append(1.0 if not n else rng.standard_normal(np.shape(args[names.index(n)])).astype(args[names.index(n)].dtype))
     a = [x.copy() if isinstance(x, np.ndarray) else x for x in args + extra]
     b = [x.copy() if isinstance(x, np.ndarray) else x for x in args + extra]
@@ -322,3 +322,33 @@ def test_adjoints_accumulate():
     pb(C, A, B, dC, dA, dB)
     np.testing.assert_allclose(dA, 1 + dC @ B.T, rtol=1e-12)
     np.testing.assert_allclose(dB, 1 + A.T @ dC, rtol=1e-12)
+
+
+def test_dense_pullback_is_split_into_gemm_nests_and_explained():
+    src = '''
+    kernel dense(Y: f32[M, N], W: f32[M, K], X: f32[K, N], b: f32[M]) {
+        for m in 0:M, n in 0:N {
+            acc = b[m]
+            for k in 0:K { acc += W[m, k] * X[k, n] }
+            Y[m, n] = tanh(acc)
+        }
+    }'''
+    k = turbo.compile(src).dense
+    pb = turbo.pullback(k, ("W", "X", "b"))
+    text = pb.inspect("loops")
+    assert "for m in 0:M, k in 0:K {" in text and "for k in 0:K, n in 0:N {" in text
+    rng = np.random.default_rng(8)
+    M, K, N = 33, 17, 9
+    W, X, b = (rng.standard_normal(s).astype(np.float32) for s in ((M, K), (K, N), (M,)))
+    Y = np.zeros((M, N), np.float32)
+    k(Y, W, X, b)
+    dY = rng.standard_normal((M, N)).astype(np.float32)
+    dW, dX, db = np.zeros_like(W), np.zeros_like(X), np.zeros_like(b)
+    pb(Y, W, X, b, dY, dW, dX, db)
+    dZ = (dY * (1 - Y.astype(np.float64) ** 2))
+    np.testing.assert_allclose(dW, dZ @ X.T, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dX, W.T @ dZ, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(db, dZ.sum(1), rtol=1e-4, atol=1e-4)
+    why = pb.explain(Y, W, X, b, dY, dW, dX, db)
+    assert "split into 3 accumulation nests" in why and "scratch dacc_saved" in why
+    assert "chosen:" in why
