@@ -144,6 +144,15 @@ kernel inplace_acc(Y: f64[N], x: f64[N]) {
 
 MOD = turbo.compile(RULES, "rules.loop")
 
+DENSE_TANH = '''
+kernel dense(Y: T[M, N], W: T[M, K], X: T[K, N], b: T[M]) {
+    for m in 0:M, n in 0:N {
+        acc = b[m]
+        for k in 0:K { acc += W[m, k] * X[k, n] }
+        Y[m, n] = tanh(acc)
+    }
+}'''
+
 
 def _args(name, rng):
     r = lambda *s: rng.standard_normal(s)  # noqa: E731
@@ -235,15 +244,7 @@ def test_adjoint_loops_print_as_dsl_that_parses_back():
 
 def test_stored_output_is_used_instead_of_recomputing():
     """tanh(acc) stored in Y: the derivative reads Y, so acc's loop is not replayed."""
-    src = '''
-    kernel dense(Y: f64[M, N], W: f64[M, K], X: f64[K, N], b: f64[M]) {
-        for m in 0:M, n in 0:N {
-            acc = b[m]
-            for k in 0:K { acc += W[m, k] * X[k, n] }
-            Y[m, n] = tanh(acc)
-        }
-    }'''
-    k = turbo.compile(src).dense
+    k = turbo.compile(DENSE_TANH.replace("T[", "f64[")).dense
     text = turbo.pullback(k, ("W",)).inspect("loops")
     assert "Y[m, n] * Y[m, n]" in text and "acc" not in text.replace("dacc", "")
 
@@ -325,15 +326,7 @@ def test_adjoints_accumulate():
 
 
 def test_dense_pullback_is_split_into_gemm_nests_and_explained():
-    src = '''
-    kernel dense(Y: f32[M, N], W: f32[M, K], X: f32[K, N], b: f32[M]) {
-        for m in 0:M, n in 0:N {
-            acc = b[m]
-            for k in 0:K { acc += W[m, k] * X[k, n] }
-            Y[m, n] = tanh(acc)
-        }
-    }'''
-    k = turbo.compile(src).dense
+    k = turbo.compile(DENSE_TANH.replace("T[", "f32[")).dense
     pb = turbo.pullback(k, ("W", "X", "b"))
     text = pb.inspect("loops")
     assert "for m in 0:M, k in 0:K {" in text and "for k in 0:K, n in 0:N {" in text

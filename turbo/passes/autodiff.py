@@ -40,6 +40,7 @@ from .. import ir
 from ..elaborate import RESERVED
 from ..errors import DifferentiationError
 from ..ir import DType
+from .analysis import names_read
 from .bounds import to_affine
 
 Path = tuple[int, ...]
@@ -66,14 +67,12 @@ def pullback_ir(kernel: ir.Kernel, wrt: tuple[str, ...], forward: bool = False, 
     if fission:
         from .fission import split_nests
 
-        k, scratch, more = split_nests(k, d.adjoint_arrays(), d.taken)
-        notes += more
         from .verify import verify
 
+        k, scratch, more = split_nests(k, d.adjoint_arrays(), d.taken)
+        notes += more
         k = verify(replace(k, params=k.params + scratch), "fission")
-        k = replace(k, params=k.params[: len(k.params) - len(scratch)])
-    visible = len(k.params)
-    k = replace(k, params=k.params + scratch)
+    visible = len(k.params) - len(scratch)
     adjoint_of = tuple((d.dname[p.name], p.name) for p in kernel.arrays if p.name in d.written and p.name in d.dname)
     if d.dresult is not None:
         adjoint_of += ((d.dresult, ""),)
@@ -144,12 +143,17 @@ def _under(path: Path, prefix: Path) -> bool:
     return path[: len(prefix)] == prefix
 
 
-def _reads(e: ir.Expr) -> set[str]:
-    return {x.name for x in ir.walk_expr(e) if isinstance(x, ir.Var)}
+def fresh_name(taken: set[str], base: str) -> str:
+    """``base``, or ``base_1``, ``base_2``, ... : the first not in ``taken`` (added to it)."""
+    name, k = base, 1
+    while name in taken:
+        name, k = f"{base}_{k}", k + 1
+    taken.add(name)
+    return name
 
 
-def _where(s) -> str:
-    return f"line {s.loc.line}" if getattr(s, "loc", None) is not None else "elsewhere"
+def _where(s, missing: str = "elsewhere") -> str:
+    return f"line {s.loc.line}" if getattr(s, "loc", None) is not None else missing
 
 
 # ----------------------------------------------------------------------------- the pass
@@ -176,6 +180,8 @@ class _Differentiator:
         self.arrays = {p.name: p for p in kernel.arrays}
         self.sites: list[_Site] = []
         self._collect(kernel.body, (), (), ())
+        self.site_at = {site.path: site for site in self.sites}
+        self.bodies = {site.body for site in self.sites} | {()}
         self.taken = set(p.name for p in kernel.params) | set(kernel.dims) | set(self.locals) | RESERVED
         self.taken |= {s.stmt.index for s in self.sites if isinstance(s.stmt, ir.For)}
         self._check_wrt(wrt)
@@ -201,11 +207,7 @@ class _Differentiator:
     # ------------------------------------------------------------------ names
 
     def fresh(self, base: str) -> str:
-        name, k = base, 1
-        while name in self.taken:
-            name, k = f"{base}_{k}", k + 1
-        self.taken.add(name)
-        return name
+        return fresh_name(self.taken, base)
 
     def temp(self, t: DType, base: str = "t") -> ir.Var:
         name = self.fresh(base)
@@ -290,7 +292,7 @@ class _Differentiator:
             n = 0
             for s in body:
                 if isinstance(s, ir.Assign) and s.name == name:
-                    n += 1 if s.op is None and name not in _reads(s.value) else 2
+                    n += 1 if s.op is None and name not in names_read(s.value) else 2
                 elif isinstance(s, ir.For):
                     n += count(name, s.body)
                 elif isinstance(s, ir.If):
@@ -299,19 +301,18 @@ class _Differentiator:
 
         self.single = {n for n in assigns if count(n, self.k.body) == 1}
         self.reductions: dict[str, tuple[str, _Site, _Site]] = {}  # name -> (op, init site, loop site)
-        by_path = {site.path: site for site in self.sites}
         for name, sites in assigns.items():
             if name in self.single:
                 continue
             init = sites[0]
-            if init.stmt.op is not None or name in _reads(init.stmt.value):
+            if init.stmt.op is not None or name in names_read(init.stmt.value):
                 continue
             # the loop holding every other assignment: a later sibling of the init
             rest = sites[1:]
             if not rest:
                 continue
             loop_path = rest[0].path[: len(init.body) + 1]
-            loop = by_path.get(loop_path)
+            loop = self.site_at.get(loop_path)
             if loop is None or not isinstance(loop.stmt, ir.For) or loop.body != init.body or loop_path <= init.path:
                 continue
             if not all(_under(r.path, loop_path) for r in rest):
@@ -332,8 +333,7 @@ class _Differentiator:
             self.homes[name] = self._real_body(common)
 
     def _real_body(self, p: Path) -> Path:
-        bodies = {s.body for s in self.sites} | {()}
-        while p not in bodies:
+        while p not in self.bodies:
             p = p[:-1]
         return p
 
@@ -401,7 +401,7 @@ class _Differentiator:
             return False
         # they diverge at position n; when the common prefix is an if's path,
         # position n is the arm number
-        site = next((s for s in self.sites if s.path == a[:n]), None)
+        site = self.site_at.get(a[:n])
         return site is not None and isinstance(site.stmt, ir.If) and a[n] != b[n]
 
     def _disjoint(self, a: ir.Store, b: ir.Store) -> bool:
@@ -444,7 +444,7 @@ class _Differentiator:
 
     def check_values(self, e: ir.Expr, site: _Site) -> None:
         """Every local ``e`` reads must have, after the replay, the value it had at ``site``."""
-        for name in _reads(e):
+        for name in names_read(e):
             if name not in self.locals or name in self.single:
                 continue
             red = self.reductions.get(name)
@@ -542,9 +542,8 @@ class _Differentiator:
         if ret is not None and self.dresult is not None:
             site = _Site(ret, (len(body),), (), (), len(body))
             out += self.propagate(ret.value, ir.Var(self.dresult, ret.value.type), site)
-        sites = {s.path: s for s in self.sites}
         for k in range(len(body) - 1, -1, -1):
-            out += self.adjoint(sites[bpath + (k,)])
+            out += self.adjoint(self.site_at[bpath + (k,)])
         inits = [ir.Assign(self.dname[n], const(0, self.locals[n]))
                  for n in self.locals if n in self.active_locals and self.homes.get(n) == bpath]
         return inits + out
@@ -830,7 +829,7 @@ def _mentions(name: str, s: ir.Stmt) -> bool:
     for t in ir.walk_stmts((s,)):
         if isinstance(t, ir.Assign) and t.name == name:
             return True
-        if any(name in _reads(e) for e in ir.stmt_exprs(t)):
+        if any(name in names_read(e) for e in ir.stmt_exprs(t)):
             return True
     return False
 
@@ -845,7 +844,7 @@ def _fold_zero_inits(body: tuple[ir.Stmt, ...], adjoints: set[str]) -> tuple[ir.
             j = next((j for j in range(k + 1, len(out)) if _mentions(s.name, out[j])), None)
             if j is not None:
                 t = out[j]
-                if isinstance(t, ir.Assign) and t.name == s.name and t.op in ("+", "-") and s.name not in _reads(t.value):
+                if isinstance(t, ir.Assign) and t.name == s.name and t.op in ("+", "-") and s.name not in names_read(t.value):
                     out[j] = ir.Assign(s.name, t.value if t.op == "+" else neg(t.value), None, t.loc)
                     del out[k]
                     continue
@@ -853,12 +852,17 @@ def _fold_zero_inits(body: tuple[ir.Stmt, ...], adjoints: set[str]) -> tuple[ir.
                 del out[k]
                 continue
         k += 1
+    return _in_nested(out, lambda b: _fold_zero_inits(b, adjoints))
+
+
+def _in_nested(stmts, rewrite) -> tuple[ir.Stmt, ...]:
+    """``stmts`` with ``rewrite`` applied to the body of every loop and if among them."""
     result = []
-    for s in out:
+    for s in stmts:
         if isinstance(s, ir.For):
-            s = replace(s, body=_fold_zero_inits(s.body, adjoints))
+            s = replace(s, body=rewrite(s.body))
         elif isinstance(s, ir.If):
-            s = replace(s, then=_fold_zero_inits(s.then, adjoints), orelse=_fold_zero_inits(s.orelse, adjoints))
+            s = replace(s, then=rewrite(s.then), orelse=rewrite(s.orelse))
         result.append(s)
     return tuple(result)
 
@@ -921,11 +925,11 @@ def _inline_block(body, once: set[str]) -> tuple[ir.Stmt, ...]:
     while k < len(out):
         s = out[k]
         if isinstance(s, ir.Assign) and s.name in once and s.op is None:
-            reads = _reads(s.value)
+            reads = names_read(s.value)
             loads = {x.array for x in ir.walk_expr(s.value) if isinstance(x, ir.Load)}
             for j in range(k + 1, len(out)):
                 t = out[j]
-                direct = isinstance(t, (ir.Assign, ir.Store, ir.If)) and any(s.name in _reads(e) for e in ir.stmt_exprs(t))
+                direct = isinstance(t, (ir.Assign, ir.Store, ir.If)) and any(s.name in names_read(e) for e in ir.stmt_exprs(t))
                 if direct:
                     out[j] = _subst_stmt(t, s.name, s.value)
                     del out[k]
@@ -935,14 +939,7 @@ def _inline_block(body, once: set[str]) -> tuple[ir.Stmt, ...]:
                         or any(isinstance(u, ir.Store) and u.array in loads for u in ir.walk_stmts((t,))):
                     break
         k += 1
-    result = []
-    for s in out:
-        if isinstance(s, ir.For):
-            s = replace(s, body=_inline_block(s.body, once))
-        elif isinstance(s, ir.If):
-            s = replace(s, then=_inline_block(s.then, once), orelse=_inline_block(s.orelse, once))
-        result.append(s)
-    return tuple(result)
+    return _in_nested(out, lambda b: _inline_block(b, once))
 
 
 def _dead_code(body: tuple[ir.Stmt, ...]) -> tuple[ir.Stmt, ...]:
@@ -951,7 +948,7 @@ def _dead_code(body: tuple[ir.Stmt, ...]) -> tuple[ir.Stmt, ...]:
         used: set[str] = set()
         for s in ir.walk_stmts(body):
             for e in ir.stmt_exprs(s):
-                names = _reads(e)
+                names = names_read(e)
                 if isinstance(s, ir.Assign):
                     names.discard(s.name)
                 used |= names

@@ -31,6 +31,8 @@ from dataclasses import replace
 
 from .. import ir
 from ..ir import DType
+from .analysis import names_read
+from .autodiff import _is_atom, _subst_stmt, _substitute, _where, fresh_name
 
 
 def split_nests(kernel: ir.Kernel, adjoint_arrays: frozenset[str], taken: set[str]):
@@ -48,18 +50,6 @@ def split_nests(kernel: ir.Kernel, adjoint_arrays: frozenset[str], taken: set[st
         scratch += params
         notes.append(note)
     return replace(kernel, body=tuple(body)), tuple(scratch), notes
-
-
-def _fresh(taken: set[str], base: str) -> str:
-    name, k = base, 1
-    while name in taken:
-        name, k = f"{base}_{k}", k + 1
-    taken.add(name)
-    return name
-
-
-def _reads(e: ir.Expr) -> set[str]:
-    return {x.name for x in ir.walk_expr(e) if isinstance(x, ir.Var)}
 
 
 def _size(loop: ir.For, dims: set[str]):
@@ -119,8 +109,6 @@ def _split(nest: ir.For, kernel: ir.Kernel, adjoint_arrays, taken):
         return None
 
     # values of the body's locals: atoms are substituted, the rest saved
-    from .autodiff import _is_atom, _substitute
-
     value: dict[str, ir.Expr] = {}
     saved: list[tuple[ir.Assign, str]] = []
     params: list[ir.ArrayParam] = []
@@ -133,15 +121,15 @@ def _split(nest: ir.For, kernel: ir.Kernel, adjoint_arrays, taken):
             value[s.name] = v
             continue
         t = s.value.type
-        sname = _fresh(taken, f"{s.name}_saved")
+        sname = fresh_name(taken, f"{s.name}_saved")
         params.append(ir.ArrayParam(sname, t, tuple(sizes)))
         saved.append((s, sname))
         value[s.name] = ir.Load(sname, idx, t)
     for loops, u in units:
         for e in ir.stmt_exprs(u):
-            if _reads(e) & (names - set(value)):
+            if names_read(e) & (names - set(value)):
                 return None
-        if any(_reads(e) & names for lp in loops for e in (lp.start, lp.stop, lp.step)):
+        if any(names_read(e) & names for lp in loops for e in (lp.start, lp.stop, lp.step)):
             return None
 
     out: list[ir.Stmt] = []
@@ -151,25 +139,15 @@ def _split(nest: ir.For, kernel: ir.Kernel, adjoint_arrays, taken):
     shapes = []
     for loops, u in units:
         for name, e in value.items():
-            u = _subst_store(u, name, e)
+            u = _subst_stmt(u, name, e)
         stmts, shape = _reordered(tuple(outer) + loops, u, taken)
         out += stmts
         shapes.append(shape)
-    note = (f"loop nest '{nest.index}' ({_where(nest)}): split into {len(units)} accumulation nest"
+    note = (f"loop nest '{nest.index}' ({_where(nest, 'generated')}): split into {len(units)} accumulation nest"
             f"{'s' if len(units) != 1 else ''} ({'; '.join(shapes)})")
     if saved:
         note += f"; saved {', '.join(s.name for s, _ in saved)} per iteration in scratch {', '.join(n for _, n in saved)}"
     return out, params, note
-
-
-def _where(s) -> str:
-    return f"line {s.loc.line}" if s.loc is not None else "generated"
-
-
-def _subst_store(u: ir.Store, name: str, e: ir.Expr) -> ir.Store:
-    from .autodiff import _substitute
-
-    return replace(u, indices=tuple(_substitute(i, name, e) for i in u.indices), value=_substitute(u.value, name, e))
 
 
 def _wrap(loops, body: tuple[ir.Stmt, ...]) -> ir.For:
@@ -180,7 +158,7 @@ def _wrap(loops, body: tuple[ir.Stmt, ...]) -> ir.For:
 
 def _rectangular(loops) -> bool:
     names = {lp.index for lp in loops}
-    return all(not (_reads(e) & names) for lp in loops for e in (lp.start, lp.stop, lp.step))
+    return all(not (names_read(e) & names) for lp in loops for e in (lp.start, lp.stop, lp.step))
 
 
 def _reordered(loops: tuple[ir.For, ...], u: ir.Store, taken) -> tuple[list[ir.Stmt], str]:
@@ -200,7 +178,7 @@ def _reordered(loops: tuple[ir.For, ...], u: ir.Store, taken) -> tuple[list[ir.S
     if not summed:
         return [_wrap(keep, (u,))], f"{text} over {', '.join(order)}"
     t = u.value.type
-    acc = _fresh(taken, "a")
+    acc = fresh_name(taken, "a")
     inner = _wrap(summed, (ir.Assign(acc, u.value, "+"),))
     body = (ir.Assign(acc, ir.Const(0.0 if t.is_float else 0, t)), inner, replace(u, value=ir.Var(acc, t)))
     if not keep:

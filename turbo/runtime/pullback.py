@@ -134,8 +134,9 @@ class ScratchKernel:
         return self.kernel.inspect(stage, *example_args)
 
     def explain(self, *example_args) -> str:
-        text = self.inspect("schedule", *example_args)
-        return "pullback: " + "\n  ".join(("decisions of the AD pass:",) + self.notes) + "\n\n" + text
+        if example_args:
+            example_args = tuple(example_args) + self.scratch_for(*example_args)
+        return self.kernel.explain(*example_args)
 
     def compile(self):
         self.kernel.compile()
