@@ -330,8 +330,8 @@ def test_boundscheck_option_and_unknown_options():
         jit(fast=True)
     with pytest.raises(TypeError, match="boundscheck must be one of"):
         jit(boundscheck="yes")
-    with pytest.raises(NotImplementedError, match="parallel=True"):
-        jit(parallel=True)
+    with pytest.raises(TypeError, match="parallel must be True or False"):
+        jit(parallel="yes")
     assert jit(parallel=False, fastmath=False)(P.dot)(np.ones(2), np.ones(2)) == 2.0
 
 

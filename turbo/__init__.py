@@ -40,6 +40,7 @@ from .errors import (
     TurboError,
     UnsupportedError,
 )
+from .ir import prange
 
 
 def parse(source: str, filename: str | None = None):
@@ -61,7 +62,8 @@ def turbo(fn=None, /, **options):
 
 
 def compile(source: str, filename: str | None = None, *, boundscheck: bool | None = None,
-            fastmath: bool = True, vectorize: str | bool | None = None, unroll: dict | None = None):
+            fastmath: bool = True, vectorize: str | bool | None = None, unroll: dict | None = None,
+            parallel: bool = False):
     """Compile DSL source; returns a module whose kernels are attributes.
 
     boundscheck: None (default) checks only the accesses whose bounds cannot be
@@ -71,13 +73,15 @@ def compile(source: str, filename: str | None = None, *, boundscheck: bool | Non
     operation as written (float reductions then stay scalar).
     vectorize / unroll: override the cost model (``vectorize="j"``, ``False`` for
     none; ``unroll={"i": 4}``); checked for legality (``ScheduleError``).
+    parallel: True splits every top-level loop that allows it across threads
+    (loops marked ``parallel for`` are split whatever this says); see docs/threads.md.
     Machine code is generated on a kernel's first call (or ``kernel.compile()``).
     """
     from .passes.schedule import make_options
     from .runtime.kernel import KernelModule
 
     name = filename or "<string>"
-    options = make_options(fastmath, vectorize, unroll)
+    options = make_options(fastmath, vectorize, unroll, parallel)
     return KernelModule(parse(source, name), boundscheck, name, options)
 
 
@@ -98,6 +102,28 @@ def value_and_grad(kernel, wrt):
     return _vg(kernel, wrt)
 
 
+def set_num_threads(n: int) -> None:
+    """Threads (the calling one included) that parallel loops use from now on.
+    Default: the CPUs this process may run on, or ``$TURBO_NUM_THREADS``."""
+    from .runtime.threads import set_num_threads as _set
+
+    _set(n)
+
+
+def get_num_threads() -> int:
+    from .runtime.threads import get_num_threads as _get
+
+    return _get()
+
+
+def set_parallel_threshold(cycles: int) -> None:
+    """Predicted cycles of work below which a parallel loop runs on the calling
+    thread alone (default 60000; 0 splits every parallel loop)."""
+    from .runtime.threads import set_parallel_threshold as _set
+
+    _set(cycles)
+
+
 def load(path: str | _os.PathLike, **options):
     """Compile a ``.loop`` file; like ``compile`` (same keyword options)."""
     path = _os.fspath(path)
@@ -108,6 +134,7 @@ def load(path: str | _os.PathLike, **options):
 
 __all__ = [
     "turbo", "compile", "load", "parse", "pullback", "value_and_grad", "DifferentiationError", "__version__", "FallbackWarning",
+    "prange", "set_num_threads", "get_num_threads", "set_parallel_threshold",
     "TurboError", "DSLSyntaxError", "DSLSemanticError", "DSLTypeError", "UnsupportedError",
     "ArgumentError", "ArgumentTypeError", "ArgumentValueError", "KernelIndexError",
     "KernelRuntimeError", "KernelZeroDivisionError", "CompilerError", "ScheduleError",

@@ -23,6 +23,7 @@ from .ir import DType
 TYPE_NAMES = {t.value: t for t in DType}
 RESERVED = set(ir.MATH_FUNCTIONS) | set(TYPE_NAMES) | {
     "inf", "nan", "kernel", "for", "in", "if", "else", "elif", "and", "or", "not", "True", "False", "return",
+    "parallel",
 }
 
 # Deeper nesting than this is refused by both frontends: every later stage (printer,

@@ -32,6 +32,7 @@ from .elaborate import MAX_EXPR_DEPTH, MAX_STMT_DEPTH, RESERVED, Elaborator, Typ
 from .errors import DSLSemanticError, SourceLocation, UnsupportedError
 from .ir import DType
 
+
 # ----------------------------------------------------------------------------- source
 
 
@@ -390,13 +391,14 @@ class Translator:
         if not isinstance(s.target, ast.Name):
             raise self.unsupported("a loop target must be one name", s.target, "write `for i in range(...)`")
         it = s.iter
-        if not (isinstance(it, ast.Call) and self.static_value(it.func) is builtins.range):
+        ranger = self.static_value(it.func) if isinstance(it, ast.Call) else None
+        if not (ranger is builtins.range or ranger is ir.prange):
             hint = "iterate over indices: `for i in range(len(A))` or `for i in range(A.shape[0])`"
             if isinstance(it, ast.Call) and self.static_value(it.func) in (enumerate, zip, reversed):
                 hint = "write `for i in range(...)` and index the arrays; `range(n - 1, -1, -1)` counts down"
             raise self.unsupported("only `for ... in range(...)` loops are supported", it, hint)
         if it.keywords or not 1 <= len(it.args) <= 3:
-            raise self.unsupported("range() takes 1 to 3 positional arguments", it)
+            raise self.unsupported(f"{ranger.__name__}() takes 1 to 3 positional arguments", it)
         bounds = [self.expr(a) for a in it.args]
         locs = [self.loc(a) for a in it.args]
         if len(bounds) == 1:
@@ -408,7 +410,7 @@ class Translator:
         )
         body = self.body(s.body)
         self.el.end_loop(index, saved)
-        return ir.For(index, start, stop, step, body, self.loc(s.target))
+        return ir.For(index, start, stop, step, body, self.loc(s.target), parallel=ranger is ir.prange)
 
     def assign(self, targets: list[ast.expr], value: ast.expr, loc) -> list[ir.Stmt]:
         if len(targets) == 1 and isinstance(targets[0], ast.Tuple):

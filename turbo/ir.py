@@ -90,6 +90,12 @@ def _loc() -> SourceLocation | None:
     return field(default=None, compare=False, repr=False)
 
 
+def prange(*args):
+    """``range`` for a loop of a ``@turbo`` function that is split across threads
+    (see docs/threads.md). Called from plain Python it is ``range``."""
+    return range(*args)
+
+
 @dataclass(frozen=True, slots=True)
 class Const:
     value: int | float | bool
@@ -172,7 +178,8 @@ Expr = Union[Const, Var, Load, Unary, Binary, Select, Call, Cast]
 @dataclass(frozen=True, slots=True)
 class For:
     """``for index in start:stop:step``; bounds are evaluated once, on entry (like
-    Python's ``range``); a zero step is a run-time error."""
+    Python's ``range``); a zero step is a run-time error. ``parallel`` marks a loop
+    the user asked to split across threads (``parallel for`` / ``prange``)."""
 
     index: str
     start: Expr
@@ -180,6 +187,7 @@ class For:
     step: Expr
     body: tuple[Stmt, ...]
     loc: SourceLocation | None = _loc()
+    parallel: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,11 +457,11 @@ class _Printer:
                 loop = s
                 while True:
                     headers.append(self.loop_header(loop))
-                    if len(loop.body) == 1 and isinstance(loop.body[0], For):
+                    if len(loop.body) == 1 and isinstance(loop.body[0], For) and not loop.body[0].parallel:
                         loop = loop.body[0]
                         continue
                     break
-                out.append(f"{pad}for {', '.join(headers)} {{")
+                out.append(f"{pad}{'parallel ' if s.parallel else ''}for {', '.join(headers)} {{")
                 self.stmts(loop.body, depth + 1, out)
                 out.append(f"{pad}}}")
             elif isinstance(s, Assign):

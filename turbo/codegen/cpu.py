@@ -79,6 +79,8 @@ def type_suffix(t: ll.Type) -> str:
 
 
 class KernelCodegen:
+    in_chunk = False  # True in the function running one chunk of a parallel loop
+
     def __init__(self, kernel: ir.Kernel, variant: Variant, func_name: str, module: ll.Module,
                  schedule=None, fastmath: bool = True):
         self.kernel = kernel
@@ -195,13 +197,13 @@ class KernelCodegen:
         for k, s in enumerate(body):
             here = path + (k,)
             if isinstance(s, ir.For):
-                plan = self.schedule.plan_at(here) if self.schedule is not None else None
-                if plan is not None:
-                    from .vector import RegionEmitter
+                par = self.schedule.parallel_at(here) if self.schedule is not None and not self.in_chunk else None
+                if par is not None:
+                    from .threads import parallel_loop
 
-                    RegionEmitter(self, plan, s, here).emit()
+                    parallel_loop(self, s, here, par)
                 else:
-                    self.loop(s, here)
+                    self.for_stmt(s, here)
             elif isinstance(s, ir.Assign):
                 self.assign(s)
             elif isinstance(s, ir.Store):
@@ -213,6 +215,21 @@ class KernelCodegen:
                 self.b.store(self.to_mem(self.expr(s.value), t), self.result, align=t.itemsize)
             else:
                 raise TypeError(s)
+
+    def for_stmt(self, s: ir.For, path: tuple[int, ...]) -> None:
+        plan = self.schedule.plan_at(path) if self.schedule is not None else None
+        if plan is not None:
+            from .vector import RegionEmitter
+
+            RegionEmitter(self, plan, s, path).emit()
+        else:
+            self.loop(s, path)
+
+    def restrict(self, s: ir.For, start, step, trip):
+        """The iterations of loop ``s`` this function runs, as (first index, count):
+        all of them, except in a chunk of a parallel loop (codegen/threads.py).
+        ``step`` is an LLVM value or a Python int."""
+        return start, trip
 
     def assign(self, s: ir.Assign) -> None:
         slot = self.locals[s.name]
@@ -266,6 +283,7 @@ class KernelCodegen:
             up = self._trip(start, stop, step, True)
             down = self._trip(start, stop, step, False)
             trip = b.select(b.icmp_signed(">", step, zero), up, down)
+        start, trip = self.restrict(s, start, step, trip)
         pre = b.block
         header = self.fn.append_basic_block(f"for_{s.index}")
         body = self.fn.append_basic_block(f"body_{s.index}")

@@ -155,6 +155,7 @@ class RegionEmitter:
         stop = self.scalar(s.stop, inst)
         step = int(s.step.value)
         trip = self.cg._trip(start, stop, ll.Constant(I64, step), step > 0)
+        start, trip = self.cg.restrict(s, start, step, trip)
         return start, step, trip
 
     def jammed_loop(self, s: ir.For, path, insts) -> None:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import pathlib
@@ -241,7 +242,9 @@ class _Builder:
             return el.store(str(name), idx, locs, _update_op(op_tok), self.expr(el, value), self.src.of(node))
         if kind == "for_stmt":
             *specs, block = node.children
-            return self._loops(el, specs, block)
+            parallel = bool(specs) and isinstance(specs[0], Token) and specs[0].type == "PARALLEL"
+            loop = self._loops(el, specs[1:] if parallel else specs, block)
+            return dataclasses.replace(loop, parallel=True) if parallel else loop
         if kind == "if_stmt":
             cond, then_block, *clauses = node.children
             return self._if(el, cond, then_block, clauses)

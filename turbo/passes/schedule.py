@@ -25,14 +25,16 @@ multiplies by trip counts: literal when the loop bounds are literal, else assume
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass, field
 
 from .. import ir
 from ..ir import DType
-from . import analysis
+from . import analysis, parallel
 from .analysis import Context, LoopSite, Path
+from .parallel import ParallelPlan
 from .target import TargetDesc
 
 ASSUMED_TRIP = 128  # iterations assumed for a loop whose bounds are not literal
@@ -97,6 +99,14 @@ class Schedule:
     regions: tuple[RegionPlan, ...]
     decisions: tuple[NestDecision, ...] = field(compare=False)
     target: str = field(default="", compare=False)
+    parallel: tuple[ParallelPlan, ...] = ()  # loops split across threads
+    parallel_notes: tuple[str, ...] = field(default=(), compare=False)  # loops that could not be, and why
+
+    def parallel_at(self, path: Path) -> ParallelPlan | None:
+        for p in self.parallel:
+            if p.path == path:
+                return p
+        return None
 
     def plan_at(self, path: Path) -> RegionPlan | None:
         for r in self.regions:
@@ -115,12 +125,16 @@ class Options:
     fastmath: bool = True
     vectorize: str | bool | None = None
     unroll: tuple[tuple[str, int], ...] = ()
+    parallel: bool = False  # split top-level loops across threads (passes/parallel.py)
 
 
-def make_options(fastmath: bool = True, vectorize: str | bool | None = None, unroll=None) -> Options:
+def make_options(fastmath: bool = True, vectorize: str | bool | None = None, unroll=None,
+                 parallel: bool = False) -> Options:
     """Options from user keywords, checked: ``unroll`` is a dict {index: factor}."""
     if not isinstance(fastmath, bool):
         raise TypeError(f"fastmath must be True or False, got {fastmath!r}")
+    if not isinstance(parallel, bool):
+        raise TypeError(f"parallel must be True or False, got {parallel!r}")
     if not (vectorize is None or vectorize is False or isinstance(vectorize, str)):
         raise TypeError(f"vectorize must be None (the cost model decides), False (no vectorization) or the name of "
                         f"a loop index, got {vectorize!r}")
@@ -129,13 +143,13 @@ def make_options(fastmath: bool = True, vectorize: str | bool | None = None, unr
     if not isinstance(unroll, dict) or not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
                                                 and 1 <= v <= 64 for k, v in unroll.items()):
         raise TypeError(f"unroll must be a dict {{loop index: factor from 1 to 64}}, got {unroll!r}")
-    return Options(fastmath, vectorize, tuple(sorted(unroll.items())))
+    return Options(fastmath, vectorize, tuple(sorted(unroll.items())), parallel)
 
 
 # ----------------------------------------------------------------------------- entry point
 
 
-def schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options = Options()) -> Schedule:
+def schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options = Options(), warn: bool = False) -> Schedule:
     ctx = Context.of(kernel)
     regions: list[RegionPlan] = []
     decisions: list[NestDecision] = []
@@ -144,7 +158,24 @@ def schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options = 
         decisions.append(decision)
         if decision.chosen.plan is not None:
             regions.append(decision.chosen.plan)
-    return Schedule(tuple(regions), tuple(decisions), target.name)
+    plans, notes = parallel.choose(kernel, variant, options.parallel, options.fastmath, warn)
+    by_root = {d.root: d for d in decisions}
+    tuned = []
+    for p in plans:
+        d = by_root.get(p.path)
+        align, rest, inner = 1, 3, 1.0
+        if d is not None:
+            inner = d.chosen.estimate.inner_cycles
+            plan = d.chosen.plan
+            if plan is not None and plan.root == p.path and plan.loops[0] == p.index:
+                if plan.vector == p.index:
+                    align = plan.width  # whole vectors: a leftover runs as one masked vector
+                else:
+                    # whole unroll blocks; the leftover iterations run one at a time,
+                    # at about 2/3 of a block's cost each (gemm: 6-row tile vs 1 row)
+                    align, rest = plan.factors[0], max(3, 2 * plan.factors[0])
+        tuned.append(dataclasses.replace(p, align=align, rest_cost3=rest, inner_cycles=inner))
+    return Schedule(tuple(regions), tuple(decisions), target.name, tuple(tuned), tuple(notes))
 
 
 def _nests(body, path=(), outer=()):
@@ -570,6 +601,11 @@ def format_schedule(kernel: ir.Kernel, sched: Schedule) -> str:
         out.append(f"    chosen: {_option_text(d.chosen)}")
         for o in d.rejected:
             out.append(f"    rejected: {_option_text(o)}")
+        p = sched.parallel_at(d.root)
+        if p is not None:
+            out.append(f"    threads: {p.describe()}, when the nest's predicted work is above the pool's threshold")
+    for note in sched.parallel_notes:
+        out.append(f"  threads: {note}")
     return "\n".join(out)
 
 

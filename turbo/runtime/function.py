@@ -31,17 +31,15 @@ WEAK_FLOAT = "float"  # a Python float: takes the arrays' float type, like a lit
 
 
 # Options of @turbo(...): name -> (allowed values, default); None for options
-# checked by the scheduler (fastmath, unroll, vectorize). ``parallel`` is accepted
-# at its default only, so code can state it: threads do not exist yet.
+# checked by the scheduler (fastmath, unroll, vectorize, parallel).
 OPTIONS: dict[str, tuple[tuple | None, object]] = {
     "boundscheck": ((None, True, False), None),
     "fallback": ((False, True), False),
-    "parallel": ((False,), False),
+    "parallel": (None, False),
     "fastmath": (None, True),
     "unroll": (None, None),
     "vectorize": (None, None),
 }
-_NOT_YET = {"parallel"}
 
 
 def check_options(options: dict) -> dict:
@@ -52,11 +50,9 @@ def check_options(options: dict) -> dict:
             raise TypeError(f"@turbo() got an unexpected keyword argument '{name}'; options: {known}")
         allowed, _ = OPTIONS[name]
         if allowed is not None and not any(value is a or (type(value) is type(a) and value == a) for a in allowed):
-            if name in _NOT_YET:
-                raise NotImplementedError(f"@turbo({name}={value!r}) is not available yet; only {name}={allowed[0]!r} is")
             raise TypeError(f"@turbo(): {name} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
         out[name] = value
-    make_options(out["fastmath"], out["vectorize"], out["unroll"])  # raises TypeError on bad values
+    make_options(out["fastmath"], out["vectorize"], out["unroll"], out["parallel"])  # raises TypeError on bad values
     return out
 
 
@@ -212,7 +208,7 @@ class TurboFunction:
             if target is None:
                 o = self.options
                 target = make_kernel(kernel_ir, o["boundscheck"], self._parsed.src.filename,
-                                     make_options(o["fastmath"], o["vectorize"], o["unroll"]))
+                                     make_options(o["fastmath"], o["vectorize"], o["unroll"], o["parallel"]))
                 target.on_miss = functools.partial(self._dispatch, target)
                 self._by_ir[text] = target
                 if len(self._by_ir) == 1:

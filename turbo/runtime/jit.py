@@ -135,7 +135,14 @@ def compile_module(module: ll.Module, symbols: list[str], pass_name: str) -> Com
 
     A module already loaded in this process is not loaded twice (its symbols would
     clash); otherwise an intact disk-cache entry for the same code is used."""
-    text = str(module)
+    return compile_text(str(module), symbols, pass_name)
+
+
+def compile_text(text: str, symbols: list[str], pass_name: str) -> Compiled:
+    """``compile_module`` for a module given as LLVM assembly text (which names
+    no target: the host's is added)."""
+    if "target triple" not in text:
+        text = f'target triple = "{host_target().triple}"\ntarget datalayout = "{target_machine().target_data}"\n' + text
     key = cache_key(text)
     with _lock:
         if key in _loaded:

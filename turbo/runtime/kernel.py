@@ -33,7 +33,7 @@ from ..errors import (
     KernelZeroDivisionError,
     TurboError,
 )
-from ..passes import pipeline
+from ..passes import parallel, pipeline
 from ..passes import schedule as scheduler
 from ..passes.target import host as host_target
 from . import fastcall, jit
@@ -110,6 +110,7 @@ class Kernel:
         self.boundscheck = boundscheck
         self.source_name = source_name
         self.written = ir.written_arrays(kernel_ir)
+        parallel.check_marked(kernel_ir, options.fastmath)
         self._sites = number_sites(kernel_ir)
         self._lock = threading.RLock()
         self._variants: dict[abi.Variant, tuple[int, object]] = {}
@@ -204,17 +205,22 @@ class Kernel:
     def lowered(self, variant: abi.Variant) -> ir.Kernel:
         return pipeline.lower(self.ir, variant)
 
-    def schedule(self, variant: abi.Variant) -> tuple[ir.Kernel, scheduler.Schedule]:
-        """The lowered kernel and the schedule the cost model chose for it."""
+    def schedule(self, variant: abi.Variant, warn: bool = False) -> tuple[ir.Kernel, scheduler.Schedule]:
+        """The lowered kernel and the schedule the cost model chose for it; ``warn``:
+        warn about loops that run on one thread against ``parallel`` (when compiling)."""
         lowered = self.lowered(variant)
-        sched = scheduler.schedule(lowered, variant, host_target(), self.options)
+        sched = scheduler.schedule(lowered, variant, host_target(), self.options, warn)
         if debug_level() >= 2:
             _debug(2, scheduler.format_schedule(lowered, sched))
         return lowered, sched
 
-    def llvm_module(self, variant: abi.Variant):
+    def llvm_module(self, variant: abi.Variant, warn: bool = False):
         module = jit.new_module(f"{self.name}.{variant.tag}")
-        lowered, sched = self.schedule(variant)
+        lowered, sched = self.schedule(variant, warn)
+        if sched.parallel:
+            from .threads import pool
+
+            pool()  # started before the code that calls it is linked
         build_variant(lowered, variant, self._symbol(variant.tag), module, sched, self.options.fastmath)
         return module
 
@@ -224,7 +230,7 @@ class Kernel:
             if hit is not None:
                 return hit
             t0 = time.perf_counter()
-            module = self._build(lambda: self.llvm_module(variant), f"codegen[{variant.tag}]")
+            module = self._build(lambda: self.llvm_module(variant, warn=True), f"codegen[{variant.tag}]")
             name = self._symbol(variant.tag)
             compiled = jit.compile_module(module, [name], f"codegen[{self.name}:{variant.tag}]")
             addr = compiled.addresses[name]
