@@ -18,7 +18,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1])
     p.add_argument("--quick", action="store_true", help="a few small sizes, to prove the suite runs (not for timing)")
     p.add_argument("--filter", nargs="*", help="kernels whose name contains one of these (or a family: BLAS1 BLAS2 BLAS3 other)")
-    p.add_argument("--threads", type=int, default=1, help="threads for the peers' libraries (turbo is single-threaded for now)")
+    p.add_argument("--threads", type=int, default=1, help="threads for the peers' libraries (turbo's kernels run on one thread, except in the threads section)")
     p.add_argument("--dtypes", default="f32,f64")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--no-latency", action="store_true", help="skip the compile-latency measurement (child processes)")
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
         print(f"  measured peak {d}: {peaks[d]:.1f} GFLOP/s per thread ({chains} multiply-add chains of {suite.vector_lanes(d)} lanes)")
     notes = list(peers.notes)
     if args.threads > 1:
-        notes.append(f"turbo runs single-threaded; peers use {args.threads} threads; % of peak is per thread")
+        notes.append(f"turbo's kernels run single-threaded outside the threads section; peers use {args.threads} threads; % of peak is per thread")
 
     def log(k, dtype, n, rs):
         by = {r.system: r for r in rs}
@@ -78,6 +78,11 @@ def main(argv=None) -> int:
         from . import pullback
 
         pullbacks = pullback.run(peers, dtypes, args.quick, rounds, min_batch)
+    parallel = None
+    if not args.filter or any(f.lower() in "threads" for f in args.filter):
+        from . import threads
+
+        parallel = threads.run(dtypes, args.quick, rounds, min_batch, peaks)
     latency = None
     if not args.no_latency:
         latency = suite.compile_latency(peers)
@@ -98,7 +103,7 @@ def main(argv=None) -> int:
         meta["torch"] = peers.torch.__version__
     outdir = pathlib.Path(args.out) if args.out else pathlib.Path(__file__).parent / "results"
     name = f"{target.cpu}-{args.threads}t" + ("-quick" if args.quick else "") + ("" if not args.filter else "-partial")
-    path = report.write(outdir, name, meta, results, peaks, latency, pullbacks)
+    path = report.write(outdir, name, meta, results, peaks, latency, pullbacks, parallel)
     print()
     for d in dtypes:
         print(report.summary(results, peaks, d))

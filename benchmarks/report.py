@@ -87,12 +87,13 @@ def summary(results: list[Result], peaks: dict[str, float], dtype: str = "f32") 
 
 
 def write(outdir: pathlib.Path, name: str, meta: dict, results: list[Result], peaks: dict, latency: dict | None,
-          pullbacks: list[dict] | None = None) -> pathlib.Path:
+          pullbacks: list[dict] | None = None, parallel: dict | None = None) -> pathlib.Path:
     outdir.mkdir(parents=True, exist_ok=True)
     from .suite import result_dicts
 
     (outdir / f"{name}.json").write_text(json.dumps({"meta": meta, "peaks": peaks, "compile_latency": latency,
-                                                      "pullbacks": pullbacks, "results": result_dicts(results)}, indent=1))
+                                                      "pullbacks": pullbacks, "threads": parallel,
+                                                      "results": result_dicts(results)}, indent=1))
     md = [f"# turbo benchmarks — {meta['cpu']}", "",
           f"{meta['date']}; {meta['threads']} thread(s); Python {meta['python']}, turbo {meta['turbo']}, "
           f"NumPy {meta['numpy']}, Numba {meta.get('numba', '—')}, PyTorch {meta.get('torch', '—')}; "
@@ -119,6 +120,10 @@ def write(outdir: pathlib.Path, name: str, meta: dict, results: list[Result], pe
         from .pullback import markdown
 
         md += markdown(pullbacks)
+    if parallel:
+        from .threads import markdown as threads_markdown
+
+        md += threads_markdown(parallel)
     for dt in sorted({r.dtype for r in results}):
         md += ["", f"## Summary, {dt}", "", summary(results, peaks, dt)]
     md += ["", "## All results", "", table.__doc__.replace("\n    ", " ").strip(), "", table(results, peaks), ""]
@@ -181,7 +186,8 @@ def rerender(json_path: pathlib.Path, with_plots: bool = True) -> pathlib.Path:
     fields = set(Result.__dataclass_fields__)
     results = [Result(**{k: v for k, v in r.items() if k in fields}) for r in data["results"]]
     name = json_path.stem
-    path = write(json_path.parent, name, data["meta"], results, data["peaks"], data.get("compile_latency"), data.get("pullbacks"))
+    path = write(json_path.parent, name, data["meta"], results, data["peaks"], data.get("compile_latency"), data.get("pullbacks"),
+                 data.get("threads"))
     if with_plots:
         plots(json_path.parent, name, results, data["peaks"])
     return path

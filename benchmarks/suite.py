@@ -255,8 +255,8 @@ def select(filters: list[str] | None) -> list[Kernel]:
     if not filters:
         return list(KERNELS)
     chosen = [k for k in KERNELS if any(f.lower() in k.name.lower() or f.lower() == k.family.lower() for f in filters)]
-    if not chosen and not any(f.lower() in "pullback" for f in filters):
-        names = ", ".join(k.name for k in KERNELS) + ", pullback (the dense-layer pullback section)"
+    if not chosen and not any(f.lower() in "pullback" or f.lower() in "threads" for f in filters):
+        names = ", ".join(k.name for k in KERNELS) + ", pullback (the dense-layer pullback section), threads (gemm with parallel=True)"
         raise SystemExit(f"no kernel matches {filters}; kernels: {names}")
     return chosen
 
