@@ -294,3 +294,29 @@ def test_problems_are_none_for_legal_loops():
         warnings.simplefilter("error")
         plans, notes = parallel.choose(k, None, True, True)
     assert [p.index for p in plans] == ["m"] and notes == []
+
+
+def test_pullback_of_a_threaded_kernel_is_threaded_where_legal():
+    src = """
+kernel dense(Y: f64[M, N], W: f64[M, K], X: f64[K, N]) {
+    parallel for m in 0:M {
+        for n in 0:N {
+            acc = 0.0
+            for k in 0:K { acc += W[m, k] * X[k, n] }
+            Y[m, n] = tanh(acc)
+        }
+    }
+}"""
+    threaded = turbo.pullback(turbo.compile(src).dense, ("W", "X"))
+    serial = turbo.pullback(turbo.compile(src.replace("parallel for", "for")).dense, ("W", "X"))
+    assert any(s.parallel for s in threaded.ir.body) and not any(s.parallel for s in serial.ir.body)
+    rng = np.random.default_rng(1)
+    W, X = rng.standard_normal((37, 29)), rng.standard_normal((29, 41))
+    Y = np.tanh(W @ X)
+    dY = rng.standard_normal(Y.shape)
+    got = [np.zeros_like(W), np.zeros_like(X)]
+    want = [np.zeros_like(W), np.zeros_like(X)]
+    threaded(Y, W, X, dY, *got)
+    serial(Y, W, X, dY, *want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)

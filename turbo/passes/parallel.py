@@ -24,6 +24,7 @@ or is not at the top level, is a ``ScheduleError`` at its line.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 
@@ -159,3 +160,32 @@ def choose(kernel: ir.Kernel, variant, enabled: bool, fastmath: bool, warn: bool
             continue
         plans.append(plan_for(ctx, path, loop))
     return plans, notes
+
+
+def mark_legal(kernel: ir.Kernel, threaded: bool, fastmath: bool) -> ir.Kernel:
+    """``kernel`` with ``parallel`` marks on exactly the top-level loops that may be
+    split (all marks removed unless ``threaded``): how a pullback of a threaded
+    kernel is threaded, since its loops are not the ones the user marked."""
+    ctx = Context.of(kernel)
+    body = []
+    for k, s in enumerate(kernel.body):
+        if isinstance(s, ir.For):
+            s = _unmarked(s)
+            if threaded and problems(ctx, (k,), s, fastmath) is None:
+                s = dataclasses.replace(s, parallel=True)
+        body.append(s)
+    return dataclasses.replace(kernel, body=tuple(body))
+
+
+def _unmarked(s: ir.For) -> ir.For:
+    def walk(body):
+        out = []
+        for x in body:
+            if isinstance(x, ir.For):
+                x = dataclasses.replace(x, parallel=False, body=walk(x.body))
+            elif isinstance(x, ir.If):
+                x = dataclasses.replace(x, then=walk(x.then), orelse=walk(x.orelse))
+            out.append(x)
+        return tuple(out)
+
+    return walk((s,))[0]

@@ -9,6 +9,7 @@ function's pullback is built per call signature, like the function's own kernels
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from threading import get_ident
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from .. import frontend, ir
 from ..errors import ArgumentTypeError
+from ..passes import parallel
 from ..passes.autodiff import Pullback, pullback_ir
 from .kernel import Kernel, make_kernel
 
@@ -62,7 +64,10 @@ def _names(wrt) -> tuple[str, ...]:
 
 
 def _compile(pb: Pullback, like: Kernel):
-    k = make_kernel(pb.kernel, like.boundscheck, like.source_name, like.options)
+    threaded = like.options.parallel or bool(parallel.marked_loops(like.ir))
+    kernel = parallel.mark_legal(pb.kernel, threaded, like.options.fastmath)
+    options = dataclasses.replace(like.options, parallel=False)
+    k = make_kernel(kernel, like.boundscheck, like.source_name, options)
     k.overlap = pb.overlap
     k.refuse_alias = True
     k.notes = pb.notes
@@ -181,7 +186,7 @@ class PullbackFunction:
                     from ..passes.schedule import make_options
 
                     like = make_kernel(kernel_ir, o["boundscheck"], self.fn._parsed.src.filename,
-                                       make_options(o["fastmath"], o["vectorize"], o["unroll"]))
+                                       make_options(o["fastmath"], o["vectorize"], o["unroll"], o["parallel"]))
                     hit = self._by_key[key] = _compile(pullback_ir(kernel_ir, self.wrt, self.forward), like)
         return hit
 
