@@ -17,7 +17,7 @@ releases the GIL) and stay in it until shutdown: they spin on the job counter fo
 ``spin_us`` microseconds after their last job (so back-to-back parallel loops find
 them awake), then sleep on it with a futex (Linux; elsewhere they yield the CPU
 in a loop). A kernel called while the pool is busy -- from another Python
-thread -- runs its chunks itself, one after another.
+thread -- runs the whole loop on its own thread.
 
 The pool state is one block of memory, laid out as below (byte offsets); the
 counters the workers spin on have cache lines of their own.
@@ -51,11 +51,12 @@ SPIN_CYCLES = 248  # i64: how long an idle worker spins before it sleeps, in cyc
 WORKERS = 256  # i64: worker threads alive
 STATE_BYTES = 320
 
-# Parallel loops predicted to take fewer cycles than this run on the calling
-# thread alone: waking the pool and waiting for the slowest chunk costs about
-# 2 µs, so below ~20 µs of work the split gains little or loses.
+# Parallel loops predicted to take fewer cycles than this (about 20 µs) run on
+# the calling thread alone: a split costs 0.3-0.4 µs when the workers are awake
+# but 60-110 µs when they have gone to sleep, and the prediction is rough.
 DEFAULT_MIN_CYCLES = 60_000
 DEFAULT_SPIN_US = 1000
+MAX_THREADS = 1024  # the chunk counter holds chunk numbers in 16 bits; far more than needed
 
 _LINUX = sys.platform.startswith("linux")
 _X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
@@ -152,7 +153,7 @@ out:
 
 ; One worker: wait for a job (spinning, then asleep), work on it, repeat; return
 ; on shutdown. ``seen0`` is the job number when the worker was added.
-define void @turbo_pool_worker(ptr %pool, i64 %tid, i32 %seen0) {{
+define void @turbo_pool_worker(ptr %pool, i32 %seen0) {{
 entry:
   %spinp = getelementptr inbounds i8, ptr %pool, i64 {SPIN_CYCLES}
   %sleepers = getelementptr inbounds i8, ptr %pool, i64 {SLEEPERS}
@@ -275,8 +276,12 @@ def default_threads() -> int:
             n = int(env)
         except ValueError:
             n = 0
-        if n >= 1:
+        if 1 <= n <= MAX_THREADS:
             return n
+        import warnings
+
+        warnings.warn(f"turbo: TURBO_NUM_THREADS={env!r} is not a number of threads from 1 to {MAX_THREADS}; "
+                      "using the CPU count", RuntimeWarning, stacklevel=2)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
@@ -312,7 +317,7 @@ class _Pool:
         self.addr = jit.compile_text(text, names, "threads").addresses
         llvm.add_symbol("turbo_pool_run", self.addr["turbo_pool_run"])
         llvm.add_symbol("turbo_pool_state", self.state)
-        self._worker = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32)(self.addr["turbo_pool_worker"])
+        self._worker = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32)(self.addr["turbo_pool_worker"])
         self._add = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)(self.addr["turbo_pool_add_worker"])
         self._stop = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(self.addr["turbo_pool_stop"])
         self._threads: list[threading.Thread] = []
@@ -340,7 +345,7 @@ class _Pool:
             while len(self._threads) < n - 1:
                 tid = len(self._threads) + 1
                 seen = self._add(self.state)
-                t = threading.Thread(target=self._worker, args=(self.state, tid, seen), name=f"turbo-worker-{tid}",
+                t = threading.Thread(target=self._worker, args=(self.state, seen), name=f"turbo-worker-{tid}",
                                      daemon=True)
                 t.start()
                 self._threads.append(t)
@@ -383,8 +388,8 @@ def set_num_threads(n: int) -> None:
     """Threads (the calling one included) that parallel loops use from now on;
     default: the CPUs this process may run on, or ``TURBO_NUM_THREADS``."""
     global _requested
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"set_num_threads() needs a positive int, got {n!r}")
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"set_num_threads() needs an int from 1 to {MAX_THREADS}, got {n!r}")
     _requested = n
     if _Pool._instance is not None:
         p = _Pool._instance
