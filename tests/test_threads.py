@@ -292,7 +292,7 @@ def test_problems_are_none_for_legal_loops():
     assert parallel.problems(ctx, (0,), k.body[0], True) is None
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        plans, notes = parallel.choose(k, None, True, True)
+        plans, notes = parallel.choose(ctx, None, True, True)
     assert [p.index for p in plans] == ["m"] and notes == []
 
 

@@ -27,7 +27,7 @@ from ..passes.schedule import ASSUMED_TRIP
 from ..runtime.threads import MIN_CYCLES, THREADS
 from .abi import ERR_FIELDS
 from .cpu import F64, I8, I32, I64, MEM_TYPES, PTR, REG_TYPES, KernelCodegen, _Array
-from .vector import identity
+from .vector import combine, counted, identity
 
 ERR_T = ll.ArrayType(I64, ERR_FIELDS)
 
@@ -116,7 +116,7 @@ def parallel_loop(cg: KernelCodegen, s: ir.For, path, par) -> None:
                 b.store(v, b.gep(cg.err, [ll.Constant(I64, f)], inbounds=True, source_etype=I64), align=8)
             b.ret(st)
 
-    _counted(cg, zero, used, check)
+    counted(cg, zero, used, 1, "par_check", check)
     for name, op, t in par.reductions:
         parts = values[("partial", name)]
         lt = REG_TYPES[t]
@@ -127,7 +127,7 @@ def parallel_loop(cg: KernelCodegen, s: ir.For, path, par) -> None:
             v = b.load(b.gep(parts, [i], inbounds=True, source_etype=lt), typ=lt)
             b.store(combine(cg, op, t, b.load(acc_slot, typ=lt), v), acc_slot)
 
-        _counted(cg, one, used, fold)
+        counted(cg, one, used, 1, "par_fold", fold)
         slot = cg.locals[name]
         b.store(combine(cg, op, t, b.load(slot, typ=lt), b.load(acc_slot, typ=lt)), slot)
 
@@ -140,38 +140,12 @@ def _alloca(b: ll.IRBuilder, t: ll.Type, count, name: str):
     return slot
 
 
-def combine(cg: KernelCodegen, op: str, t: DType, a, c):
-    """Two partial results of a reduction combined ("+", "*", "min", "max")."""
-    if op in ("min", "max"):
-        return cg.call_values(op, t, [a, c])
-    return cg.arith(op, t, a, c, None)
-
-
 def _pool_state(cg: KernelCodegen):
     g = cg.module.globals.get("turbo_pool_state")
     if g is None:
         g = ll.GlobalVariable(cg.module, I8, "turbo_pool_state")
         g.linkage = "external"
     return g
-
-
-def _counted(cg: KernelCodegen, lo, hi, body_fn) -> None:
-    """``for i in lo:hi { body_fn(i) }`` (body_fn may branch away)."""
-    b = cg.b
-    pre = b.block
-    head = cg.fn.append_basic_block("par_i")
-    body = cg.fn.append_basic_block("par_body")
-    done = cg.fn.append_basic_block("par_done")
-    b.branch(head)
-    b.position_at_end(head)
-    i = b.phi(I64)
-    i.add_incoming(lo, pre)
-    b.cbranch(b.icmp_signed("<", i, hi), body, done)
-    b.position_at_end(body)
-    body_fn(i)
-    i.add_incoming(b.add(i, ll.Constant(I64, 1)), b.block)
-    b.branch(head)
-    b.position_at_end(done)
 
 
 def _units(cg: KernelCodegen, body, inside: set[str]):

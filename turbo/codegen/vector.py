@@ -69,6 +69,35 @@ def identity(op: str, t: DType):
     return -math.inf if t.is_float else -big[t] - 1
 
 
+def counted(cg, lo, hi, stride: int, name: str, body_fn) -> None:
+    """for t in lo:hi:stride (t < hi) in ``cg``'s function, calling body_fn(t) to
+    emit the body (which may end blocks of its own)."""
+    b = cg.b
+    pre = b.block
+    header = cg.fn.append_basic_block(f"{name}_head")
+    body = cg.fn.append_basic_block(f"{name}_body")
+    done = cg.fn.append_basic_block(f"{name}_end")
+    b.branch(header)
+    b.position_at_end(header)
+    t = b.phi(I64, name=f"{name}_t")
+    t.add_incoming(lo, pre)
+    b.cbranch(b.icmp_signed("<", t, hi), body, done)
+    b.position_at_end(body)
+    body_fn(t)
+    nxt = b.add(t, ll.Constant(I64, stride), flags=["nsw"])
+    t.add_incoming(nxt, b.block)
+    b.branch(header)
+    b.position_at_end(done)
+
+
+def combine(cg, op: str, t: DType, a, c):
+    """Two partial results of a reduction combined ("+", "*", "min", "max"), on
+    scalars or vectors."""
+    if op in ("min", "max"):
+        return cg.call_values(op, t, [a, c])
+    return cg.arith(op, t, a, c, None)
+
+
 class RegionEmitter:
     def __init__(self, cg, plan, root: ir.For, path):
         self.cg = cg
@@ -132,23 +161,7 @@ class RegionEmitter:
     # ------------------------------------------------------------------ loops
 
     def counted(self, lo, hi, stride: int, name: str, body_fn) -> None:
-        """for t in lo:hi:stride (t < hi), calling body_fn(t) to emit the body."""
-        b = self.b
-        pre = b.block
-        header = self.cg.fn.append_basic_block(f"{name}_head")
-        body = self.cg.fn.append_basic_block(f"{name}_body")
-        done = self.cg.fn.append_basic_block(f"{name}_end")
-        b.branch(header)
-        b.position_at_end(header)
-        t = b.phi(I64, name=f"{name}_t")
-        t.add_incoming(lo, pre)
-        b.cbranch(b.icmp_signed("<", t, hi), body, done)
-        b.position_at_end(body)
-        body_fn(t)
-        nxt = b.add(t, ll.Constant(I64, stride), flags=["nsw"])
-        t.add_incoming(nxt, b.block)
-        b.branch(header)
-        b.position_at_end(done)
+        counted(self.cg, lo, hi, stride, name, body_fn)
 
     def bounds(self, s: ir.For, inst: Instance):
         start = self.scalar(s.start, inst)
@@ -255,9 +268,7 @@ class RegionEmitter:
                 b.store(merged, target)
 
     def combine(self, op: str, t: DType, a, c):
-        if op in ("min", "max"):
-            return self.cg.call_values(op, t, [a, c])
-        return self.cg.arith(op, t, a, c, None)
+        return combine(self.cg, op, t, a, c)
 
     def hreduce(self, op: str, t: DType, v):
         b = self.b

@@ -134,9 +134,9 @@ def plan_for(ctx: Context, path: Path, loop: ir.For) -> ParallelPlan:
     return ParallelPlan(path, loop.index, tuple(reductions), locals_in)
 
 
-def choose(kernel: ir.Kernel, variant, enabled: bool, fastmath: bool, warn: bool = True) -> tuple[list[ParallelPlan], list[str]]:
-    """The parallel loops of a kernel for one variant, and lines for explain()."""
-    ctx = Context.of(kernel)
+def choose(ctx: Context, variant, enabled: bool, fastmath: bool, warn: bool = True) -> tuple[list[ParallelPlan], list[str]]:
+    """The parallel loops of ``ctx.kernel`` for one variant, and lines for explain()."""
+    kernel = ctx.kernel
     marked = marked_loops(kernel)
     if marked:
         candidates = [(p, s, True) for p, s in marked if p is not None]

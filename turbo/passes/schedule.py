@@ -158,7 +158,7 @@ def schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options = 
         decisions.append(decision)
         if decision.chosen.plan is not None:
             regions.append(decision.chosen.plan)
-    plans, notes = parallel.choose(kernel, variant, options.parallel, options.fastmath, warn)
+    plans, notes = parallel.choose(ctx, variant, options.parallel, options.fastmath, warn)
     by_root = {d.root: d for d in decisions}
     tuned = []
     for p in plans:

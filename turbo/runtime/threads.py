@@ -340,7 +340,8 @@ class _Pool:
         self._set(SPIN_CYCLES, int(us * self.ticks_per_us))
 
     def resize(self, n: int) -> None:
-        """Use ``n`` threads (the caller included) for parallel loops from now on."""
+        """Use ``n`` threads (the caller included) for parallel loops from now on,
+        starting workers if there are fewer than ``n - 1``."""
         with self._lock:
             while len(self._threads) < n - 1:
                 tid = len(self._threads) + 1
@@ -392,9 +393,7 @@ def set_num_threads(n: int) -> None:
         raise ValueError(f"set_num_threads() needs an int from 1 to {MAX_THREADS}, got {n!r}")
     _requested = n
     if _Pool._instance is not None:
-        p = _Pool._instance
-        p.resize(max(n, len(p._threads) + 1))
-        p._set(THREADS, n)
+        _Pool._instance.resize(n)  # starts workers if n needs more; never stops any
 
 
 def get_num_threads() -> int:
