@@ -16,6 +16,7 @@ from llvmlite import ir as ll
 from .. import ir
 from ..ir import DType
 from ..passes import analysis
+from ..passes.bounds import GUARD_LIMIT
 from .abi import (
     ERR_INDEX,
     ERR_NEGATIVE_POWER,
@@ -80,6 +81,7 @@ def type_suffix(t: ll.Type) -> str:
 
 class KernelCodegen:
     in_chunk = False  # True in the function running one chunk of a parallel loop
+    version_tag = ""  # "u" while emitting the unchecked copy of a versioned nest
 
     def __init__(self, kernel: ir.Kernel, variant: Variant, func_name: str, module: ll.Module,
                  schedule=None, fastmath: bool = True):
@@ -197,13 +199,11 @@ class KernelCodegen:
         for k, s in enumerate(body):
             here = path + (k,)
             if isinstance(s, ir.For):
-                par = self.schedule.parallel_at(here) if self.schedule is not None and not self.in_chunk else None
-                if par is not None:
-                    from .threads import parallel_loop
-
-                    parallel_loop(self, s, here, par)
+                version = self.schedule.version_at(here) if self.schedule is not None and not self.in_chunk else None
+                if version is not None:
+                    self.versioned(s, here, version)
                 else:
-                    self.for_stmt(s, here)
+                    self.nest(s, here)
             elif isinstance(s, ir.Assign):
                 self.assign(s)
             elif isinstance(s, ir.Store):
@@ -215,6 +215,61 @@ class KernelCodegen:
                 self.b.store(self.to_mem(self.expr(s.value), t), self.result, align=t.itemsize)
             else:
                 raise TypeError(s)
+
+    def nest(self, s: ir.For, path: tuple[int, ...]) -> None:
+        par = self.schedule.parallel_at(path) if self.schedule is not None and not self.in_chunk else None
+        if par is not None:
+            from .threads import parallel_loop
+
+            parallel_loop(self, s, path, par)
+        else:
+            self.for_stmt(s, path)
+
+    def versioned(self, s: ir.For, path: tuple[int, ...], version) -> None:
+        """Run-time versioning of bounds checks (passes/bounds.py ``access_guards``):
+        when every guard holds, a copy of the nest without the checks they cover,
+        scheduled on its own (``schedule.fast``); else the checked nest."""
+        b = self.b
+        ok = ll.Constant(ll.IntType(1), 1)
+        limit = ll.Constant(I64, GUARD_LIMIT)
+        seen = set()
+        for g in version.guards:
+            total = ll.Constant(I64, 0)
+            for name, coef in g:
+                if not name:
+                    total = b.add(total, ll.Constant(I64, coef))
+                    continue
+                v = self.symbol_value(name)
+                if name not in seen:  # symbols are bounded, so the sums below cannot overflow
+                    seen.add(name)
+                    ok = b.and_(ok, b.icmp_unsigned("<=", b.add(v, limit), ll.Constant(I64, 2 * GUARD_LIMIT)))
+                total = b.add(total, b.mul(v, ll.Constant(I64, coef)))
+            ok = b.and_(ok, b.icmp_signed(">=", total, ll.Constant(I64, 0)))
+        fast_bb = self.fn.append_basic_block(f"unchecked{'_'.join(map(str, path))}")
+        slow_bb = self.fn.append_basic_block(f"checked{'_'.join(map(str, path))}")
+        join = self.fn.append_basic_block(f"versions{'_'.join(map(str, path))}_end")
+        b.cbranch(ok, fast_bb, slow_bb)
+        b.position_at_end(fast_bb)
+        saved = self.schedule, self.checks, self.version_tag
+        self.schedule, self.checks, self.version_tag = saved[0].fast, saved[0].fast.checks, "u"
+        try:
+            self.nest(s, path)
+        finally:
+            self.schedule, self.checks, self.version_tag = saved
+        if not b.block.is_terminated:
+            b.branch(join)
+        b.position_at_end(slow_bb)
+        self.nest(s, path)
+        if not b.block.is_terminated:
+            b.branch(join)
+        b.position_at_end(join)
+
+    def symbol_value(self, name: str) -> ll.Value:
+        """A dim or an integer scalar parameter, as i64."""
+        if name in self.dims:
+            return self.dims[name]
+        v = self.scalars[name]
+        return v if v.type == I64 else self.b.sext(v, I64)
 
     def for_stmt(self, s: ir.For, path: tuple[int, ...]) -> None:
         plan = self.schedule.plan_at(path) if self.schedule is not None else None

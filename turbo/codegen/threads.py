@@ -218,7 +218,7 @@ class ChunkCodegen(KernelCodegen):
         self.path = path
         self.par = par
         self.layout = layout
-        base = f"{parent.fn.name}_par{'_'.join(map(str, path))}"
+        base = f"{parent.fn.name}_par{parent.version_tag}{'_'.join(map(str, path))}"
         names = list(parent.arrays)
         self.job = ll.Function(self.module, ll.FunctionType(I32, [PTR, I64, I64]), base)
         self.job.linkage = "internal"

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import ir
-from .bounds import access_checks, to_affine
+from .bounds import access_checks, invariant_locals, to_affine
 
 Path = tuple[int, ...]
 
@@ -209,14 +209,15 @@ class Context:
     dims: frozenset[str]
     int_scalars: frozenset[str]
     checks: dict
+    defs: dict  # locals fixed for the call (bounds.invariant_locals)
 
     @classmethod
     def of(cls, kernel: ir.Kernel) -> "Context":
         return cls(kernel, frozenset(kernel.dims), frozenset(p.name for p in kernel.scalars if p.dtype.is_int),
-                   access_checks(kernel))
+                   access_checks(kernel), invariant_locals(kernel))
 
     def affine(self, e: ir.Expr, indices) -> dict | None:
-        return to_affine(e, self.dims, self.int_scalars, frozenset(indices))
+        return to_affine(e, self.dims, self.int_scalars, frozenset(indices), self.defs)
 
 
 def loop_indices(body) -> set[str]:

@@ -34,34 +34,67 @@ class LoopRange:
     hi: Affine | None
 
 
-def to_affine(e: ir.Expr, dims: frozenset[str], int_scalars: frozenset[str], indices: frozenset[str]) -> Affine | None:
-    if isinstance(e, ir.Const):
-        return {"": int(e.value)} if e.type.is_int else None
-    if isinstance(e, ir.Var):
-        if e.name in dims or e.name in int_scalars or e.name in indices:
-            return {e.name: 1}
-        return None  # a local: its value is not tracked
-    if isinstance(e, ir.Cast) and e.to.is_int and e.operand.type.is_int:
-        # widening i32 -> i64 keeps the value; a narrowing cast may wrap
-        return to_affine(e.operand, dims, int_scalars, indices) if e.to.bits >= e.operand.type.bits else None
-    if isinstance(e, ir.Unary) and e.op == "neg":
-        a = to_affine(e.operand, dims, int_scalars, indices)
-        return None if a is None else _scale(a, -1)
-    if isinstance(e, ir.Binary) and e.op in ("+", "-", "*"):
-        a = to_affine(e.left, dims, int_scalars, indices)
-        b = to_affine(e.right, dims, int_scalars, indices)
-        if a is None or b is None:
+def to_affine(e: ir.Expr, dims: frozenset[str], int_scalars: frozenset[str], indices: frozenset[str],
+              defs: dict | None = None) -> Affine | None:
+    """``e`` as an affine form over dims, integer scalar parameters and loop
+    indices, or None. ``defs``: locals that stand for a fixed affine form
+    (``invariant_locals``)."""
+    def go(e: ir.Expr) -> Affine | None:
+        if isinstance(e, ir.Const):
+            return {"": int(e.value)} if e.type.is_int else None
+        if isinstance(e, ir.Var):
+            if e.name in dims or e.name in int_scalars or e.name in indices:
+                return {e.name: 1}
+            if defs and e.name in defs:
+                return dict(defs[e.name])
+            return None  # a local: its value is not tracked
+        if isinstance(e, ir.Cast) and e.to.is_int and e.operand.type.is_int:
+            # widening i32 -> i64 keeps the value; a narrowing cast may wrap
+            return go(e.operand) if e.to.bits >= e.operand.type.bits else None
+        if isinstance(e, ir.Unary) and e.op == "neg":
+            a = go(e.operand)
+            return None if a is None else _scale(a, -1)
+        if isinstance(e, ir.Binary) and e.op in ("+", "-", "*"):
+            a = go(e.left)
+            b = go(e.right)
+            if a is None or b is None:
+                return None
+            if e.op == "+":
+                return _add(a, b)
+            if e.op == "-":
+                return _add(a, _scale(b, -1))
+            if _is_const(a):
+                return _scale(b, a.get("", 0))
+            if _is_const(b):
+                return _scale(a, b.get("", 0))
             return None
-        if e.op == "+":
-            return _add(a, b)
-        if e.op == "-":
-            return _add(a, _scale(b, -1))
-        if _is_const(a):
-            return _scale(b, a.get("", 0))
-        if _is_const(b):
-            return _scale(a, b.get("", 0))
         return None
-    return None
+
+    return go(e)
+
+
+def invariant_locals(kernel: ir.Kernel) -> dict[str, Affine]:
+    """Locals that hold one affine value of dims and integer parameters for the
+    whole call: assigned once, at the top level, before any read, from such an
+    expression (``r = k.shape[0]`` in a Python function). Analyses read them as
+    that value."""
+    dims = frozenset(kernel.dims)
+    int_scalars = frozenset(p.name for p in kernel.scalars if p.dtype.is_int)
+    counts: dict[str, int] = {}
+    for s in ir.walk_stmts(kernel.body):
+        if isinstance(s, ir.Assign):
+            counts[s.name] = counts.get(s.name, 0) + 1
+    defs: dict[str, Affine] = {}
+    read: set[str] = set()
+    for s in kernel.body:
+        if isinstance(s, ir.Assign) and s.op is None and counts[s.name] == 1 and s.name not in read:
+            a = to_affine(s.value, dims, int_scalars, frozenset(), defs)
+            if a is not None:
+                defs[s.name] = a
+        for x in ir.walk_stmts((s,)):
+            for e in ir.stmt_exprs(x):
+                read |= {v.name for v in ir.walk_expr(e) if isinstance(v, ir.Var)}
+    return defs
 
 
 def _is_const(a: Affine) -> bool:
@@ -79,10 +112,10 @@ def _add(a: Affine, b: Affine) -> Affine:
     return {k: v for k, v in out.items() if v != 0 or k == ""}
 
 
-def loop_range(loop: ir.For, dims, int_scalars, indices) -> LoopRange:
+def loop_range(loop: ir.For, dims, int_scalars, indices, defs=None) -> LoopRange:
     """The inclusive range of a loop's index, for a literal step."""
-    start = to_affine(loop.start, dims, int_scalars, indices)
-    stop = to_affine(loop.stop, dims, int_scalars, indices)
+    start = to_affine(loop.start, dims, int_scalars, indices, defs)
+    stop = to_affine(loop.stop, dims, int_scalars, indices, defs)
     step = loop.step
     if start is None or stop is None or not isinstance(step, ir.Const):
         return LoopRange(loop.index, None, None)
@@ -148,39 +181,25 @@ def index_in_bounds(index: Affine | None, size: int | str, ranges: list[LoopRang
     )
 
 
-def access_checks(kernel: ir.Kernel) -> dict[int, tuple[bool, ...]]:
-    """For every Load and Store (by node id): per subscript, whether it needs a
-    run-time check, i.e. could not be proven in bounds. A node shared between
-    several places is checked where any of them needs it."""
+def _each_access(kernel: ir.Kernel, visit_access) -> None:
+    """Call ``visit_access(array, node, indices, ranges)`` for every Load and Store,
+    with the ranges of the loops around it (outermost first)."""
     dims = frozenset(kernel.dims)
     int_scalars = frozenset(p.name for p in kernel.scalars if p.dtype.is_int)
-    shapes = {p.name: p.shape for p in kernel.arrays}
-    out: dict[int, tuple[bool, ...]] = {}
+    defs = invariant_locals(kernel)
     ranges: list[LoopRange] = []
-
-    def visit_access(array: str, node, indices) -> None:
-        known = frozenset(r.index for r in ranges)
-        flags = tuple(
-            not index_in_bounds(to_affine(i, dims, int_scalars, known), size, ranges, dims)
-            for i, size in zip(indices, shapes[array])
-        )
-        prev = out.get(id(node))
-        out[id(node)] = flags if prev is None else tuple(a or b for a, b in zip(prev, flags))
-
-    def visit_expr(e: ir.Expr) -> None:
-        for sub in ir.walk_expr(e):
-            if isinstance(sub, ir.Load):
-                visit_access(sub.array, sub, sub.indices)
 
     def visit(body) -> None:
         for s in body:
             for e in ir.stmt_exprs(s):
-                visit_expr(e)
+                for sub in ir.walk_expr(e):
+                    if isinstance(sub, ir.Load):
+                        visit_access(sub.array, sub, sub.indices, ranges)
             if isinstance(s, ir.Store):
-                visit_access(s.array, s, s.indices)
+                visit_access(s.array, s, s.indices, ranges)
             elif isinstance(s, ir.For):
                 known = frozenset(r.index for r in ranges)
-                ranges.append(loop_range(s, dims, int_scalars, known | {s.index}))
+                ranges.append(loop_range(s, dims, int_scalars, known | {s.index}, defs))
                 visit(s.body)
                 ranges.pop()
             elif isinstance(s, ir.If):
@@ -188,4 +207,110 @@ def access_checks(kernel: ir.Kernel) -> dict[int, tuple[bool, ...]]:
                 visit(s.orelse)
 
     visit(kernel.body)
+
+
+def access_checks(kernel: ir.Kernel) -> dict[int, tuple[bool, ...]]:
+    """For every Load and Store (by node id): per subscript, whether it needs a
+    run-time check, i.e. could not be proven in bounds. A node shared between
+    several places is checked where any of them needs it."""
+    dims = frozenset(kernel.dims)
+    int_scalars = frozenset(p.name for p in kernel.scalars if p.dtype.is_int)
+    shapes = {p.name: p.shape for p in kernel.arrays}
+    defs = invariant_locals(kernel)
+    out: dict[int, tuple[bool, ...]] = {}
+
+    def visit_access(array: str, node, indices, ranges) -> None:
+        known = frozenset(r.index for r in ranges)
+        flags = tuple(
+            not index_in_bounds(to_affine(i, dims, int_scalars, known, defs), size, ranges, dims)
+            for i, size in zip(indices, shapes[array])
+        )
+        prev = out.get(id(node))
+        out[id(node)] = flags if prev is None else tuple(a or b for a, b in zip(prev, flags))
+
+    _each_access(kernel, visit_access)
     return out
+
+
+# ----------------------------------------------------------------------------- run-time guards
+
+Guard = tuple  # an affine form over symbols, as sorted (name, coefficient) pairs; the condition is "value >= 0"
+
+GUARD_LIMIT = 1 << 40  # every symbol a guard reads must lie within +-this, so the sums cannot overflow
+_MAX_COEF_SUM = 1 << 8
+
+
+def access_guards(kernel: ir.Kernel, checks: dict[int, tuple[bool, ...]]) -> dict[int, frozenset[Guard] | None]:
+    """For every access that needs a check (by node id): the conditions, affine in
+    dims and integer scalar parameters only, under which each of its checked
+    subscripts stays inside its axis for every iteration of the loops around it;
+    None when some subscript has no such condition (not affine, a loop bound
+    that is not, a local in it). The conditions are the extremes of the bounds
+    proof above, which the compiler could not decide and the kernel can: at run
+    time, before the loops start (symbols never change during a call).
+
+    Example: ``for i in 0:n { out[i] = x[i] }`` with ``out: f32[N]`` and an
+    integer ``n`` gives ``N - n >= 0`` (largest i = n - 1 <= N - 1); smallest i = 0
+    needs nothing."""
+    dims = frozenset(kernel.dims)
+    int_scalars = frozenset(p.name for p in kernel.scalars if p.dtype.is_int)
+    symbols = dims | int_scalars
+    shapes = {p.name: p.shape for p in kernel.arrays}
+    defs = invariant_locals(kernel)
+    out: dict[int, frozenset[Guard] | None] = {}
+
+    def condition(a: Affine | None, facts) -> Guard | None | bool:
+        """True: provable; a Guard: decidable at run time; None: neither."""
+        if a is None or any(k and k not in symbols for k in a):
+            return None
+        if _provably_nonneg(a, dims, facts):
+            return True
+        if sum(abs(v) for k, v in a.items() if k) > _MAX_COEF_SUM or abs(a.get("", 0)) >= GUARD_LIMIT:
+            return None
+        return tuple(sorted((k, v) for k, v in a.items() if v != 0 or k == ""))
+
+    def visit_access(array: str, node, indices, ranges) -> None:
+        flags = checks.get(id(node))
+        if not flags or not any(flags) or (id(node) in out and out[id(node)] is None):
+            return
+        known = frozenset(r.index for r in ranges)
+        facts = _loop_facts(ranges)
+        conds: set[Guard] | None = set()
+        for i, size, flag in zip(indices, shapes[array], flags):
+            if not flag:
+                continue
+            aff = to_affine(i, dims, int_scalars, known, defs)
+            lo = None if aff is None else _extreme(aff, ranges, want_max=False)
+            hi = None if aff is None else _extreme(aff, ranges, want_max=True)
+            size_aff = {"": size} if isinstance(size, int) else {size: 1, "": 0}
+            for c in (condition(lo, facts),
+                      None if hi is None else condition(_add(_add(size_aff, {"": -1}), _scale(hi, -1)), facts)):
+                if c is None:
+                    conds = None
+                    break
+                if c is not True:
+                    conds.add(c)
+            if conds is None:
+                break
+        prev = out.get(id(node), frozenset())
+        out[id(node)] = None if conds is None else prev | frozenset(conds)
+
+    _each_access(kernel, visit_access)
+    return out
+
+
+def guard_text(g: Guard) -> str:
+    """A guard as an inequality: ``(("M", -1), ("M2", 1), ("R", 1), ("", -1))``,
+    i.e. M2 - M + R - 1 >= 0, reads ``M - R + 1 <= M2``."""
+    terms = dict(g)
+    rhs = next((k for k, v in sorted(terms.items()) if k and v == 1), None)
+    lhs = {k: -v for k, v in terms.items() if k != rhs and v}
+    parts = []
+    for k, v in sorted(lhs.items(), key=lambda kv: (kv[0] == "", kv[0])):
+        mag = abs(v)
+        text = str(mag) if not k else (k if mag == 1 else f"{mag}*{k}")
+        parts.append(("- " if v < 0 else "+ ") + text)
+    left = " ".join(parts).removeprefix("+ ") if parts else "0"
+    if left.startswith("- "):
+        left = "-" + left[2:]
+    return f"{left} <= {rhs or 0}"

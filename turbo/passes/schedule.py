@@ -34,6 +34,7 @@ from .. import ir
 from ..ir import DType
 from . import analysis, parallel
 from .analysis import Context, LoopSite, Path
+from .bounds import Guard, access_guards, guard_text
 from .parallel import ParallelPlan
 from .target import TargetDesc
 
@@ -95,12 +96,30 @@ class NestDecision:
 
 
 @dataclass(frozen=True)
+class Version:
+    path: Path  # the nest's root loop
+    guards: tuple[Guard, ...]  # each "affine form >= 0", over dims and integer parameters
+    arrays: tuple[str, ...]  # arrays whose accesses in the nest lose their checks
+
+
+@dataclass(frozen=True)
 class Schedule:
     regions: tuple[RegionPlan, ...]
     decisions: tuple[NestDecision, ...] = field(compare=False)
     target: str = field(default="", compare=False)
     parallel: tuple[ParallelPlan, ...] = ()  # loops split across threads
     parallel_notes: tuple[str, ...] = field(default=(), compare=False)  # loops that could not be, and why
+    # run-time versioning of bounds checks: the nests that get a second, unchecked
+    # copy, taken when their guards hold; ``fast`` schedules that copy
+    versions: tuple[Version, ...] = ()
+    fast: Schedule | None = field(default=None, compare=False)
+    checks: dict | None = field(default=None, compare=False)  # the bounds checks of ``fast``'s code
+
+    def version_at(self, path: Path) -> Version | None:
+        for v in self.versions:
+            if v.path == path:
+                return v
+        return None
 
     def parallel_at(self, path: Path) -> ParallelPlan | None:
         for p in self.parallel:
@@ -151,14 +170,72 @@ def make_options(fastmath: bool = True, vectorize: str | bool | None = None, unr
 
 def schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options = Options(), warn: bool = False) -> Schedule:
     ctx = Context.of(kernel)
-    regions: list[RegionPlan] = []
-    decisions: list[NestDecision] = []
-    for site in _nests(kernel.body):
-        decision = decide(ctx, site, variant, target, options)
-        decisions.append(decision)
-        if decision.chosen.plan is not None:
-            regions.append(decision.chosen.plan)
+    sites = list(_nests(kernel.body))
     plans, notes = parallel.choose(ctx, variant, options.parallel, options.fastmath, warn)
+    guards = access_guards(kernel, ctx.checks) if getattr(variant, "boundscheck", None) is None else {}
+    versions = _versions(sites, guards)
+    if not versions:
+        return _assemble([decide(ctx, site, variant, target, options) for site in sites], plans, notes, target)
+    # nests with bounds checks the kernel can decide before they start: scheduled
+    # twice, without those checks (taken when the guards hold) and with them
+    fast_ctx = dataclasses.replace(ctx, checks=_relaxed(ctx, guards))
+    fast_decisions, slow_decisions = [], []
+    for site in sites:
+        if site.path in versions:
+            fast_decisions.append(decide(fast_ctx, site, variant, target, options))
+            slow_decisions.append(_decide_checked(ctx, site, variant, target, options))
+        else:
+            d = decide(ctx, site, variant, target, options)
+            fast_decisions.append(d)
+            slow_decisions.append(d)
+    fast = _assemble(fast_decisions, plans, notes, target)
+    fast = dataclasses.replace(fast, checks=fast_ctx.checks)
+    slow = _assemble(slow_decisions, plans, notes, target)
+    return dataclasses.replace(slow, fast=fast, versions=tuple(
+        Version(path, tuple(sorted(guards)), arrays) for path, (guards, arrays) in versions.items()))
+
+
+def _versions(sites, guards: dict) -> dict:
+    """Per nest (by path) whose checked accesses include some the kernel can decide
+    at run time (``guards``, from ``bounds.access_guards``): (the guards, the arrays
+    whose checks they remove). None when the user asked for checks everywhere or
+    nowhere (``guards`` is then empty)."""
+    out = {}
+    for site in sites:
+        conds, arrays = set(), set()
+        for s in ir.walk_stmts((site.loop,)):
+            nodes = [s] if isinstance(s, ir.Store) else []
+            nodes += [x for e in ir.stmt_exprs(s) for x in ir.walk_expr(e) if isinstance(x, ir.Load)]
+            for n in nodes:
+                g = guards.get(id(n))
+                if g is not None:
+                    conds |= g
+                    arrays.add(n.array)
+        if arrays:
+            out[site.path] = (frozenset(conds), tuple(sorted(arrays)))
+    return out
+
+
+def _relaxed(ctx: Context, guards: dict) -> dict:
+    """The bounds checks left when every guard of a versioned nest holds."""
+    return {k: (tuple(False for _ in flags) if guards.get(k) is not None else flags) for k, flags in ctx.checks.items()}
+
+
+def _decide_checked(ctx: Context, site: LoopSite, variant, target: TargetDesc, options: Options) -> NestDecision:
+    """The decision for the checked copy of a versioned nest. A manual override
+    that only the unchecked copy allows is not an error here: the checked copy
+    then gets the cost model's choice."""
+    from ..errors import ScheduleError
+
+    try:
+        return decide(ctx, site, variant, target, options)
+    except ScheduleError:
+        auto = dataclasses.replace(options, vectorize=False if options.vectorize is False else None, unroll=())
+        return decide(ctx, site, variant, target, auto)
+
+
+def _assemble(decisions: list[NestDecision], plans, notes, target: TargetDesc) -> Schedule:
+    regions = [d.chosen.plan for d in decisions if d.chosen.plan is not None]
     by_root = {d.root: d for d in decisions}
     tuned = []
     for p in plans:
@@ -596,17 +673,30 @@ def format_schedule(kernel: ir.Kernel, sched: Schedule) -> str:
     out = [f"schedule of kernel {kernel.name} for {sched.target}:"]
     if not sched.decisions:
         out.append("  (no loops)")
-    for d in sched.decisions:
+    for k, d in enumerate(sched.decisions):
         out.append(f"  nest {d.header} (at {'.'.join(map(str, d.root))}):")
-        out.append(f"    chosen: {_option_text(d.chosen)}")
-        for o in d.rejected:
-            out.append(f"    rejected: {_option_text(o)}")
+        v = sched.version_at(d.root)
+        if v is not None:
+            fast = sched.fast.decisions[k]
+            out.append(f"    versioned: without the bounds checks of {', '.join(v.arrays)} when "
+                       f"{' and '.join(guard_text(g) for g in v.guards)} (tested before the loop starts)")
+            _decision_lines(out, fast, "    ")
+            out.append("    otherwise, with the checks:")
+            _decision_lines(out, d, "      ")
+        else:
+            _decision_lines(out, d, "    ")
         p = sched.parallel_at(d.root)
         if p is not None:
             out.append(f"    threads: {p.describe()}, when the nest's predicted work is above the pool's threshold")
     for note in sched.parallel_notes:
         out.append(f"  threads: {note}")
     return "\n".join(out)
+
+
+def _decision_lines(out: list[str], d: NestDecision, indent: str) -> None:
+    out.append(f"{indent}chosen: {_option_text(d.chosen)}")
+    for o in d.rejected:
+        out.append(f"{indent}rejected: {_option_text(o)}")
 
 
 def _option_text(o: Option) -> str:

@@ -1,0 +1,229 @@
+"""Run-time versioning of bounds checks: a nest whose accesses the compiler cannot
+prove in bounds, but whose extremes are affine in dims and integer parameters,
+gets an unchecked (vectorized) copy taken when those guards hold before the
+loops start, and keeps its checked copy for every other call."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import turbo
+from turbo.passes.bounds import access_guards, guard_text
+from turbo.passes.analysis import Context
+from turbo.runtime import threads
+
+from helpers import assert_same, compiled
+
+SOURCE = """
+kernel scaled(out: f32[N], x: f32[N], n: i64) {
+    for i in 0:n { out[i] = x[i] * 2.0 + out[i] }
+}
+kernel shifted(out: f64[N], x: f64[M], k: i64) {
+    for i in 0:N { out[i] = x[i + k] - x[i] }
+}
+kernel filter(out: f32[M2, N2], img: f32[M, N], w: f32[R, R]) {
+    for i in 0:M - R + 1, j in 0:N - R + 1 {
+        s = 0.0
+        for di in 0:R, dj in 0:R { s += img[i + di, j + dj] * w[di, dj] }
+        out[i, j] = s
+    }
+}
+kernel rowsum(out: f64[M], A: f64[M, N], m: i64) {
+    for i in 0:m {
+        s = 0.0
+        for j in 0:N { s += A[i, j] }
+        out[i] = s
+    }
+}
+kernel indirect(out: f64[N], x: f64[M], idx: i64[N]) {
+    for i in 0:N { out[i] = x[idx[i]] }
+}
+"""
+
+
+def _module(boundscheck=None):
+    return compiled(SOURCE, boundscheck)
+
+
+def _explain(kernel, *args) -> str:
+    return kernel.explain(*args)
+
+
+def test_guards_are_the_extremes_of_the_subscripts():
+    m = _module()
+    ir_ = m.scaled.ir
+    ctx = Context.of(ir_)
+    guards = {g for v in access_guards(ir_, ctx.checks).values() if v for g in v}
+    assert [guard_text(g) for g in guards] == ["n <= N"]
+    ir_ = m.shifted.ir
+    ctx = Context.of(ir_)
+    texts = sorted(guard_text(g) for v in access_guards(ir_, ctx.checks).values() if v for g in v)
+    assert texts == ["0 <= k", "N + k <= M", "N <= M"]
+
+
+def test_subscript_through_an_array_has_no_guard():
+    ir_ = _module().indirect.ir
+    ctx = Context.of(ir_)
+    assert list(access_guards(ir_, ctx.checks).values()) == [None]
+    x, idx = np.ones(5), np.array([0, 4, 2])
+    text = _explain(_module().indirect, np.zeros(3), x, idx)
+    assert "versioned" not in text
+
+
+@pytest.mark.parametrize("N", [0, 1, 7, 8, 9, 17, 64, 65])
+def test_scalar_trip_count_within_the_array(N):
+    rng = np.random.default_rng(N)
+    k = _module().scaled
+    for n in sorted({0, N // 2, max(N - 1, 0), N, -3}):
+        assert_same(k, rng.standard_normal(N).astype(np.float32), rng.standard_normal(N).astype(np.float32), n)
+
+
+def test_unchecked_copy_is_vectorized_and_explained():
+    k = _module().scaled
+    x = np.ones(32, np.float32)
+    text = _explain(k, x.copy(), x, 32)
+    assert "versioned: without the bounds checks of out, x when n <= N" in text
+    fast, slow = text.split("otherwise, with the checks:")
+    assert "chosen: vectorize i" in fast
+    assert "chosen: loops as written (scalar)" in slow
+
+
+@pytest.mark.parametrize("n, bad", [(33, 32), (1 << 62, 32)])
+def test_trip_count_past_the_array_raises_at_the_access(n, bad):
+    k = _module().scaled
+    out, x = np.zeros(32, np.float32), np.ones(32, np.float32)
+    with pytest.raises(turbo.KernelIndexError, match=f"index {bad} is out of bounds for axis 0 of '(out|x)'") as e:
+        k(out, x, n)
+    assert e.value.loc.line == 3
+    # the checked copy ran up to the bad index, as the loop as written does
+    np.testing.assert_array_equal(out, np.full(32, 2.0, np.float32))
+
+
+@pytest.mark.parametrize("k_", [-1, 0, 3, 5, 6])
+def test_offset_given_by_a_parameter(k_):
+    rng = np.random.default_rng(1)
+    x, out = rng.standard_normal(25), np.zeros(20)
+    kern = _module().shifted
+    if 0 <= k_ <= 5:
+        assert_same(kern, out, x, k_)
+    else:
+        with pytest.raises(turbo.KernelIndexError, match=f"index {-1 if k_ < 0 else 25} is out of bounds"):
+            kern(out, x, k_)
+
+
+@pytest.mark.parametrize("n", [1, 3, 8, 9, 16, 17, 40])
+@pytest.mark.parametrize("r", [1, 3, 5])
+def test_filter_with_an_output_of_its_own_shape(n, r):
+    if n < r:
+        return
+    rng = np.random.default_rng(n * 10 + r)
+    img = rng.standard_normal((n, n + 1)).astype(np.float32)
+    w = rng.standard_normal((r, r)).astype(np.float32)
+    out = np.zeros((n - r + 1, n - r + 2), np.float32)
+    assert_same(_module().filter, out, img, w)
+    # a larger output is fine too (its extra elements are left alone)
+    assert_same(_module().filter, np.zeros((n + 2, n + 3), np.float32), img, w)
+
+
+def test_filter_into_a_too_small_output_raises():
+    img, w = np.ones((10, 10), np.float32), np.ones((3, 3), np.float32)
+    with pytest.raises(turbo.KernelIndexError, match="index 7 is out of bounds for axis 0 of 'out' with size 7"):
+        _module().filter(np.zeros((7, 8), np.float32), img, w)
+
+
+def test_nest_with_an_inner_loop():
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((9, 13))
+    for m in (0, 5, 9):
+        assert_same(_module().rowsum, np.zeros(9), A, m)
+    with pytest.raises(turbo.KernelIndexError, match="index 9 is out of bounds"):
+        _module().rowsum(np.zeros(9), A, 10)
+
+
+def test_no_versioning_when_the_user_chose_the_checks():
+    x = np.ones(16, np.float32)
+    for policy in (True, False):
+        assert "versioned" not in _explain(_module(policy).scaled, x.copy(), x, 16)
+    assert_same(_module(True).scaled, x, x.copy(), 16)
+
+
+def test_manual_override_that_needs_the_guards():
+    m = turbo.compile(SOURCE, vectorize="i")
+    out, x = np.zeros(20, np.float32), np.arange(20, dtype=np.float32)
+    text = _explain(m.scaled, out, x, 20)
+    fast, slow = text.split("otherwise, with the checks:")
+    assert "chosen: vectorize i" in fast and "chosen: loops as written (scalar)" in slow
+    assert_same(m.scaled, out, x, 19)
+
+
+def test_versioned_parallel_loop():
+    threads.set_num_threads(2)
+    threads.set_parallel_threshold(0)
+    try:
+        m = turbo.compile(SOURCE, parallel=True)
+        rng = np.random.default_rng(5)
+        img, w = rng.standard_normal((30, 30)).astype(np.float32), rng.standard_normal((3, 3)).astype(np.float32)
+        text = _explain(m.filter, np.zeros((28, 28), np.float32), img, w)
+        assert "versioned" in text and "threads: split i" in text
+        assert_same(m.filter, np.zeros((28, 28), np.float32), img, w)
+        with pytest.raises(turbo.KernelIndexError, match="index 27 is out of bounds"):
+            m.filter(np.zeros((27, 28), np.float32), img, w)
+    finally:
+        threads.set_parallel_threshold(threads.DEFAULT_MIN_CYCLES)
+        threads.set_num_threads(threads.default_threads())
+
+
+def test_turbo_function_with_a_length_parameter():
+    def axpy(y, x, a, n):
+        for i in range(n):
+            y[i] += a * x[i]
+
+    f = turbo.turbo(axpy)
+    x, y = np.arange(40.0), np.ones(40)
+    assert "versioned" in f.explain(y, x, 2.0, 37)
+    want = y.copy()
+    axpy(want, x, 2.0, 37)
+    f(y, x, 2.0, 37)
+    np.testing.assert_array_equal(y, want)
+    with pytest.raises(turbo.KernelIndexError):
+        f(y, x, 2.0, 41)
+
+
+def test_local_fixed_for_the_call_counts_as_its_value():
+    def filt(out, img, w):
+        r = w.shape[0]
+        for i in range(img.shape[0] - r + 1):
+            for j in range(img.shape[1] - r + 1):
+                s = 0.0
+                for di in range(r):
+                    for dj in range(r):
+                        s += img[i + di, j + dj] * w[di, dj]
+                out[i, j] = s
+
+    f = turbo.turbo(filt)
+    rng = np.random.default_rng(7)
+    img, w = rng.standard_normal((19, 21)), rng.standard_normal((3, 3))
+    out = np.zeros((17, 19))
+    text = f.explain(out, img, w)
+    # img's subscripts are proven through r = w.shape[0]; only out (a shape of its own) is guarded
+    assert "versioned: without the bounds checks of out when" in text
+    want = out.copy()
+    filt(want, img, w)
+    f(out, img, w)
+    np.testing.assert_allclose(out, want, rtol=1e-13)
+
+
+def test_local_assigned_twice_is_not_a_fixed_value():
+    m = turbo.compile("""
+kernel k(out: f64[N], x: f64[N]) {
+    r = 1
+    for i in 0:N - r { out[i] = x[i + r] }
+    r = 0
+    for i in 0:N - r { out[i] += x[i + r] }
+}
+""")
+    ctx = Context.of(m.k.ir)
+    assert ctx.defs == {}
+    x = np.arange(6.0)
+    assert_same(m.k, np.zeros(6), x)
