@@ -254,7 +254,8 @@ def test_gemm_register_tile_decisions():
     (p,) = plans("gemm", AVX2)
     assert (p.loops, p.vector, p.width, p.factors) == (("m", "n"), "n", 8, (6, 2))  # 12 accumulators of 16 registers
     (p,) = plans("gemm", AVX512)
-    assert (p.loops, p.vector, p.width, p.factors) == (("m", "n"), "n", 16, (6, 4))  # 24 accumulators of 32
+    # 24 accumulators of 32 registers: 6 rows x 4 vectors, or 8 x 3 (no leftover rows at the assumed 128)
+    assert (p.loops, p.vector, p.width) == (("m", "n"), "n", 16) and p.factors in ((6, 4), (8, 3))
     (p,) = plans("gemm", AVX2, "f64")
     assert (p.vector, p.width, p.factors) == ("n", 4, (6, 2))
 
@@ -270,7 +271,8 @@ def test_orientation_decisions():
     (p,) = plans("gemvt", AVX2)
     assert p.vector == "j"  # contiguous rows of A; x[i] broadcast
     (p,) = plans("gemm_abt", AVX2)
-    assert p.vector in ("n", "k")
+    # A[m, k] * B[n, k]: both rows contiguous along k; m x n dot products, k in the lanes
+    assert p.loops == ("m", "n", "k") and p.vector == "k" and p.factor("m") * p.factor("n") >= 8
     (p,) = plans("sse", AVX2)
     assert p.vector == "j" and p.factor("i") > 1  # several rows share each load of b
 
@@ -358,3 +360,51 @@ def test_every_size_with_tile_factors(pair):
     npdt = {"f32": "float32", "f64": "float64"}[dt]
     for m, n in [(6, 2 * w), (5, 2 * w - 1), (7, 2 * w + 1), (12, 4 * w + 1), (13, w - 1), (1, 1)]:
         assert_same(kernel, np.zeros((m, n), npdt), rand(rng, (m, 5), npdt), rand(rng, (5, n), npdt))
+
+
+JOINT_SOURCE = """
+kernel abt_max(C: T[M, N], A: T[M, K], B: T[N, K]) {
+    for m in 0:M, n in 0:N {
+        acc = -1e30
+        for k in 0:K { acc = max(acc, A[m, k] - B[n, k]) }
+        C[m, n] = acc
+    }
+}
+kernel abt_sum(C: T[M, N], A: T[M, K], B: T[N, K]) {
+    for m in 0:M, n in 0:N {
+        acc = 0.5
+        p = 1.0
+        for k in 0:K {
+            acc += A[m, k] * B[n, k]
+            p *= 1.0 + 0.01 * A[m, k]
+        }
+        C[m, n] = acc + p
+    }
+}
+"""
+
+
+@pytest.mark.parametrize("dt", ["f32", "f64"])
+@pytest.mark.parametrize("unroll", [{"m": 2, "n": 2}, {"m": 3, "n": 3}, {"m": 2, "n": 5}, {"m": 4, "n": 4}, {"m": 3}])
+def test_reductions_of_many_instances_combined_together(dt, unroll):
+    """The k loop in the lanes, several (m, n) instances: their vector partial
+    results are reduced together (pairs of vectors interleaved), 1 to 16 at a time."""
+    rng = np.random.default_rng(8)
+    mod = module(JOINT_SOURCE, dt, vectorize="k", unroll=unroll)
+    npdt = {"f32": np.float32, "f64": np.float64}[dt]
+    for name in ("abt_max", "abt_sum"):
+        kernel = mod[name]
+        for M, N, K in [(1, 1, 1), (5, 9, 7), (9, 5, 8), (7, 11, 9), (3, 4, 17)]:
+            A = rng.standard_normal((M, K)).astype(npdt)
+            B = rng.standard_normal((N, K)).astype(npdt)
+            assert_same(kernel, np.zeros((M, N), npdt), A, B)
+
+
+@pytest.mark.parametrize("n", range(0, 70, 3))
+def test_vector_loop_leftover_runs_whole_vectors_then_one_masked(n):
+    """With 4 vectors per step, 0-3 whole vectors and a masked one are left."""
+    rng = np.random.default_rng(n)
+    mod = module(SOURCE, "f32", vectorize="i", unroll={"i": 4})
+    for name in ("dot", "axpy", "relu"):
+        kernel = mod[name]
+        assert_same(kernel, *args_for(name, rng, n, "float32"))

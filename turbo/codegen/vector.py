@@ -15,8 +15,10 @@ vector needs it. ``for v in a:b`` runs as
 
     for t in 0 : trip - trip % (W*f) : W*f     # f vectors per step, no masks
         <body for v0 = a + t + c*W, c = 0..f-1>
-    if trip % (W*f) != 0:                       # one masked step
-        <body for v0 = a + t + c*W with lane mask  t + c*W + lane < trip>
+    for t in ... : trip - trip % W : W          # whole vectors left (when f > 1)
+        <body for v0 = a + t>
+    if trip % W != 0:                           # one masked vector
+        <body for v0 = a + t with lane mask  t + lane < trip>
 
 Under a mask (the tail, or an ``if`` inside the vector loop) loads and stores of
 moving addresses are masked, and assignments keep the old value of masked-off
@@ -208,10 +210,10 @@ class RegionEmitter:
             block = self.W * f
             main = b.sub(trip, b.urem(trip, ll.Constant(I64, block)))
 
-            def step_fn(t, masked=False):
+            def step_fn(t, rows, masked=False):
                 insts = []
-                for k, inst in enumerate(every):
-                    c = k % f
+                for k, inst in enumerate(rows):
+                    c = k % f if rows is every else 0  # the vector's place in an f-vector step
                     off = b.add(t, ll.Constant(I64, c * self.W))
                     inst = inst.with_index(s.index, b.add(start, off, name=f"{s.index}{c}"))
                     if masked:
@@ -220,12 +222,18 @@ class RegionEmitter:
                     insts.append(inst)
                 self.block(s.body, path, insts)
 
-            self.counted(ll.Constant(I64, 0), main, block, s.index, step_fn)
+            firsts = [row[0] for row in kids]  # one vector per parent: the leftover steps
+            self.counted(ll.Constant(I64, 0), main, block, s.index, lambda t: step_fn(t, every))
+            rest = main
+            if f > 1:
+                # whole vectors left after the f-vector steps: one vector per step
+                rest = b.sub(trip, b.urem(trip, ll.Constant(I64, self.W)))
+                self.counted(main, rest, self.W, f"{s.index}_vec", lambda t: step_fn(t, firsts))
             tail = self.cg.fn.append_basic_block(f"{s.index}_tail")
             after = self.cg.fn.append_basic_block(f"{s.index}_after")
-            b.cbranch(b.icmp_signed("<", main, trip), tail, after)
+            b.cbranch(b.icmp_signed("<", rest, trip), tail, after)
             b.position_at_end(tail)
-            step_fn(main, masked=True)
+            step_fn(rest, firsts, masked=True)
             b.branch(after)
             b.position_at_end(after)
         else:
@@ -246,16 +254,26 @@ class RegionEmitter:
             self.counted(ll.Constant(I64, 0), main, f, s.index, unrolled)
             if f > 1:
                 self.counted(main, trip, 1, f"{s.index}_rest", leftover)
-        # combine partial results into each parent's value
-        for p, row in zip(parents, kids):
+        # combine partial results into each parent's value: the instances of a
+        # parent first, then the lanes, of all parents' vectors together
+        totals = {}
+        for k, row in enumerate(kids):
             for name, op in reductions.items():
                 t = self.local_types[name]
-                parts = [b.load(k.slots[name], typ=k.slots[name].allocated_type) for k in row]
+                parts = [b.load(x.slots[name], typ=x.slots[name].allocated_type) for x in row]
                 total = parts[0]
                 for x in parts[1:]:
                     total = self.combine(op, t, total, x)
-                if isinstance(total.type, ll.VectorType):
-                    total = self.hreduce(op, t, total)
+                totals[k, name] = total
+        for name, op in reductions.items():
+            t = self.local_types[name]
+            keys = [(k, name) for k in range(len(kids)) if isinstance(totals[k, name].type, ll.VectorType)]
+            for key, value in zip(keys, self.hreduce_many(op, t, [totals[key] for key in keys])):
+                totals[key] = value
+        for k, p in enumerate(parents):
+            for name, op in reductions.items():
+                t = self.local_types[name]
+                total = totals[k, name]
                 target = p.slots.get(name) or self.shared[name]
                 old = b.load(target, typ=target.allocated_type)
                 if isinstance(old.type, ll.VectorType):
@@ -270,16 +288,44 @@ class RegionEmitter:
     def combine(self, op: str, t: DType, a, c):
         return combine(self.cg, op, t, a, c)
 
-    def hreduce(self, op: str, t: DType, v):
+    def hreduce_many(self, op: str, t: DType, vecs: list) -> list:
+        """The lanes of each vector combined into one scalar, for several vectors at
+        once: adjacent vectors are paired and each pair's halves interleaved, so one
+        shuffle pair and one combine halve two vectors' lanes (8 vectors of 8 lanes:
+        21 shuffles and combines, against 48 one at a time). The result's lane i
+        is vector i's total."""
+        if not vecs:
+            return []
         b = self.b
-        n = v.type.count
-        while n > 1:
-            h = n // 2
-            lo = b.shuffle_vector(v, v, ll.Constant(ll.VectorType(I32, h), list(range(h))))
-            hi = b.shuffle_vector(v, v, ll.Constant(ll.VectorType(I32, h), list(range(h, n))))
-            v = self.combine(op, t, lo, hi)
-            n = h
-        return b.extract_element(v, ll.Constant(I32, 0))
+        n = vecs[0].type.count
+        ident = const_like(vecs[0].type, identity(op, t))
+
+        def halves(x, y, group: int, groups: int, width: int):
+            half = group // 2
+            lo = [g * group + j for g in range(groups) for j in range(half)]
+            if y is not None:
+                lo = lo + [width + i for i in lo]
+            hi = [i + half for i in lo]
+            y = x if y is None else y
+            mask = lambda idx: ll.Constant(ll.VectorType(I32, len(idx)), idx)  # noqa: E731
+            return self.combine(op, t, b.shuffle_vector(x, y, mask(lo)), b.shuffle_vector(x, y, mask(hi)))
+
+        out = []
+        for first in range(0, len(vecs), n):
+            chunk = vecs[first:first + n]
+            m = len(chunk)
+            chunk = chunk + [ident] * ((1 << (m - 1).bit_length()) - m)
+            group = n  # lanes per vector's partial total
+            while len(chunk) > 1:  # pair vectors: twice the groups, half the lanes each
+                chunk = [halves(chunk[i], chunk[i + 1], group, n // group, n) for i in range(0, len(chunk), 2)]
+                group //= 2
+            v, width = chunk[0], n
+            while group > 1:  # halve within each group: a narrower vector
+                v = halves(v, None, group, width // group, width)
+                width //= 2
+                group //= 2
+            out += [b.extract_element(v, ll.Constant(I32, i)) for i in range(m)]
+        return out
 
     # ------------------------------------------------------------------ statements
 

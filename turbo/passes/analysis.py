@@ -319,6 +319,9 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
             return f"{a} is written and accessed at different subscripts in the same loops (a dependence between iterations)"
         (sub,) = subs
         for t in tnames:
+            loop_t = next(x for x in chain if x.index == t)
+            if not any(True for _ in _accesses(loop_t.body, a)):
+                continue  # accessed only outside t (after a reduction over t): t's iterations never touch it
             ok = any(dict(d).get(t, 0) != 0 and not any(k in region_idx and k != t for k, c in d if c)
                      for d in sub)
             if not ok:

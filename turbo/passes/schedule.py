@@ -437,21 +437,27 @@ class _Model:
                      s.index if is_vec else env.vname, env.loops | {s.index})
         body = self.body(s.body, path, inner, s)
         step = factor * lanes
+        overhead = self.t.cost("branch").rthroughput + self.t.cost("iadd").rthroughput
         if is_vec:
-            execs = math.ceil(trip / step)
+            # f-vector steps, then the whole vectors left one per step, then one masked vector
+            left = math.ceil((trip % step) / lanes)
+            total = (trip // step) * (body + overhead) + left * (body / factor + overhead)
         else:
             execs = trip // step + (trip % step) * 1.5 / step
-        overhead = self.t.cost("branch").rthroughput + self.t.cost("iadd").rthroughput
-        total = execs * (body + overhead)
+            total = execs * (body + overhead)
         # combining partial reductions after the loop
         if factor > 1 or is_vec:
             # partial results combine after the loop: independent combines overlap,
             # so each costs its throughput, and the last one its latency
-            per = self.t.cost("fadd").rthroughput + (self.t.cost("shuffle").rthroughput if lanes > 1 else 0)
+            add, shuffle = self.t.cost("fadd").rthroughput, self.t.cost("shuffle").rthroughput
             for name in analysis.assigned_in(s.body):
                 if analysis.exposed(name, s.body) and analysis.reduction_op(name, s.body):
+                    cost = env.instances * (factor - 1) * add
+                    if lanes > 1:  # the lanes of all parents' vectors, reduced together
+                        adds, shuffles = _lane_reduction_ops(env.instances, lanes)
+                        cost += adds * add + shuffles * shuffle
                     steps = (factor - 1) + (math.log2(lanes) if lanes > 1 else 0)
-                    total += env.instances * factor * steps * per / factor + steps * self.t.cost("fadd").latency
+                    total += cost + steps * self.t.cost("fadd").latency
         if entering:
             self.in_region = False
         return total
@@ -486,6 +492,21 @@ class _Model:
                 per = own_cycles / max(1, env.instances * env.width)
                 self.innermost = (per, regs, "latency" if chain >= own else counter.busiest())
         return cycles + own_cycles
+
+
+def _lane_reduction_ops(vectors: int, lanes: int) -> tuple[int, int]:
+    """(combines, shuffles and extracts) to reduce the lanes of ``vectors`` vectors
+    together, as codegen/vector.py ``hreduce_many`` does: per group of up to
+    ``lanes`` vectors, padded to a power of two m, m - 1 pairwise combines then
+    log2(lanes / m) halvings, two shuffles each, and one extract per vector."""
+    adds = shuffles = 0
+    for first in range(0, vectors, lanes):
+        m_c = min(lanes, vectors - first)
+        m = 1 << (m_c - 1).bit_length()
+        c = (m - 1) + int(math.log2(lanes // m))
+        adds += c
+        shuffles += 2 * c + m_c
+    return adds, shuffles
 
 
 class _Counter:
