@@ -70,8 +70,32 @@ def stmt_at(body: tuple[ir.Stmt, ...], path: Path) -> ir.Stmt:
 # ----------------------------------------------------------------------------- small queries
 
 
-def names_read(e: ir.Expr) -> set[str]:
-    return {sub.name for sub in ir.walk_expr(e) if isinstance(sub, ir.Var)}
+# The scheduler asks the same questions about the same expressions for every
+# candidate plan: answers memoized by identity (the expression is kept alive
+# beside its answer, so its id cannot be reused while cached).
+_NAMES: dict[int, tuple[ir.Expr, frozenset[str]]] = {}
+_TEXT: dict[int, tuple[ir.Expr, str]] = {}
+
+
+def _memo(cache: dict, e, fn):
+    hit = cache.get(id(e))
+    if hit is not None and hit[0] is e:
+        return hit[1]
+    value = fn(e)
+    if len(cache) > 100_000:
+        cache.clear()
+    cache[id(e)] = (e, value)
+    return value
+
+
+def names_read(e: ir.Expr) -> frozenset[str]:
+    """The variables ``e`` reads."""
+    return _memo(_NAMES, e, lambda x: frozenset(sub.name for sub in ir.walk_expr(x) if isinstance(sub, ir.Var)))
+
+
+def expr_text(e: ir.Expr) -> str:
+    """``e`` as text: equal texts, equal values (at the same point of a program)."""
+    return _memo(_TEXT, e, str)
 
 
 def names_read_in(body) -> set[str]:

@@ -948,7 +948,7 @@ def _dead_code(body: tuple[ir.Stmt, ...]) -> tuple[ir.Stmt, ...]:
         used: set[str] = set()
         for s in ir.walk_stmts(body):
             for e in ir.stmt_exprs(s):
-                names = names_read(e)
+                names = set(names_read(e))
                 if isinstance(s, ir.Assign):
                     names.discard(s.name)
                 used |= names

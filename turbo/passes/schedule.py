@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from .. import ir
 from ..ir import DType
-from . import analysis, parallel
+from . import analysis, interchange, parallel
 from .analysis import Context, LoopSite, Path
 from .bounds import Guard, access_guards, guard_text
 from .parallel import ParallelPlan
@@ -96,6 +96,15 @@ class NestDecision:
 
 
 @dataclass(frozen=True)
+class Interchange:
+    path: Path  # the nest's root loop
+    order: tuple[str, ...]  # the indices of its perfect loops, outermost first, as run
+    written: tuple[str, ...]  # ... as written
+    cycles: float  # predicted cycles of the nest's chosen plan in this order
+    written_cycles: float  # ... in the order written (inf: no legal plan)
+
+
+@dataclass(frozen=True)
 class Version:
     path: Path  # the nest's root loop
     guards: tuple[Guard, ...]  # each "affine form >= 0", over dims and integer parameters
@@ -114,6 +123,8 @@ class Schedule:
     versions: tuple[Version, ...] = ()
     fast: Schedule | None = field(default=None, compare=False)
     checks: dict | None = field(default=None, compare=False)  # the bounds checks of ``fast``'s code
+    kernel: ir.Kernel | None = field(default=None, compare=False)  # the kernel scheduled (nests interchanged)
+    interchanges: tuple[Interchange, ...] = ()
 
     def version_at(self, path: Path) -> Version | None:
         for v in self.versions:
@@ -169,13 +180,61 @@ def make_options(fastmath: bool = True, vectorize: str | bool | None = None, unr
 
 
 def schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options = Options(), warn: bool = False) -> Schedule:
+    """The schedule of every nest of ``kernel``; its ``kernel`` is the one to
+    compile: ``kernel`` with the nests the cost model interchanged."""
+    kernel, swaps, known = _interchange(kernel, variant, target, options)
+    sched = _schedule(kernel, variant, target, options, warn, known)
+    return dataclasses.replace(sched, kernel=kernel, interchanges=swaps)
+
+
+def _interchange(kernel: ir.Kernel, variant, target: TargetDesc, options: Options):
+    """Each nest in the order of its perfect loops the cost model prices lowest
+    (passes/interchange.py); a new order must be at least 5% cheaper. Also the
+    decisions it made for the nests as they now stand, by path."""
+    from ..errors import ScheduleError
+
+    ctx = Context.of(kernel)
+    swaps, known = [], {}
+    for site in list(_nests(kernel.body)):
+        alternatives = interchange.orders(ctx, site, variant, options.fastmath)
+        if not alternatives:
+            continue
+        try:
+            known[site.path] = decide(ctx, site, variant, target, options)
+            written = known[site.path].chosen.estimate.cycles
+        except ScheduleError:
+            written = math.inf  # an override this order cannot take; another order may
+        best = None
+        for root, order in alternatives:
+            candidate = dataclasses.replace(kernel, body=interchange.replace_at(kernel.body, site.path, root))
+            cctx = Context.of(candidate)
+            try:
+                d = decide(cctx, LoopSite(site.path, root), variant, target, options)
+            except ScheduleError:
+                continue
+            cycles = d.chosen.estimate.cycles
+            if cycles < 0.95 * written and (best is None or cycles < best[0]):
+                best = (cycles, candidate, cctx, order, d)
+        if best is not None:
+            cycles, kernel, ctx, order, known[site.path] = best
+            as_written = tuple(s.index for s in interchange.perfect_chain(site.loop))
+            swaps.append(Interchange(site.path, order, as_written, cycles, written))
+    return kernel, tuple(swaps), known
+
+
+def _schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options, warn: bool, known: dict) -> Schedule:
     ctx = Context.of(kernel)
     sites = list(_nests(kernel.body))
     plans, notes = parallel.choose(ctx, variant, options.parallel, options.fastmath, warn)
     guards = access_guards(kernel, ctx.checks) if getattr(variant, "boundscheck", None) is None else {}
     versions = _versions(sites, guards)
+
+    def checked(site):  # the decision for a nest as it stands (with its bounds checks)
+        hit = known.get(site.path)
+        return hit if hit is not None else decide(ctx, site, variant, target, options)
+
     if not versions:
-        return _assemble([decide(ctx, site, variant, target, options) for site in sites], plans, notes, target)
+        return _assemble([checked(site) for site in sites], plans, notes, target)
     # nests with bounds checks the kernel can decide before they start: scheduled
     # twice, without those checks (taken when the guards hold) and with them
     fast_ctx = dataclasses.replace(ctx, checks=_relaxed(ctx, guards))
@@ -185,7 +244,7 @@ def schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options = 
             fast_decisions.append(decide(fast_ctx, site, variant, target, options))
             slow_decisions.append(_decide_checked(ctx, site, variant, target, options))
         else:
-            d = decide(ctx, site, variant, target, options)
+            d = checked(site)
             fast_decisions.append(d)
             slow_decisions.append(d)
     fast = _assemble(fast_decisions, plans, notes, target)
@@ -667,7 +726,7 @@ class _Counter:
         if env.vname is not None and env.vname in env.active:
             vf = env.active[env.vname]
             unique *= vf if env.vname in idx_names else 1
-        key = (node.array, tuple(map(str, node.indices)), store)
+        key = (node.array, tuple(map(analysis.expr_text, node.indices)), store)
         if key in self.seen_loads and not store:
             return
         self.seen_loads.add(key)
@@ -696,6 +755,10 @@ def format_schedule(kernel: ir.Kernel, sched: Schedule) -> str:
         out.append("  (no loops)")
     for k, d in enumerate(sched.decisions):
         out.append(f"  nest {d.header} (at {'.'.join(map(str, d.root))}):")
+        for x in sched.interchanges:
+            if x.path == d.root:
+                out.append(f"    interchanged: loops {', '.join(x.order)} (written {', '.join(x.written)}): "
+                           f"{x.cycles:,.0f} cycles predicted against {x.written_cycles:,.0f} as written")
         v = sched.version_at(d.root)
         if v is not None:
             fast = sched.fast.decisions[k]

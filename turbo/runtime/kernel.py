@@ -212,7 +212,7 @@ class Kernel:
         sched = scheduler.schedule(lowered, variant, host_target(), self.options, warn)
         if debug_level() >= 2:
             _debug(2, scheduler.format_schedule(lowered, sched))
-        return lowered, sched
+        return sched.kernel, sched
 
     def llvm_module(self, variant: abi.Variant, warn: bool = False):
         module = jit.new_module(f"{self.name}.{variant.tag}")
