@@ -100,3 +100,8 @@ def test_other_nests_match_interpreter(size):
     assert_same(m.colscale, np.zeros((P, Q)), rng.standard_normal((P, Q)), rng.standard_normal(Q))
     assert_same(m.tri, np.zeros((Q, Q)), rng.standard_normal((Q, Q)))
     assert_same(m.shift, np.zeros((P, Q)), rng.standard_normal((P, Q)))
+
+
+def test_near_ties_go_to_the_order_that_walks_memory_in_order():
+    (x,) = sched("box", "f64").interchanges
+    assert x.order[-1] == "r"  # out[p, q, r]: r innermost, the contiguous axis

@@ -401,8 +401,8 @@ def test_reductions_of_many_instances_combined_together(dt, unroll):
 
 
 @pytest.mark.parametrize("n", range(0, 70, 3))
-def test_vector_loop_leftover_runs_whole_vectors_then_one_masked(n):
-    """With 4 vectors per step, 0-3 whole vectors and a masked one are left."""
+def test_vector_loop_leftover_runs_one_masked_vector_per_step(n):
+    """With 4 vectors per step, the leftover (up to 4 vectors) runs a vector at a time under a mask."""
     rng = np.random.default_rng(n)
     mod = module(SOURCE, "f32", vectorize="i", unroll={"i": 4})
     for name in ("dot", "axpy", "relu"):

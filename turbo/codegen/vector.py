@@ -15,10 +15,8 @@ vector needs it. ``for v in a:b`` runs as
 
     for t in 0 : trip - trip % (W*f) : W*f     # f vectors per step, no masks
         <body for v0 = a + t + c*W, c = 0..f-1>
-    for t in ... : trip - trip % W : W          # whole vectors left (when f > 1)
-        <body for v0 = a + t>
-    if trip % W != 0:                           # one masked vector
-        <body for v0 = a + t with lane mask  t + lane < trip>
+    for t in ... : trip : W                     # the leftover: one vector per step,
+        <body for v0 = a + t with lane mask  t + lane < trip>    # masked
 
 Under a mask (the tail, or an ``if`` inside the vector loop) loads and stores of
 moving addresses are masked, and assignments keep the old value of masked-off
@@ -224,18 +222,18 @@ class RegionEmitter:
 
             firsts = [row[0] for row in kids]  # one vector per parent: the leftover steps
             self.counted(ll.Constant(I64, 0), main, block, s.index, lambda t: step_fn(t, every))
-            rest = main
             if f > 1:
-                # whole vectors left after the f-vector steps: one vector per step
-                rest = b.sub(trip, b.urem(trip, ll.Constant(I64, self.W)))
-                self.counted(main, rest, self.W, f"{s.index}_vec", lambda t: step_fn(t, firsts))
-            tail = self.cg.fn.append_basic_block(f"{s.index}_tail")
-            after = self.cg.fn.append_basic_block(f"{s.index}_after")
-            b.cbranch(b.icmp_signed("<", rest, trip), tail, after)
-            b.position_at_end(tail)
-            step_fn(rest, firsts, masked=True)
-            b.branch(after)
-            b.position_at_end(after)
+                # the leftover, one masked vector per step (whole vectors have every
+                # lane on): one more copy of the body, not two
+                self.counted(main, trip, self.W, f"{s.index}_tail", lambda t: step_fn(t, firsts, masked=True))
+            else:
+                tail = self.cg.fn.append_basic_block(f"{s.index}_tail")
+                after = self.cg.fn.append_basic_block(f"{s.index}_after")
+                b.cbranch(b.icmp_signed("<", main, trip), tail, after)
+                b.position_at_end(tail)
+                step_fn(main, firsts, masked=True)
+                b.branch(after)
+                b.position_at_end(after)
         else:
             main = b.sub(trip, b.urem(trip, ll.Constant(I64, f)))
 

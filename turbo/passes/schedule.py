@@ -213,13 +213,25 @@ def _interchange(kernel: ir.Kernel, variant, target: TargetDesc, options: Option
             except ScheduleError:
                 continue
             cycles = d.chosen.estimate.cycles
-            if cycles < 0.95 * written and (best is None or cycles < best[0]):
-                best = (cycles, candidate, cctx, order, d)
+            if cycles < 0.95 * written:
+                # near-ties (within 5%) go to the order that walks memory in order
+                key = (-interchange.locality(cctx, root, order), cycles)
+                if best is None or _better(cycles, key, best[0], best[1]):
+                    best = (cycles, key, candidate, cctx, order, d)
         if best is not None:
-            cycles, kernel, ctx, order, known[site.path] = best
+            cycles, _, kernel, ctx, order, known[site.path] = best
             as_written = tuple(s.index for s in interchange.perfect_chain(site.loop))
             swaps.append(Interchange(site.path, order, as_written, cycles, written))
     return kernel, tuple(swaps), known
+
+
+def _better(cycles: float, key: tuple, best_cycles: float, best_key: tuple) -> bool:
+    """Order choice: clearly cheaper (by 5%) wins; else the better (locality, cycles) key."""
+    if cycles < 0.95 * best_cycles:
+        return True
+    if best_cycles < 0.95 * cycles:
+        return False
+    return key < best_key
 
 
 def _schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options, warn: bool, known: dict) -> Schedule:
@@ -498,7 +510,7 @@ class _Model:
         step = factor * lanes
         overhead = self.t.cost("branch").rthroughput + self.t.cost("iadd").rthroughput
         if is_vec:
-            # f-vector steps, then the whole vectors left one per step, then one masked vector
+            # f-vector steps, then the leftover one (masked) vector per step
             left = math.ceil((trip % step) / lanes)
             total = (trip // step) * (body + overhead) + left * (body / factor + overhead)
         else:
