@@ -46,10 +46,6 @@ def _module(boundscheck=None):
     return compiled(SOURCE, boundscheck)
 
 
-def _explain(kernel, *args) -> str:
-    return kernel.explain(*args)
-
-
 def test_guards_are_the_extremes_of_the_subscripts():
     m = _module()
     ir_ = m.scaled.ir
@@ -67,7 +63,7 @@ def test_subscript_through_an_array_has_no_guard():
     ctx = Context.of(ir_)
     assert list(access_guards(ir_, ctx.checks).values()) == [None]
     x, idx = np.ones(5), np.array([0, 4, 2])
-    text = _explain(_module().indirect, np.zeros(3), x, idx)
+    text = _module().indirect.explain(np.zeros(3), x, idx)
     assert "versioned" not in text
 
 
@@ -82,7 +78,7 @@ def test_scalar_trip_count_within_the_array(N):
 def test_unchecked_copy_is_vectorized_and_explained():
     k = _module().scaled
     x = np.ones(32, np.float32)
-    text = _explain(k, x.copy(), x, 32)
+    text = k.explain(x.copy(), x, 32)
     assert "versioned: without the bounds checks of out, x when n <= N" in text
     fast, slow = text.split("otherwise, with the checks:")
     assert "chosen: vectorize i" in fast
@@ -144,14 +140,14 @@ def test_nest_with_an_inner_loop():
 def test_no_versioning_when_the_user_chose_the_checks():
     x = np.ones(16, np.float32)
     for policy in (True, False):
-        assert "versioned" not in _explain(_module(policy).scaled, x.copy(), x, 16)
+        assert "versioned" not in _module(policy).scaled.explain(x.copy(), x, 16)
     assert_same(_module(True).scaled, x, x.copy(), 16)
 
 
 def test_manual_override_that_needs_the_guards():
     m = turbo.compile(SOURCE, vectorize="i")
     out, x = np.zeros(20, np.float32), np.arange(20, dtype=np.float32)
-    text = _explain(m.scaled, out, x, 20)
+    text = m.scaled.explain(out, x, 20)
     fast, slow = text.split("otherwise, with the checks:")
     assert "chosen: vectorize i" in fast and "chosen: loops as written (scalar)" in slow
     assert_same(m.scaled, out, x, 19)
@@ -164,7 +160,7 @@ def test_versioned_parallel_loop():
         m = turbo.compile(SOURCE, parallel=True)
         rng = np.random.default_rng(5)
         img, w = rng.standard_normal((30, 30)).astype(np.float32), rng.standard_normal((3, 3)).astype(np.float32)
-        text = _explain(m.filter, np.zeros((28, 28), np.float32), img, w)
+        text = m.filter.explain(np.zeros((28, 28), np.float32), img, w)
         assert "versioned" in text and "threads: split i" in text
         assert_same(m.filter, np.zeros((28, 28), np.float32), img, w)
         with pytest.raises(turbo.KernelIndexError, match="index 27 is out of bounds"):

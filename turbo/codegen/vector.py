@@ -208,10 +208,11 @@ class RegionEmitter:
             block = self.W * f
             main = b.sub(trip, b.urem(trip, ll.Constant(I64, block)))
 
-            def step_fn(t, rows, masked=False):
+            def step_fn(t, rows, vectors: int, masked=False):
+                """One step of ``vectors`` vectors per parent (``rows``: parent-major)."""
                 insts = []
                 for k, inst in enumerate(rows):
-                    c = k % f if rows is every else 0  # the vector's place in an f-vector step
+                    c = k % vectors  # the vector's place in the step
                     off = b.add(t, ll.Constant(I64, c * self.W))
                     inst = inst.with_index(s.index, b.add(start, off, name=f"{s.index}{c}"))
                     if masked:
@@ -221,17 +222,17 @@ class RegionEmitter:
                 self.block(s.body, path, insts)
 
             firsts = [row[0] for row in kids]  # one vector per parent: the leftover steps
-            self.counted(ll.Constant(I64, 0), main, block, s.index, lambda t: step_fn(t, every))
+            self.counted(ll.Constant(I64, 0), main, block, s.index, lambda t: step_fn(t, every, f))
             if f > 1:
                 # the leftover, one masked vector per step (whole vectors have every
                 # lane on): one more copy of the body, not two
-                self.counted(main, trip, self.W, f"{s.index}_tail", lambda t: step_fn(t, firsts, masked=True))
+                self.counted(main, trip, self.W, f"{s.index}_tail", lambda t: step_fn(t, firsts, 1, masked=True))
             else:
                 tail = self.cg.fn.append_basic_block(f"{s.index}_tail")
                 after = self.cg.fn.append_basic_block(f"{s.index}_after")
                 b.cbranch(b.icmp_signed("<", main, trip), tail, after)
                 b.position_at_end(tail)
-                step_fn(main, firsts, masked=True)
+                step_fn(main, firsts, 1, masked=True)
                 b.branch(after)
                 b.position_at_end(after)
         else:

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import ir
-from .bounds import access_checks, invariant_locals, to_affine
+from .bounds import access_checks, symbols_of, to_affine
 
 Path = tuple[int, ...]
 
@@ -237,8 +237,14 @@ class Context:
 
     @classmethod
     def of(cls, kernel: ir.Kernel) -> "Context":
-        return cls(kernel, frozenset(kernel.dims), frozenset(p.name for p in kernel.scalars if p.dtype.is_int),
-                   access_checks(kernel), invariant_locals(kernel))
+        symbols = symbols_of(kernel)
+        dims, int_scalars, defs = symbols
+        return cls(kernel, dims, int_scalars, access_checks(kernel, symbols), defs)
+
+    @property
+    def symbols(self):
+        """(dims, integer scalar parameters, fixed locals), as bounds.py takes them."""
+        return self.dims, self.int_scalars, self.defs
 
     def affine(self, e: ir.Expr, indices) -> dict | None:
         return to_affine(e, self.dims, self.int_scalars, frozenset(indices), self.defs)
@@ -373,14 +379,19 @@ def _inside_vector(s, vector: ir.For) -> bool:
     return any(x is s for x in ir.walk_stmts(vector.body))
 
 
-def _accesses(body, array: str):
+def accesses(body):
+    """Every Load and Store in ``body``."""
     for s in ir.walk_stmts(body):
-        if isinstance(s, ir.Store) and s.array == array:
+        if isinstance(s, ir.Store):
             yield s
         for e in ir.stmt_exprs(s):
             for sub in ir.walk_expr(e):
-                if isinstance(sub, ir.Load) and sub.array == array:
+                if isinstance(sub, ir.Load):
                     yield sub
+
+
+def _accesses(body, array: str):
+    return (n for n in accesses(body) if n.array == array)
 
 
 def _read_outside(kernel: ir.Kernel, site: LoopSite, t: ir.For, name: str) -> bool:

@@ -165,28 +165,43 @@ def _provably_nonneg(a: Affine, dims: frozenset[str], facts: list[Affine]) -> bo
     return _nonneg(a, dims) or any(_nonneg(_add(a, _scale(f, -1)), dims) for f in facts)
 
 
-def index_in_bounds(index: Affine | None, size: int | str, ranges: list[LoopRange], dims: frozenset[str]) -> bool:
+def _conditions(index: Affine | None, size: int | str, ranges: list[LoopRange]) -> tuple[Affine, Affine] | None:
+    """The two forms that must be >= 0 for ``index`` to stay inside ``[0, size)``
+    over the loops ``ranges``: its smallest value, and size - 1 - its largest.
+    None when an extreme is unknown (a loop without a literal step)."""
     if index is None:
-        return False
+        return None
     lo = _extreme(index, ranges, want_max=False)
     hi = _extreme(index, ranges, want_max=True)
     if lo is None or hi is None:
-        return False
-    if any(k in {r.index for r in ranges} for k in list(lo) + list(hi) if k):
-        return False
+        return None
     size_aff = {"": size} if isinstance(size, int) else {size: 1, "": 0}
+    return lo, _add(_add(size_aff, {"": -1}), _scale(hi, -1))
+
+
+def index_in_bounds(index: Affine | None, size: int | str, ranges: list[LoopRange], dims: frozenset[str]) -> bool:
+    conds = _conditions(index, size, ranges)
+    if conds is None:
+        return False
+    loops = {r.index for r in ranges}
+    if any(k in loops for c in conds for k in c if k):
+        return False
     facts = _loop_facts(ranges)
-    return _provably_nonneg(lo, dims, facts) and _provably_nonneg(
-        _add(_add(size_aff, {"": -1}), _scale(hi, -1)), dims, facts
-    )
+    return all(_provably_nonneg(c, dims, facts) for c in conds)
 
 
-def _each_access(kernel: ir.Kernel, visit_access) -> None:
-    """Call ``visit_access(array, node, indices, ranges)`` for every Load and Store,
-    with the ranges of the loops around it (outermost first)."""
+def symbols_of(kernel: ir.Kernel) -> tuple[frozenset[str], frozenset[str], dict[str, Affine]]:
+    """What affine forms of ``kernel`` are made of: (dims, integer scalar
+    parameters, locals fixed for the call)."""
     dims = frozenset(kernel.dims)
     int_scalars = frozenset(p.name for p in kernel.scalars if p.dtype.is_int)
-    defs = invariant_locals(kernel)
+    return dims, int_scalars, invariant_locals(kernel)
+
+
+def _each_access(kernel: ir.Kernel, symbols, visit_access) -> None:
+    """Call ``visit_access(array, node, indices, ranges)`` for every Load and Store,
+    with the ranges of the loops around it (outermost first)."""
+    dims, int_scalars, defs = symbols
     ranges: list[LoopRange] = []
 
     def visit(body) -> None:
@@ -209,14 +224,14 @@ def _each_access(kernel: ir.Kernel, visit_access) -> None:
     visit(kernel.body)
 
 
-def access_checks(kernel: ir.Kernel) -> dict[int, tuple[bool, ...]]:
+def access_checks(kernel: ir.Kernel, symbols=None) -> dict[int, tuple[bool, ...]]:
     """For every Load and Store (by node id): per subscript, whether it needs a
     run-time check, i.e. could not be proven in bounds. A node shared between
-    several places is checked where any of them needs it."""
-    dims = frozenset(kernel.dims)
-    int_scalars = frozenset(p.name for p in kernel.scalars if p.dtype.is_int)
+    several places is checked where any of them needs it. ``symbols``:
+    ``symbols_of(kernel)``, when the caller has it."""
+    symbols = symbols or symbols_of(kernel)
+    dims, int_scalars, defs = symbols
     shapes = {p.name: p.shape for p in kernel.arrays}
-    defs = invariant_locals(kernel)
     out: dict[int, tuple[bool, ...]] = {}
 
     def visit_access(array: str, node, indices, ranges) -> None:
@@ -228,7 +243,7 @@ def access_checks(kernel: ir.Kernel) -> dict[int, tuple[bool, ...]]:
         prev = out.get(id(node))
         out[id(node)] = flags if prev is None else tuple(a or b for a, b in zip(prev, flags))
 
-    _each_access(kernel, visit_access)
+    _each_access(kernel, symbols, visit_access)
     return out
 
 
@@ -240,28 +255,29 @@ GUARD_LIMIT = 1 << 40  # every symbol a guard reads must lie within +-this, so t
 _MAX_COEF_SUM = 1 << 8
 
 
-def access_guards(kernel: ir.Kernel, checks: dict[int, tuple[bool, ...]]) -> dict[int, frozenset[Guard] | None]:
+def access_guards(kernel: ir.Kernel, checks: dict[int, tuple[bool, ...]],
+                  symbols=None) -> dict[int, frozenset[Guard] | None]:
     """For every access that needs a check (by node id): the conditions, affine in
     dims and integer scalar parameters only, under which each of its checked
     subscripts stays inside its axis for every iteration of the loops around it;
     None when some subscript has no such condition (not affine, a loop bound
-    that is not, a local in it). The conditions are the extremes of the bounds
-    proof above, which the compiler could not decide and the kernel can: at run
-    time, before the loops start (symbols never change during a call).
+    that is not, a local in it). The conditions are the parts of the bounds
+    proof above (``_conditions``) that the compiler could not decide and the
+    kernel can: at run time, before the loops start (symbols never change during
+    a call).
 
     Example: ``for i in 0:n { out[i] = x[i] }`` with ``out: f32[N]`` and an
     integer ``n`` gives ``N - n >= 0`` (largest i = n - 1 <= N - 1); smallest i = 0
     needs nothing."""
-    dims = frozenset(kernel.dims)
-    int_scalars = frozenset(p.name for p in kernel.scalars if p.dtype.is_int)
-    symbols = dims | int_scalars
+    symbols = symbols or symbols_of(kernel)
+    dims, int_scalars, defs = symbols
+    names = dims | int_scalars
     shapes = {p.name: p.shape for p in kernel.arrays}
-    defs = invariant_locals(kernel)
     out: dict[int, frozenset[Guard] | None] = {}
 
-    def condition(a: Affine | None, facts) -> Guard | None | bool:
+    def condition(a: Affine, facts) -> Guard | None | bool:
         """True: provable; a Guard: decidable at run time; None: neither."""
-        if a is None or any(k and k not in symbols for k in a):
+        if any(k and k not in names for k in a):
             return None
         if _provably_nonneg(a, dims, facts):
             return True
@@ -275,27 +291,19 @@ def access_guards(kernel: ir.Kernel, checks: dict[int, tuple[bool, ...]]) -> dic
             return
         known = frozenset(r.index for r in ranges)
         facts = _loop_facts(ranges)
-        conds: set[Guard] | None = set()
+        conds: set[Guard] = set()
         for i, size, flag in zip(indices, shapes[array], flags):
             if not flag:
                 continue
-            aff = to_affine(i, dims, int_scalars, known, defs)
-            lo = None if aff is None else _extreme(aff, ranges, want_max=False)
-            hi = None if aff is None else _extreme(aff, ranges, want_max=True)
-            size_aff = {"": size} if isinstance(size, int) else {size: 1, "": 0}
-            for c in (condition(lo, facts),
-                      None if hi is None else condition(_add(_add(size_aff, {"": -1}), _scale(hi, -1)), facts)):
-                if c is None:
-                    conds = None
-                    break
-                if c is not True:
-                    conds.add(c)
-            if conds is None:
-                break
-        prev = out.get(id(node), frozenset())
-        out[id(node)] = None if conds is None else prev | frozenset(conds)
+            both = _conditions(to_affine(i, dims, int_scalars, known, defs), size, ranges)
+            decided = [None] if both is None else [condition(c, facts) for c in both]
+            if None in decided:
+                out[id(node)] = None
+                return
+            conds |= {c for c in decided if c is not True}
+        out[id(node)] = out.get(id(node), frozenset()) | frozenset(conds)
 
-    _each_access(kernel, visit_access)
+    _each_access(kernel, symbols, visit_access)
     return out
 
 

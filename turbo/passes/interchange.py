@@ -81,20 +81,17 @@ def replace_at(body: tuple[ir.Stmt, ...], path: Path, new: ir.Stmt) -> tuple[ir.
     return body[:k] + (s,) + body[k + 1:]
 
 
-def locality(ctx: Context, root: ir.For, order: tuple[str, ...]) -> int:
+def locality(root: ir.For, order: tuple[str, ...]) -> int:
     """How well the innermost loop of ``order`` walks memory: accesses in the nest
     whose last subscript moves with it, minus those where an earlier one does (a
     row of a C-order array each step). Breaks near-ties between orders; the cost
     model itself does not see caches."""
     inner = order[-1]
     score = 0
-    for s in ir.walk_stmts((root,)):
-        nodes = [s] if isinstance(s, ir.Store) else []
-        nodes += [x for e in ir.stmt_exprs(s) for x in ir.walk_expr(e) if isinstance(x, ir.Load)]
-        for n in nodes:
-            moves = [inner in analysis.names_read(i) for i in n.indices]
-            if moves and moves[-1]:
-                score += 1
-            elif any(moves):
-                score -= 1
+    for n in analysis.accesses((root,)):
+        moves = [inner in analysis.names_read(i) for i in n.indices]
+        if moves and moves[-1]:
+            score += 1
+        elif any(moves):
+            score -= 1
     return score

@@ -215,7 +215,7 @@ def _interchange(kernel: ir.Kernel, variant, target: TargetDesc, options: Option
             cycles = d.chosen.estimate.cycles
             if cycles < 0.95 * written:
                 # near-ties (within 5%) go to the order that walks memory in order
-                key = (-interchange.locality(cctx, root, order), cycles)
+                key = (-interchange.locality(root, order), cycles)
                 if best is None or _better(cycles, key, best[0], best[1]):
                     best = (cycles, key, candidate, cctx, order, d)
         if best is not None:
@@ -238,7 +238,7 @@ def _schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options, 
     ctx = Context.of(kernel)
     sites = list(_nests(kernel.body))
     plans, notes = parallel.choose(ctx, variant, options.parallel, options.fastmath, warn)
-    guards = access_guards(kernel, ctx.checks) if getattr(variant, "boundscheck", None) is None else {}
+    guards = access_guards(kernel, ctx.checks, ctx.symbols) if getattr(variant, "boundscheck", None) is None else {}
     versions = _versions(sites, guards)
 
     def checked(site):  # the decision for a nest as it stands (with its bounds checks)
@@ -274,14 +274,11 @@ def _versions(sites, guards: dict) -> dict:
     out = {}
     for site in sites:
         conds, arrays = set(), set()
-        for s in ir.walk_stmts((site.loop,)):
-            nodes = [s] if isinstance(s, ir.Store) else []
-            nodes += [x for e in ir.stmt_exprs(s) for x in ir.walk_expr(e) if isinstance(x, ir.Load)]
-            for n in nodes:
-                g = guards.get(id(n))
-                if g is not None:
-                    conds |= g
-                    arrays.add(n.array)
+        for n in analysis.accesses((site.loop,)):
+            g = guards.get(id(n))
+            if g is not None:
+                conds |= g
+                arrays.add(n.array)
         if arrays:
             out[site.path] = (frozenset(conds), tuple(sorted(arrays)))
     return out
