@@ -4,6 +4,9 @@ bounds are the ones documented in turbo/codegen/simdmath.py."""
 
 from __future__ import annotations
 
+import functools
+import re
+
 import numpy as np
 import pytest
 
@@ -14,6 +17,12 @@ kernel f_exp(y: T[N], x: T[N]) { for i in 0:N { y[i] = exp(x[i]) } }
 kernel f_log(y: T[N], x: T[N]) { for i in 0:N { y[i] = log(x[i]) } }
 kernel f_tanh(y: T[N], x: T[N]) { for i in 0:N { y[i] = tanh(x[i]) } }
 kernel f_sigmoid(y: T[N], x: T[N]) { for i in 0:N { y[i] = sigmoid(x[i]) } }
+kernel f_sin(y: T[N], x: T[N]) { for i in 0:N { y[i] = sin(x[i]) } }
+kernel f_cos(y: T[N], x: T[N]) { for i in 0:N { y[i] = cos(x[i]) } }
+kernel f_pow(z: T[N], x: T[N], y: T[N]) { for i in 0:N { z[i] = pow(x[i], y[i]) } }
+kernel f_powers(z: T[N, 6], x: T[N]) {
+    for i in 0:N { z[i, 0] = x[i] ** 2; z[i, 1] = x[i] ** 3; z[i, 2] = pow(x[i], 4); z[i, 3] = x[i] ** -1; z[i, 4] = x[i] ** 0; z[i, 5] = x[i] ** 1 }
+}
 """
 
 BOUNDS = {  # (f32, f64) maximum ulp
@@ -21,6 +30,8 @@ BOUNDS = {  # (f32, f64) maximum ulp
     "log": (1.0, 1.5),
     "tanh": (2.0, 2.0),
     "sigmoid": (3.0, 3.0),
+    "sin": (1.0, 1.0),
+    "cos": (1.0, 1.0),
 }
 
 REFERENCE = {
@@ -28,7 +39,14 @@ REFERENCE = {
     "log": np.log,
     "tanh": np.tanh,
     "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+    "sin": np.sin,
+    "cos": np.cos,
 }
+
+
+@functools.cache
+def compiled(dt):
+    return turbo.compile(SOURCE.replace("T[", "f32[" if dt == np.float32 else "f64["))
 
 
 def max_ulp(got, ref_ld, dt):
@@ -48,7 +66,14 @@ def inputs(fn, dt, rng):
     fi = np.finfo(dt)
     edges = [0.0, -0.0, np.inf, -np.inf, np.nan, fi.tiny, fi.tiny / 8, fi.smallest_subnormal, fi.max, -fi.max,
              1.0, -1.0, 0.55, -0.55, 0.5499, 88.0, -88.0, 709.0, -745.0, 1e-30, -1e-30, 20.0, -20.0]
-    if fn == "log":
+    if fn in ("sin", "cos"):
+        # plain ranges, the whole range of the reduction, beyond it (the C library's
+        # lanes, mixed in with the others) and the doubles nearest multiples of π/2
+        near = (np.arange(1, 20_000) * (np.pi / 2)).astype(dt)
+        body = [rng.uniform(-10, 10, 60_000), rng.uniform(-2.0**30, 2.0**30, 40_000), near, -near,
+                np.exp(rng.uniform(0, np.log(float(fi.max)), 20_000)) * rng.choice([-1, 1], 20_000)]
+        edges += [np.pi / 2, np.pi, 2.0**30, -(2.0**30), 2.0**30 + 64, 1e22]
+    elif fn == "log":
         lo = np.log(float(fi.smallest_subnormal))
         body = [np.exp(rng.uniform(lo, np.log(float(fi.max)), 100_000)), rng.uniform(0.5, 2.0, 50_000)]
     else:
@@ -62,7 +87,7 @@ def inputs(fn, dt, rng):
 @pytest.mark.parametrize("fn", list(BOUNDS))
 def test_ulp_error_within_documented_bound(fn, dt):
     rng = np.random.default_rng(11)
-    mod = turbo.compile(SOURCE.replace("T[", "f32[" if dt == np.float32 else "f64["))
+    mod = compiled(dt)
     kernel = mod[f"f_{fn}"]
     assert "vectorize i" in kernel.explain()  # the SIMD routine, not a libm call per lane
     x = inputs(fn, dt, rng)
@@ -75,12 +100,80 @@ def test_ulp_error_within_documented_bound(fn, dt):
 
 
 def test_scalar_and_vector_paths_agree_on_special_values():
-    mod = turbo.compile(SOURCE.replace("T[", "f64["))
+    mod = compiled(np.float64)
     x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -1.0, 5e-324])
-    for fn in ("exp", "log", "tanh", "sigmoid"):
+    for fn in ("exp", "log", "tanh", "sigmoid", "sin", "cos"):
         y = np.zeros_like(x)
         mod[f"f_{fn}"](y, x)
         with np.errstate(all="ignore"):
             want = REFERENCE[fn](x)
         np.testing.assert_array_equal(np.signbit(y[:5]) & (y[:5] == 0), np.signbit(want[:5]) & (want[:5] == 0))
         np.testing.assert_allclose(y, want, rtol=1e-15, atol=0, equal_nan=True)
+
+
+POW_BOUND = (1.0, 1.5)  # f32, f64
+
+
+def pow_inputs(dt, rng):
+    """Pairs (x, y) over the ways pow goes wrong: x near 1 with large y (log x must
+    carry extra bits), all magnitudes of x, results near underflow and overflow,
+    negative x with integer y."""
+    fi = np.finfo(dt)
+    n = 40_000
+    top = 1100 if dt == np.float64 else 150
+    xs = [1 + rng.uniform(-1e-3, 1e-3, n), np.exp(rng.uniform(np.log(float(fi.smallest_subnormal)), np.log(float(fi.max)), n)),
+          rng.uniform(0.01, 0.5, n), rng.uniform(1.5, 3, n), -rng.uniform(0, 10, n), rng.uniform(0, 4, n),
+          1 + rng.integers(-50, 50, n) * float(fi.eps)]
+    ys = [rng.uniform(-7e5, 7e5, n), rng.uniform(-1.2, 1.2, n), rng.uniform(20, top, n), rng.uniform(60, top, n),
+          np.round(rng.uniform(-60, 60, n)), rng.uniform(-30, 30, n), rng.uniform(-1e14, 1e14, n)]
+    return np.concatenate(xs).astype(dt), np.concatenate(ys).astype(dt)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+def test_pow_ulp_error_within_documented_bound(dt):
+    kernel = compiled(dt)["f_pow"]
+    assert "vectorize i" in kernel.explain()
+    x, y = pow_inputs(dt, np.random.default_rng(12))
+    z = np.zeros_like(x)
+    kernel(z, x, y)
+    with np.errstate(all="ignore"):
+        ref = np.power(x.astype(np.longdouble), y.astype(np.longdouble))
+    assert max_ulp(z, ref, dt) <= POW_BOUND[0 if dt == np.float32 else 1]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+def test_pow_special_values_follow_c99(dt):
+    """Every pair of edge values, on the vector path, against NumPy's pow
+    (C99 Annex F): signed zeros, infinities, nan, negative bases with odd, even
+    and non-integer exponents, 1 ** nan and nan ** 0."""
+    fi = np.finfo(dt)
+    edges = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0, 0.3, -7.5,
+                      float(fi.max), -float(fi.max), float(fi.tiny), float(fi.smallest_subnormal), 2.0**53, 2.0**53 + 2,
+                      1 + float(fi.eps), 1 - float(fi.epsneg)], dtype=dt)
+    x, y = (a.ravel() for a in np.meshgrid(edges, edges))
+    z = np.zeros_like(x)
+    compiled(dt)["f_pow"](z, x, y)
+    with np.errstate(all="ignore"):
+        want = np.power(x, y)
+        close = np.abs(z.astype(np.float64) - want) <= np.spacing(np.abs(want))
+    same_sign = (np.signbit(z) == np.signbit(want)) | np.isnan(want)  # a nan's sign means nothing
+    exact_kind = (np.isnan(z) == np.isnan(want)) & (np.isinf(z) == np.isinf(want)) & same_sign
+    ok = exact_kind & ((z == want) | np.isnan(want) | close)
+    assert ok.all(), list(zip(x[~ok], y[~ok], z[~ok], want[~ok]))
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+def test_literal_integer_powers_multiply(dt):
+    """x ** 2, x ** 3, pow(x, 4), x ** -1, x ** 0 and x ** 1 are multiplied out:
+    no pow in the LLVM IR, and the values are those of the products (x ** 2 is exactly the
+    rounded square, as pow gives it)."""
+    kernel = compiled(dt)["f_powers"]
+    x = np.concatenate([np.random.default_rng(3).uniform(-5, 5, 101), [0.0, -0.0, np.inf, np.nan]]).astype(dt)
+    z = np.zeros((len(x), 6), dtype=dt)
+    kernel(z, x)
+    # neither the C library's pow (scalar code) nor turbo's (vector code, which rounds with rint)
+    assert not re.search(r"@(llvm\.)?(pow|rint)", kernel.inspect("llvm-unoptimized", z, x))
+    with np.errstate(all="ignore"):
+        sq = x * x
+        want = np.stack([sq, sq * x, sq * sq, dt(1) / x, np.ones_like(x), x], axis=1)
+    np.testing.assert_array_equal(z, want)

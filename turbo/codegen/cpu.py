@@ -519,7 +519,8 @@ class KernelCodegen:
             if op in ("//", "%"):
                 return self.float_divmod(op, a, c, t)
             if op == "**":
-                return self.math("pow", t, [a, c])
+                n = analysis.small_power(node.right if isinstance(node, ir.Binary) else getattr(node, "value", None))
+                return self.power(a, n) if n is not None else self.math("pow", t, [a, c])
         lt = REG_TYPES[t]
         if op == "+":
             return b.add(a, c)
@@ -607,11 +608,13 @@ class KernelCodegen:
         return fn
 
     def call(self, e: ir.Call):
-        return self.call_values(e.fn, e.type, [self.expr(a) for a in e.args])
+        return self.call_values(e.fn, e.type, [self.expr(a) for a in e.args], e)
 
-    def call_values(self, fn: str, t: DType, args):
+    def call_values(self, fn: str, t: DType, args, node: ir.Call | None = None):
         """A math function on evaluated arguments (scalars or vectors alike)."""
         b = self.b
+        if fn == "pow" and node is not None and (n := analysis.small_power(node.args[1])) is not None:
+            return self.power(args[0], n)
         if fn in ("min", "max"):
             a, c = args
             pick_c = self.compare("<" if fn == "min" else ">", t, c, a)
@@ -627,6 +630,20 @@ class KernelCodegen:
         if fn == "abs":
             return b.call(self.intrinsic("fabs", args[0].type), args)
         return self.math(fn, t, args)
+
+    def power(self, x, n: int):
+        """x ** n for a literal n in -1..4 by multiplying (``analysis.small_power``);
+        x ** 2 is exactly the rounded square that pow gives."""
+        b = self.b
+        one = const_like(x.type, 1.0)
+        if n <= 0:
+            return one if n == 0 else b.fdiv(one, x)
+        if n == 1:
+            return x
+        sq = b.fmul(x, x)
+        if n == 2:
+            return sq
+        return b.fmul(sq, x) if n == 3 else b.fmul(sq, sq)
 
     def math(self, fn: str, t: DType, args):
         """exp, log, sin, cos, tanh, sigmoid, pow: turbo's SIMD routines on vectors

@@ -1,10 +1,13 @@
-"""SIMD math: exp, log, tanh and sigmoid on whole vectors, written by turbo.
+"""SIMD math: exp, log, tanh, sigmoid, sin, cos and pow on whole vectors, written by turbo.
 
 Each routine is emitted inline on LLVM vectors (any width, f32 or f64) from the
 operations the vector units have: multiply-adds, rounding, integer shifts on the
 bit patterns, selects. No lane leaves the registers. Special values follow C99 /
 NumPy: exp(nan) = nan, exp(±inf) = inf / 0, log(0) = -inf, log(x < 0) = nan,
-log(inf) = inf, tanh(±inf) = ±1, subnormal inputs and results handled.
+log(inf) = inf, tanh(±inf) = ±1, sin(-0) = -0, sin/cos(±inf) = nan, pow as C99's
+Annex F (pow(x, 0) = 1 and pow(1, y) = 1 even for nan, signed zeros and infinities
+by the parity of y, nan for a negative x and a non-integer y), subnormal inputs and
+results handled.
 
 Maximum errors, measured against NumPy over wide ranges and the edge values by
 ``tests/test_simdmath.py`` (which fails above these bounds):
@@ -13,6 +16,9 @@ Maximum errors, measured against NumPy over wide ranges and the edge values by
     log      f32 <= 1 ulp    f64 <= 1.5 ulp    (0.87, 1.18)
     tanh     f32 <= 2 ulp    f64 <= 2 ulp      (1.46, 1.53)
     sigmoid  f32 <= 3 ulp    f64 <= 3 ulp      (2.32, 2.11)
+    sin      f32 <= 1 ulp    f64 <= 1 ulp      (0.50, 0.73)
+    cos      f32 <= 1 ulp    f64 <= 1 ulp      (0.50, 0.73)
+    pow      f32 <= 1 ulp    f64 <= 1.5 ulp    (0.50, 1.04)
 
 Methods: exp reduces x = k·ln2 + r with ln2 split in two (Cody–Waite), evaluates
 the Taylor polynomial of e^r on |r| <= ln2/2 (degree 7 for f32, 13 for f64) and
@@ -23,9 +29,21 @@ Bernoulli numbers) below |x| = 0.55 and 1 - 2/(e^{2|x|} + 1) above. sigmoid is
 1 / (1 + e) for x >= 0 and e / (1 + e) below, e = e^{-|x|}, so tiny results keep
 their precision instead of overflowing e^{-x}.
 
-sin, cos and pow have no SIMD routine yet: a vector of them is one C library call
-per lane (LLVM's vector intrinsics, which the backend scalarizes); the cost table
-prices them so.
+sin and cos reduce x = k·π/2 + r with π/2 in three doubles and fused
+multiply-adds (r is exact to about 2^-100 for |x| <= 2^30, carried as a double-double
+for f64), then take ±sin r or ±cos r by k mod 4 from Taylor polynomials on |r| < 0.8.
+Lanes above 2^30 in magnitude (and ±inf) take the C library's value, in a branch
+that runs only when a vector has such a lane. pow is e^(y·log|x|): for f64 the log
+is a double-double (the division s = f/(2 + f) carried with its remainder and the
+s³ term summed exactly), the product y·log|x| too, and e^ adds the low part to its
+reduced argument; then the signs and special cases are selected. f32 sin, cos and
+pow run on f64 lanes and round once, which is why they are correctly rounded in
+nearly every case. Literal integer powers (x ** 2, x ** 3, pow(x, 4), x ** -1) are
+multiplied out instead (``analysis.small_power``).
+
+Polynomials of high degree use Estrin's scheme above their two lowest terms
+(``_Math.poly``), and integral f64 lanes are converted to integers through a magic
+constant: AVX2 has no vector f64 <-> i64 conversion.
 """
 
 from __future__ import annotations
@@ -35,6 +53,8 @@ from functools import lru_cache
 
 from llvmlite import ir as ll
 
+from llvmlite.ir import instructions as ll_instructions
+
 from ..ir import DType
 from .cpu import const_like
 
@@ -42,23 +62,101 @@ from .cpu import const_like
 def call(cg, fn: str, t: DType, args):
     b = cg.b
     lt = args[0].type
-    m = _Math(cg, lt, t)
-    if fn == "exp":
-        return m.exp(args[0])
-    if fn == "log":
-        return m.log(args[0])
-    if fn == "tanh":
-        return m.tanh(args[0])
-    if fn == "sigmoid":
-        # e = e^-|x|: 1 / (1 + e) for x >= 0, e / (1 + e) below (no overflow of e^-x)
-        x = args[0]
-        e = m.exp(b.fneg(b.call(cg.intrinsic("fabs", lt), [x])))
-        pos = b.fdiv(m.c(1.0), b.fadd(m.c(1.0), e))
-        return b.select(b.fcmp_ordered("<", x, m.c(0.0)), b.fmul(e, pos), pos)
-    if fn in ("sin", "cos", "pow"):
-        return b.call(cg.intrinsic(fn, lt, len(args)), args)
-    raise TypeError(f"unknown function {fn}")
+    if fn in ("sin", "cos", "pow") and t is DType.F32:
+        # evaluated on f64 lanes and rounded once: the reduction and the products
+        # keep far more bits than an f32 result needs
+        wide = ll.VectorType(ll.DoubleType(), lt.count)
+        m = _Math(cg, wide, DType.F64, result=DType.F32)
+        ys = [b.fpext(a, wide) for a in args]
+        if fn == "pow":
+            # the magnitude on f64 lanes, the signs and special cases on the f32 ones
+            return _Math(cg, lt, t).pow(*args, r=b.fptrunc(m.pow_magnitude(*ys), lt))
+        y = b.fptrunc(m.sincos(ys[0], fn == "cos"), lt)
+    else:
+        m = _Math(cg, lt, t)
+        if fn == "exp":
+            return m.exp(args[0])
+        if fn == "log":
+            return m.log(args[0])
+        if fn == "tanh":
+            return m.tanh(args[0])
+        if fn == "sigmoid":
+            # e = e^-|x|: 1 / (1 + e) for x >= 0, e / (1 + e) below (no overflow of e^-x)
+            x = args[0]
+            e = m.exp(b.fneg(b.call(cg.intrinsic("fabs", lt), [x])))
+            pos = b.fdiv(m.c(1.0), b.fadd(m.c(1.0), e))
+            return b.select(b.fcmp_ordered("<", x, m.c(0.0)), b.fmul(e, pos), pos)
+        if fn == "pow":
+            return m.pow(*args)
+        if fn not in ("sin", "cos"):
+            raise TypeError(f"unknown function {fn}")
+        y = m.sincos(args[0], fn == "cos")
+    # lanes beyond the reduction's range (and infinities) take the C library's
+    # value, in a branch that runs only when some lane needs it
+    x = args[0]
+    huge = b.fcmp_ordered(">", b.call(cg.intrinsic("fabs", lt), [x]), const_like(lt, SINCOS_LIMIT[t]))
+    return libm_lanes(cg, fn, x, huge, y)
 
+
+def libm_lanes(cg, fn: str, x, which, y):
+    """``y`` with the lanes where ``which`` holds replaced by the C library's
+    ``fn`` of the same lane of ``x``; the calls sit in a block entered only when
+    some lane needs them."""
+    b = cg.b
+    lt = x.type
+    count = lt.count
+    any_lane = b.call(cg.declare(f"llvm.vector.reduce.or.v{count}i1", ll.IntType(1), [which.type]), [which])
+    any_lane = freeze(b, any_lane)  # a lane of an unused local may be undefined
+    before = b.block
+    slow = cg.fn.append_basic_block(f"{fn}_libm")
+    done = cg.fn.append_basic_block(f"{fn}_libm_end")
+    b.cbranch(any_lane, slow, done)
+    b.position_at_end(slow)
+    scalar = cg.intrinsic(fn, lt.element)
+    lanes = y
+    for k in range(count):
+        i = ll.Constant(ll.IntType(32), k)
+        lanes = b.insert_element(lanes, b.call(scalar, [b.extract_element(x, i)]), i)
+    merged = b.select(which, lanes, y)
+    b.branch(done)
+    b.position_at_end(done)
+    out = b.phi(lt)
+    out.add_incoming(y, before)
+    out.add_incoming(merged, slow)
+    return out
+
+
+def freeze(b, v):
+    """LLVM's ``freeze``: a fixed, arbitrary value in place of undef or poison
+    (llvmlite's builder has no method for it)."""
+    inst = ll_instructions.Instruction(b.block, v.type, "freeze", [v])
+    b._insert(inst)
+    return inst
+
+
+# π to 100 digits, for the splits of π/2 below
+PI = Fraction(31415926535897932384626433832795028841971693993751058209749445923078164062862089986280348253421170679,
+              10**100)
+
+
+def split(value: Fraction, parts: int) -> tuple[float, ...]:
+    """``value`` as a sum of doubles, each the rounding of what is left."""
+    out = []
+    for _ in range(parts):
+        out.append(float(value))
+        value -= Fraction(out[-1])
+    return tuple(out)
+
+
+# π/2 in three doubles (159 bits): with fused multiply-adds the reduction
+# x - k·π/2 keeps the precision of the result for every |k| below 2^30
+HALF_PI = split(PI / 2, 3)
+# beyond these arguments (and at ±inf) sin and cos take the C library's value
+SINCOS_LIMIT = {DType.F32: 2.0**30, DType.F64: 2.0**30}
+
+
+LN2 = Fraction(69314718055994530941723212145817656807550013436025525412068000949339362196969471560586332699641868754,
+               10**101)
 
 # ln 2 split in a head with trailing zero bits (k * head is exact) and a tail
 LN2_SPLIT = {DType.F32: (0.693145751953125, 1.428606765330187e-06),
@@ -87,8 +185,9 @@ def tanh_coefficients(n: int) -> tuple[float, ...]:
 
 
 class _Math:
-    def __init__(self, cg, lt, t: DType):
+    def __init__(self, cg, lt, t: DType, result: DType | None = None):
         self.cg = cg
+        self.result = result or t  # the precision the caller rounds to
         self.b = cg.b
         self.lt = lt
         self.t = t
@@ -115,13 +214,56 @@ class _Math:
             acc = self.fma(acc, x, self.c(k))
         return acc
 
+    # 1.5·2^52: adding it to an integral double below 2^51 in magnitude puts the
+    # integer, two's complement, in the low bits of the sum
+    MAGIC = 6755399441055744.0
+
+    def to_int(self, k):
+        """Integral float lanes to integers. f64 lanes go through MAGIC: AVX2 has no
+        f64 <-> i64 vector conversion, which LLVM would run one lane at a time."""
+        b = self.b
+        if self.f32:
+            return b.fptosi(k, self.ivt)
+        magic = self.c(self.MAGIC)
+        return b.sub(b.bitcast(b.fadd(k, magic), self.ivt), b.bitcast(magic, self.ivt))
+
+    def to_float(self, e):
+        """Integer lanes (below 2^51 in magnitude) to floats; see to_int."""
+        b = self.b
+        if self.f32:
+            return b.sitofp(e, self.lt)
+        magic = self.c(self.MAGIC)
+        return b.fsub(b.bitcast(b.add(e, b.bitcast(magic, self.ivt)), self.lt), magic)
+
+    def poly(self, coeffs, x, horner_low: int = 2):
+        """coeffs[0] + coeffs[1] x + ...: the ``horner_low`` lowest terms by
+        Horner's rule (they set the rounding of the result), the others by
+        Estrin's scheme, which pairs terms by powers x², x⁴, ... so the chain of
+        dependent multiply-adds is logarithmic in the degree instead of linear."""
+        if len(coeffs) - horner_low < 4:
+            return self.horner(coeffs, x)
+        b = self.b
+        level = [self.c(c) for c in coeffs[horner_low:]]
+        power = x
+        while len(level) > 1:
+            if len(level) % 2:
+                level.append(self.c(0.0))
+            level = [self.fma(level[i + 1], power, level[i]) for i in range(0, len(level), 2)]
+            if len(level) > 1:
+                power = b.fmul(power, power)
+        acc = level[0]
+        for c in reversed(coeffs[:horner_low]):
+            acc = self.fma(acc, x, self.c(c))
+        return acc
+
     def pow2(self, k):
         """2^k as a float, for integer vectors k within the normal exponent range."""
         b = self.b
         bits = b.shl(b.add(k, self.ci(self.bias)), self.ci(self.mbits))
         return b.bitcast(bits, self.lt)
 
-    def exp(self, x):
+    def exp(self, x, tail=None):
+        """e^x; e^(x + tail) where a low part of the argument is given."""
         b = self.b
         ln2hi, ln2lo = LN2_SPLIT[self.t]
         if self.f32:
@@ -134,13 +276,15 @@ class _Math:
         k = b.call(self.cg.intrinsic("rint", self.lt), [b.fmul(xs, self.c(1.4426950408889634))])
         r = self.fma(k, self.c(-ln2hi), xs)
         r = self.fma(k, self.c(-ln2lo), r)
+        if tail is not None:
+            r = b.fadd(r, tail)
         coeffs = [1.0]
         fact = 1
         for q in range(1, degree + 1):
             fact *= q
             coeffs.append(1.0 / fact)
-        p = self.horner(coeffs, r)
-        ki = b.fptosi(k, self.ivt)
+        p = self.poly(coeffs, r)
+        ki = self.to_int(k)
         k1 = b.ashr(ki, self.ci(1))
         k2 = b.sub(ki, k1)
         y = b.fmul(b.fmul(p, self.pow2(k1)), self.pow2(k2))
@@ -169,7 +313,7 @@ class _Math:
         coeffs = [0.0] + [2.0 / (2 * q + 1) for q in range(1, terms + 1)]
         R = self.horner(coeffs, z)  # 2z/3 + 2z^2/5 + ...
         log1p = b.fsub(f, b.fmul(s, b.fsub(f, R)))
-        de = b.sitofp(e, self.lt)
+        de = self.to_float(e)
         ln2hi, ln2lo = LN2_SPLIT[self.t]
         y = self.fma(de, self.c(ln2hi), self.fma(de, self.c(ln2lo), log1p))
         y = b.select(fcmp("==", x, self.c(0.0)), self.c(float("-inf")), y)
@@ -189,3 +333,186 @@ class _Math:
         tb = b.fsub(one, b.fdiv(self.c(2.0), b.fadd(e, one)))
         tb = b.call(self.cg.intrinsic("copysign", self.lt, 2), [tb, x])
         return b.select(small, ts, tb)
+
+    def fma_exact(self, a, x, y):
+        """a·x + y rounded once (llvm.fma, never split into two roundings)."""
+        return self.b.call(self.cg.intrinsic("fma", self.lt, 3), [a, x, y])
+
+    def two_sum(self, a, c):
+        """a + c as a rounded sum and its exact rounding error (Knuth's TwoSum)."""
+        b = self.b
+        s = b.fadd(a, c)
+        cc = b.fsub(s, a)
+        return s, b.fadd(b.fsub(a, b.fsub(s, cc)), b.fsub(c, cc))
+
+    def sincos(self, x, cos: bool):
+        """sin or cos of the lanes with |x| <= SINCOS_LIMIT (others: see libm_lanes).
+
+        x = k·π/2 + r with |r| <= π/4, then ±sin r or ±cos r by the quadrant k mod 4
+        (cos x = sin(x + π/2): quadrant k + 1). Taylor polynomials in r² on |r| < 0.8."""
+        b = self.b
+        fcmp = b.fcmp_ordered
+        ax = b.call(self.cg.intrinsic("fabs", self.lt), [x])
+        xs = b.select(fcmp("<=", ax, self.c(SINCOS_LIMIT[self.result])), x, self.c(0.0))
+        k = b.call(self.cg.intrinsic("rint", self.lt), [b.fmul(xs, self.c(float(2 / PI)))])
+        nk = b.fneg(k)
+        r1 = self.fma_exact(nk, self.c(HALF_PI[0]), xs)  # exact: |r1| < 1 on a 2^-52 grid
+        fact = [1]
+        for q in range(1, 20):
+            fact.append(fact[-1] * q)
+        if self.result is DType.F32:
+            # f64 lanes for an f32 result: r and the polynomials in plain doubles
+            r = self.fma_exact(nk, self.c(HALF_PI[1]), r1)
+            r = self.fma_exact(nk, self.c(HALF_PI[2]), r)
+            s = b.fmul(r, r)
+            sin_p = self.horner([(-1) ** (j + 1) / fact[2 * j + 3] for j in range(5)], s)
+            sin_r = self.fma(b.fmul(r, s), sin_p, r)
+            cos_r = self.horner([(-1) ** j / fact[2 * j] for j in range(6)], s)
+        else:
+            # r + r_lo = r1 - k·(π/2 - HALF_PI[0]) to ~2^-100: k·HALF_PI[1] split
+            # exactly in two, the difference summed exactly, the rest in the low part
+            p = b.fmul(k, self.c(HALF_PI[1]))
+            p_err = self.fma_exact(k, self.c(HALF_PI[1]), b.fneg(p))
+            t, t_err = self.two_sum(r1, b.fneg(p))
+            low = b.fsub(t_err, self.fma_exact(k, self.c(HALF_PI[2]), p_err))
+            r = b.fadd(t, low)
+            r_lo = b.fsub(low, b.fsub(r, t))
+            s = b.fmul(r, r)
+            # sin(r + r_lo) = r + (r·s·P(s) + r_lo·(1 - s/2))
+            sin_p = self.horner([(-1) ** (j + 1) / fact[2 * j + 3] for j in range(8)], s)
+            corr = self.fma(b.fmul(r, s), sin_p, b.fmul(r_lo, self.fma(s, self.c(-0.5), self.c(1.0))))
+            sin_r = b.fadd(r, corr)
+            # cos(r + r_lo) = w + ((1 - w) - s/2 + s²·Q(s) - r·r_lo) with w = 1 - s/2
+            # rounded and its rounding error recovered; s's own error enters as s_lo/2
+            s_lo = self.fma_exact(r, r, b.fneg(s))
+            half = b.fmul(s, self.c(0.5))
+            w = b.fsub(self.c(1.0), half)
+            w_err = b.fsub(b.fsub(self.c(1.0), w), half)
+            cos_q = self.horner([(-1) ** j / fact[2 * j + 4] for j in range(7)], s)
+            tail = b.fsub(w_err, self.fma(r, r_lo, b.fmul(s_lo, self.c(0.5))))
+            cos_r = b.fadd(w, self.fma(b.fmul(s, s), cos_q, tail))
+        q = self.to_int(k)
+        if cos:
+            q = b.add(q, self.ci(1))
+        odd = b.icmp_signed("!=", b.and_(q, self.ci(1)), self.ci(0))
+        y = b.select(odd, cos_r, sin_r)
+        y = b.select(b.icmp_signed("!=", b.and_(q, self.ci(2)), self.ci(0)), b.fneg(y), y)
+        if not cos:
+            y = b.select(fcmp("==", x, self.c(0.0)), x, y)  # sin(-0) = -0
+        return b.select(b.fcmp_unordered("uno", x, x), x, y)
+
+    def log_dd(self, x):
+        """log x as hi + lo (about 2^-64 relative), for finite x > 0.
+
+        With x = 2^e·m, f = m - 1 and s = f/(2 + f) carried with its remainder,
+        log m = 2s + 2s³/3 + 2s⁵/5 + ...; the first two terms are summed in
+        double-double, the rest (below 2^-12 of the total) in plain doubles."""
+        b = self.b
+        fcmp = b.fcmp_ordered
+        tiny = fcmp("<", x, self.c(2.0 ** (1 - self.bias)))
+        xn = b.select(tiny, b.fmul(x, self.c(2.0**self.mbits)), x)
+        adj = b.select(tiny, self.ci(-self.mbits), self.ci(0))
+        bits = b.bitcast(xn, self.ivt)
+        e = b.add(b.sub(b.lshr(bits, self.ci(self.mbits)), self.ci(self.bias)), adj)
+        m = b.bitcast(b.or_(b.and_(bits, self.ci((1 << self.mbits) - 1)), self.ci(self.bias << self.mbits)), self.lt)
+        big = fcmp(">", m, self.c(1.4142135623730951))
+        m = b.select(big, b.fmul(m, self.c(0.5)), m)
+        e = b.select(big, b.add(e, self.ci(1)), e)
+        two = self.c(2.0)
+        f = b.fsub(m, self.c(1.0))  # exact
+        u = b.fadd(f, two)
+        u_lo = b.fsub(f, b.fsub(u, two))  # 2 + f = u + u_lo exactly
+        s = b.fdiv(f, u)
+        rem = b.fsub(self.fma_exact(b.fneg(s), u, f), b.fmul(s, u_lo))
+        s_lo = b.fdiv(rem, u)  # s + s_lo = f / (2 + f) to ~2^-106
+        z = b.fmul(s, s)
+        z_lo = b.fadd(self.fma_exact(s, s, b.fneg(z)), b.fmul(b.fmul(two, s), s_lo))
+        s3 = b.fmul(s, z)
+        s3_lo = b.fadd(self.fma_exact(s, z, b.fneg(s3)), b.fadd(b.fmul(s, z_lo), b.fmul(s_lo, z)))
+        c_hi, c_lo = split(Fraction(2, 3), 2)
+        t1 = b.fmul(self.c(c_hi), s3)
+        t1_lo = b.fadd(self.fma_exact(self.c(c_hi), s3, b.fneg(t1)),
+                       b.fadd(b.fmul(self.c(c_hi), s3_lo), b.fmul(self.c(c_lo), s3)))
+        rest = b.fmul(b.fmul(s3, z), self.horner([2.0 / (2 * q + 5) for q in range(10)], z))
+        h = b.fmul(s, two)
+        hi = b.fadd(h, t1)
+        lo = b.fsub(t1, b.fsub(hi, h))  # |h| >= |t1|
+        lo = b.fadd(lo, b.fadd(b.fmul(s_lo, two), b.fadd(t1_lo, rest)))
+        # + e·ln2, ln2 in a head exact for every e and a tail
+        ln2_hi = float(Fraction(round(LN2 * 2**42), 2**42))
+        ln2_lo = float(LN2 - Fraction(ln2_hi))
+        de = self.to_float(e)
+        eh = b.fmul(de, self.c(ln2_hi))
+        big_hi, err = self.two_sum(eh, hi)
+        lo = b.fadd(err, b.fadd(lo, b.fmul(de, self.c(ln2_lo))))
+        top = b.fadd(big_hi, lo)
+        return top, b.fsub(lo, b.fsub(top, big_hi))
+
+    def pow_magnitude(self, x, y):
+        """e^(y·log|x|) for finite nonzero x. For f64 results log|x| and the
+        product are double-double and e^ takes the low part."""
+        b = self.b
+        ax = b.call(self.cg.intrinsic("fabs", self.lt), [x])
+        if self.result is DType.F32:
+            return self.pow_f32_magnitude(ax, y)
+        hi, lo = self.log_dd(ax)
+        zh = b.fmul(y, hi)
+        zl = b.fadd(self.fma_exact(y, hi, b.fneg(zh)), b.fmul(y, lo))
+        return self.exp(zh, zl)
+
+    def pow_f32_magnitude(self, ax, y):
+        """e^(y·log ax) on f64 lanes holding f32 values, to 2^-32: the f64 range
+        leaves out the subnormal and overflow cases of log and exp. Inputs: ax
+        finite and nonzero; the result is rounded to f32 by the caller (overflow
+        to inf, underflow to 0 there)."""
+        b = self.b
+        bits = b.bitcast(ax, self.ivt)
+        e = b.sub(b.lshr(bits, self.ci(self.mbits)), self.ci(self.bias))
+        m = b.bitcast(b.or_(b.and_(bits, self.ci((1 << self.mbits) - 1)), self.ci(self.bias << self.mbits)), self.lt)
+        big = b.fcmp_ordered(">", m, self.c(1.4142135623730951))
+        m = b.select(big, b.fmul(m, self.c(0.5)), m)
+        e = b.select(big, b.add(e, self.ci(1)), e)
+        f = b.fsub(m, self.c(1.0))
+        s = b.fdiv(f, b.fadd(f, self.c(2.0)))
+        R = self.horner([0.0] + [2.0 / (2 * q + 1) for q in range(1, 7)], b.fmul(s, s))
+        log_m = b.fsub(f, b.fmul(s, b.fsub(f, R)))
+        t = b.fmul(y, self.fma(self.to_float(e), self.c(float(LN2)), log_m))
+        # e^-110 is below half the smallest f32 subnormal, e^90 above the largest f32
+        t = b.select(b.fcmp_ordered(">", t, self.c(90.0)), self.c(90.0), t)
+        t = b.select(b.fcmp_ordered("<", t, self.c(-110.0)), self.c(-110.0), t)
+        k = b.call(self.cg.intrinsic("rint", self.lt), [b.fmul(t, self.c(1.4426950408889634))])
+        ln2hi, ln2lo = LN2_SPLIT[DType.F64]
+        r = self.fma(k, self.c(-ln2lo), self.fma(k, self.c(-ln2hi), t))
+        coeffs = [1.0]
+        for q in range(1, 9):
+            coeffs.append(coeffs[-1] / q)
+        return b.fmul(self.poly(coeffs, r), self.pow2(self.to_int(k)))
+
+    def pow(self, x, y, r=None):
+        """x^y: pow_magnitude (or ``r``, computed elsewhere) with C99's sign and
+        special cases."""
+        b = self.b
+        fcmp = b.fcmp_ordered
+        fabs = self.cg.intrinsic("fabs", self.lt)
+        rint = self.cg.intrinsic("rint", self.lt)
+        ax = b.call(fabs, [x])
+        if r is None:
+            r = self.pow_magnitude(x, y)
+        zero, one, inf = self.c(0.0), self.c(1.0), self.c(float("inf"))
+        y_int = fcmp("==", b.call(rint, [y]), y)
+        half = b.fmul(y, self.c(0.5))
+        y_odd = b.and_(y_int, fcmp("!=", b.call(rint, [half]), half))
+        neg_x = b.icmp_signed("<", b.bitcast(x, self.ivt), self.ci(0))  # sign bit, -0 included
+        flip = b.and_(neg_x, y_odd)
+        r = b.select(flip, b.fneg(r), r)
+        r = b.select(b.and_(fcmp("<", x, zero), b.not_(y_int)), self.c(float("nan")), r)
+        # x = ±0 or ±inf: 0 or inf by whether x = 0 and y < 0 agree, signed by an odd y
+        y_neg = fcmp("<", y, zero)
+        mag = b.select(b.xor(fcmp("==", ax, zero), y_neg), zero, inf)
+        edge = b.or_(fcmp("==", ax, zero), fcmp("==", ax, inf))
+        r = b.select(edge, b.select(flip, b.fneg(mag), mag), r)
+        # y = ±inf: 1 when |x| = 1, else 0 or inf by whether |x| < 1 and y < 0 agree
+        mag = b.select(b.xor(fcmp("<", ax, one), y_neg), zero, inf)
+        r = b.select(fcmp("==", b.call(fabs, [y]), inf), b.select(fcmp("==", ax, one), one, mag), r)
+        r = b.select(b.fcmp_unordered("uno", x, y), self.c(float("nan")), r)
+        return b.select(b.or_(fcmp("==", y, zero), fcmp("==", x, one)), one, r)

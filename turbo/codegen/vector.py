@@ -438,7 +438,7 @@ class RegionEmitter:
             args = [self.value(a, inst) for a in e.args]
             if any(isinstance(a.type, ll.VectorType) for a in args):
                 args = [self.vector(a) for a in args]
-            return cg.call_values(e.fn, e.type, args)
+            return cg.call_values(e.fn, e.type, args, e)
         raise TypeError(f"not an expression: {e!r}")
 
     def pair(self, x, y):

@@ -88,6 +88,17 @@ def _memo(cache: dict, e, fn):
     return value
 
 
+SMALL_POWERS = (-1, 0, 1, 2, 3, 4)
+
+
+def small_power(exponent: ir.Expr | None) -> int | None:
+    """n when a float power's exponent is a literal integer n in SMALL_POWERS:
+    the code multiplies (x ** 3 = x·x·x, x ** -1 = 1/x) instead of calling pow."""
+    if isinstance(exponent, ir.Const) and exponent.type.is_float and exponent.value in SMALL_POWERS:
+        return int(exponent.value)
+    return None
+
+
 def names_read(e: ir.Expr) -> frozenset[str]:
     """The variables ``e`` reads."""
     return _memo(_NAMES, e, lambda x: frozenset(sub.name for sub in ir.walk_expr(x) if isinstance(sub, ir.Var)))

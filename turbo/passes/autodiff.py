@@ -102,6 +102,8 @@ def add(a: ir.Expr, b: ir.Expr) -> ir.Expr:
 def sub(a: ir.Expr, b: ir.Expr) -> ir.Expr:
     if is_const(b, 0):
         return a
+    if isinstance(a, ir.Const) and isinstance(b, ir.Const) and a.type.is_float:
+        return const(a.value - b.value, a.type)  # x ** (2.0 - 1.0) is x ** 1.0: a multiply, not pow
     return ir.Binary("-", a, b, a.type)
 
 

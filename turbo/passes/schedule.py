@@ -691,7 +691,7 @@ class _Counter:
                 elif sub.op in ir.LOGIC_OPS:
                     self.add("blend", n)
                 elif sub.op == "**":
-                    self._math("pow", n)
+                    self._power(sub.right, n)
                 elif (sub.op in ("+", "-") and self._contracts(sub.left)) or (sub.op == "+" and self._contracts(sub.right)):
                     self.add("fma", n)
                     self.add("fmul", -n)
@@ -711,8 +711,19 @@ class _Counter:
                     self.add("sqrt32" if sub.type is DType.F32 else "sqrt64", n)
                 elif sub.fn in ("floor", "ceil"):
                     self.add("round", n)
+                elif sub.fn == "pow":
+                    self._power(sub.args[1], n)
                 else:
                     self._math(sub.fn, n)
+
+    def _power(self, exponent: ir.Expr, n: float) -> None:
+        k = analysis.small_power(exponent)
+        if k is None:
+            self._math("pow", n)
+        elif k == -1:
+            self.add("fdiv32" if exponent.type is DType.F32 else "fdiv64", n)
+        elif k > 1:
+            self.add("fmul", n * (k - 1 if k < 4 else 2))
 
     def _math(self, fn: str, n: float) -> None:
         if self.env.vector:
