@@ -91,6 +91,30 @@ def exp_loops(out, x):
         out[i] = np.exp(x[i])
 
 
+SIN = """
+kernel vsin(out: T[N], x: T[N]) {
+    for i in 0:N { out[i] = sin(x[i]) }
+}
+"""
+
+
+def sin_loops(out, x):
+    for i in range(x.shape[0]):
+        out[i] = np.sin(x[i])
+
+
+POW = """
+kernel vpow(out: T[N], x: T[N], y: T[N]) {
+    for i in 0:N { out[i] = x[i] ** y[i] }
+}
+"""
+
+
+def pow_loops(out, x, y):
+    for i in range(x.shape[0]):
+        out[i] = x[i] ** y[i]
+
+
 # ----------------------------------------------------------------------------- BLAS 2
 
 GEMV = """
@@ -480,6 +504,22 @@ KERNELS: list[Kernel] = [
            lambda d: (lambda: np.exp(d["x"], out=d["_np_out"])),
            lambda n: float(n), unit="elem", loops=exp_loops,
            torch=lambda d, torch: (lambda x, o: (lambda: torch.exp(x, out=o)))(torch.from_numpy(d["x"]), torch.empty(len(d["x"]), dtype=torch.from_numpy(d["x"]).dtype)),
+           max_n=1024),
+    Kernel("sin", "BLAS1", SIN,
+           lambda rng, n, dt: {"out": np.zeros(n, dt), "x": (_vec(rng, n, dt) * 10).astype(dt)},
+           ("out", "x"),
+           lambda d: np.sin(d["x"].astype(np.float64)),
+           lambda d: (lambda: np.sin(d["x"], out=d["_np_out"])),
+           lambda n: float(n), unit="elem", loops=sin_loops,
+           torch=lambda d, torch: (lambda x, o: (lambda: torch.sin(x, out=o)))(torch.from_numpy(d["x"]), torch.empty(len(d["x"]), dtype=torch.from_numpy(d["x"]).dtype)),
+           max_n=1024),
+    Kernel("pow", "BLAS1", POW,
+           lambda rng, n, dt: {"out": np.zeros(n, dt), "x": (np.abs(_vec(rng, n, dt)) * 4 + 0.01).astype(dt), "y": (_vec(rng, n, dt) * 3).astype(dt)},
+           ("out", "x", "y"),
+           lambda d: np.power(d["x"].astype(np.float64), d["y"].astype(np.float64)),
+           lambda d: (lambda: np.power(d["x"], d["y"], out=d["_np_out"])),
+           lambda n: float(n), unit="elem", loops=pow_loops,
+           torch=lambda d, torch: (lambda x, y, o: (lambda: torch.pow(x, y, out=o)))(torch.from_numpy(d["x"]), torch.from_numpy(d["y"]), torch.empty(len(d["x"]), dtype=torch.from_numpy(d["x"]).dtype)),
            max_n=1024),
     Kernel("gemv", "BLAS2", GEMV,
            lambda rng, n, dt: {"out": np.zeros(n, dt), "A": _mat(rng, (n, n), dt), "x": _vec(rng, n, dt)},
