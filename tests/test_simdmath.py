@@ -12,6 +12,8 @@ import pytest
 
 import turbo
 
+from helpers import run_both
+
 SOURCE = """
 kernel f_exp(y: T[N], x: T[N]) { for i in 0:N { y[i] = exp(x[i]) } }
 kernel f_log(y: T[N], x: T[N]) { for i in 0:N { y[i] = log(x[i]) } }
@@ -177,3 +179,32 @@ def test_literal_integer_powers_multiply(dt):
         sq = x * x
         want = np.stack([sq, sq * x, sq * sq, dt(1) / x, np.ones_like(x), x], axis=1)
     np.testing.assert_array_equal(z, want)
+
+
+CONTEXTS = """
+kernel ctx(out: T[1], y: T[N], x: T[N]) {
+    s = 0.0
+    for i in 0:N {
+        s += sin(x[i])
+        if x[i] > 0.0 { y[i] = cos(x[i]) * pow(x[i], 0.5) } else { y[i] = sin(x[i] * 3.0) }
+    }
+    out[0] = s
+}
+"""
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+def test_routines_inside_reductions_branches_and_tails(dt):
+    """sin, cos and pow in a reduction and under an if in a vectorized loop, with
+    lanes beyond 2^30 (the C library's branch) at every position, compared with
+    the reference interpreter at sizes around the vector width."""
+    mod = turbo.compile(CONTEXTS.replace("T[", "f32[" if dt == np.float32 else "f64["))
+    kernel = mod["ctx"]
+    assert "vectorize i" in kernel.explain()
+    rng = np.random.default_rng(4)
+    for n in (0, 1, 7, 8, 9, 33, 70):
+        x = rng.uniform(-20, 20, n).astype(dt)
+        x[rng.random(n) < 0.2] = dt(3e9)
+        got, want = run_both(kernel, np.zeros(1, dt), np.zeros(n, dt), x)
+        np.testing.assert_allclose(got[1], want[1], rtol=4 * np.finfo(dt).eps, atol=0)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-5 if dt == np.float32 else 1e-12, atol=1e-4)

@@ -62,38 +62,42 @@ from .cpu import const_like
 def call(cg, fn: str, t: DType, args):
     b = cg.b
     lt = args[0].type
-    if fn in ("sin", "cos", "pow") and t is DType.F32:
-        # evaluated on f64 lanes and rounded once: the reduction and the products
-        # keep far more bits than an f32 result needs
-        wide = ll.VectorType(ll.DoubleType(), lt.count)
-        m = _Math(cg, wide, DType.F64, result=DType.F32)
-        ys = [b.fpext(a, wide) for a in args]
-        if fn == "pow":
-            # the magnitude on f64 lanes, the signs and special cases on the f32 ones
-            return _Math(cg, lt, t).pow(*args, r=b.fptrunc(m.pow_magnitude(*ys), lt))
-        y = b.fptrunc(m.sincos(ys[0], fn == "cos"), lt)
+    if fn in ("sin", "cos"):
+        return sincos(cg, fn, t, args[0])
+    if fn == "pow":
+        if t is DType.F64:
+            return _Math(cg, lt, t).pow(*args)
+        # the magnitude on f64 lanes (rounded once), the signs and special cases on the f32 ones
+        wide = _Math(cg, ll.VectorType(ll.DoubleType(), lt.count), DType.F64, result=DType.F32)
+        magnitude = wide.pow_magnitude(*(b.fpext(a, wide.lt) for a in args))
+        return _Math(cg, lt, t).pow(*args, r=b.fptrunc(magnitude, lt))
+    m = _Math(cg, lt, t)
+    if fn == "exp":
+        return m.exp(args[0])
+    if fn == "log":
+        return m.log(args[0])
+    if fn == "tanh":
+        return m.tanh(args[0])
+    if fn == "sigmoid":
+        # e = e^-|x|: 1 / (1 + e) for x >= 0, e / (1 + e) below (no overflow of e^-x)
+        x = args[0]
+        e = m.exp(b.fneg(b.call(cg.intrinsic("fabs", lt), [x])))
+        pos = b.fdiv(m.c(1.0), b.fadd(m.c(1.0), e))
+        return b.select(b.fcmp_ordered("<", x, m.c(0.0)), b.fmul(e, pos), pos)
+    raise TypeError(f"unknown function {fn}")
+
+
+def sincos(cg, fn: str, t: DType, x):
+    """sin or cos of a vector: turbo's routine for |x| <= SINCOS_LIMIT (on f64
+    lanes, rounded once, for f32), the C library's for the lanes beyond it and
+    ±inf, in a branch that runs only when some lane needs it."""
+    b = cg.b
+    lt = x.type
+    if t is DType.F32:
+        wide = _Math(cg, ll.VectorType(ll.DoubleType(), lt.count), DType.F64, result=DType.F32)
+        y = b.fptrunc(wide.sincos(b.fpext(x, wide.lt), fn == "cos"), lt)
     else:
-        m = _Math(cg, lt, t)
-        if fn == "exp":
-            return m.exp(args[0])
-        if fn == "log":
-            return m.log(args[0])
-        if fn == "tanh":
-            return m.tanh(args[0])
-        if fn == "sigmoid":
-            # e = e^-|x|: 1 / (1 + e) for x >= 0, e / (1 + e) below (no overflow of e^-x)
-            x = args[0]
-            e = m.exp(b.fneg(b.call(cg.intrinsic("fabs", lt), [x])))
-            pos = b.fdiv(m.c(1.0), b.fadd(m.c(1.0), e))
-            return b.select(b.fcmp_ordered("<", x, m.c(0.0)), b.fmul(e, pos), pos)
-        if fn == "pow":
-            return m.pow(*args)
-        if fn not in ("sin", "cos"):
-            raise TypeError(f"unknown function {fn}")
-        y = m.sincos(args[0], fn == "cos")
-    # lanes beyond the reduction's range (and infinities) take the C library's
-    # value, in a branch that runs only when some lane needs it
-    x = args[0]
+        y = _Math(cg, lt, t).sincos(x, fn == "cos")
     huge = b.fcmp_ordered(">", b.call(cg.intrinsic("fabs", lt), [x]), const_like(lt, SINCOS_LIMIT[t]))
     return libm_lanes(cg, fn, x, huge, y)
 
