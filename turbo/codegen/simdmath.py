@@ -48,6 +48,7 @@ constant: AVX2 has no vector f64 <-> i64 conversion.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from functools import lru_cache
 
@@ -68,7 +69,7 @@ def call(cg, fn: str, t: DType, args):
         if t is DType.F64:
             return _Math(cg, lt, t).pow(*args)
         # the magnitude on f64 lanes (rounded once), the signs and special cases on the f32 ones
-        wide = _Math(cg, ll.VectorType(ll.DoubleType(), lt.count), DType.F64, result=DType.F32)
+        wide = _Math.widened(cg, lt)
         magnitude = wide.pow_magnitude(*(b.fpext(a, wide.lt) for a in args))
         return _Math(cg, lt, t).pow(*args, r=b.fptrunc(magnitude, lt))
     m = _Math(cg, lt, t)
@@ -94,7 +95,7 @@ def sincos(cg, fn: str, t: DType, x):
     b = cg.b
     lt = x.type
     if t is DType.F32:
-        wide = _Math(cg, ll.VectorType(ll.DoubleType(), lt.count), DType.F64, result=DType.F32)
+        wide = _Math.widened(cg, lt)
         y = b.fptrunc(wide.sincos(b.fpext(x, wide.lt), fn == "cos"), lt)
     else:
         y = _Math(cg, lt, t).sincos(x, fn == "cos")
@@ -162,6 +163,10 @@ SINCOS_LIMIT = {DType.F32: 2.0**30, DType.F64: 2.0**30}
 LN2 = Fraction(69314718055994530941723212145817656807550013436025525412068000949339362196969471560586332699641868754,
                10**101)
 
+# ln 2 as a 42-bit head (e·head exact for every f64 exponent e) and a tail
+LN2_EXACT_HEAD = (float(Fraction(round(LN2 * 2**42), 2**42)), float(LN2 - Fraction(round(LN2 * 2**42), 2**42)))
+TWO_THIRDS = split(Fraction(2, 3), 2)
+
 # ln 2 split in a head with trailing zero bits (k * head is exact) and a tail
 LN2_SPLIT = {DType.F32: (0.693145751953125, 1.428606765330187e-06),
              DType.F64: (0.6931471803691238, 1.9082149292705877e-10)}
@@ -201,6 +206,11 @@ class _Math:
         self.ivt = ll.VectorType(self.it, count) if count else self.it
         self.mbits = 23 if self.f32 else 52
         self.bias = 127 if self.f32 else 1023
+
+    @classmethod
+    def widened(cls, cg, lt):
+        """f64 lanes, as many as ``lt`` has, for a result rounded to f32."""
+        return cls(cg, ll.VectorType(ll.DoubleType(), lt.count), DType.F64, result=DType.F32)
 
     def c(self, v):
         return const_like(self.lt, v)
@@ -266,10 +276,22 @@ class _Math:
         bits = b.shl(b.add(k, self.ci(self.bias)), self.ci(self.mbits))
         return b.bitcast(bits, self.lt)
 
+    def exp_reduced(self, x, degree: int, tail=None):
+        """(p, k) with e^(x + tail) = p·2^k: x = k·ln2 + r (Cody–Waite, ln2 in two
+        parts), p the Taylor polynomial of e^r of the given degree."""
+        b = self.b
+        ln2hi, ln2lo = LN2_SPLIT[self.t]
+        k = b.call(self.cg.intrinsic("rint", self.lt), [b.fmul(x, self.c(1.4426950408889634))])
+        r = self.fma(k, self.c(-ln2hi), x)
+        r = self.fma(k, self.c(-ln2lo), r)
+        if tail is not None:
+            r = b.fadd(r, tail)
+        p = self.poly([1.0 / math.factorial(q) for q in range(degree + 1)], r)
+        return p, self.to_int(k)
+
     def exp(self, x, tail=None):
         """e^x; e^(x + tail) where a low part of the argument is given."""
         b = self.b
-        ln2hi, ln2lo = LN2_SPLIT[self.t]
         if self.f32:
             hi, lo, degree = 88.72283935546875, -103.97208404541016, 7
         else:
@@ -277,18 +299,7 @@ class _Math:
         fcmp = b.fcmp_ordered
         xs = b.select(fcmp(">", x, self.c(hi)), self.c(hi), x)
         xs = b.select(fcmp("<", xs, self.c(lo)), self.c(lo), xs)
-        k = b.call(self.cg.intrinsic("rint", self.lt), [b.fmul(xs, self.c(1.4426950408889634))])
-        r = self.fma(k, self.c(-ln2hi), xs)
-        r = self.fma(k, self.c(-ln2lo), r)
-        if tail is not None:
-            r = b.fadd(r, tail)
-        coeffs = [1.0]
-        fact = 1
-        for q in range(1, degree + 1):
-            fact *= q
-            coeffs.append(1.0 / fact)
-        p = self.poly(coeffs, r)
-        ki = self.to_int(k)
+        p, ki = self.exp_reduced(xs, degree, tail)
         k1 = b.ashr(ki, self.ci(1))
         k2 = b.sub(ki, k1)
         y = b.fmul(b.fmul(p, self.pow2(k1)), self.pow2(k2))
@@ -296,27 +307,37 @@ class _Math:
         y = b.select(fcmp("<", x, self.c(lo)), self.c(0.0), y)
         return b.select(b.fcmp_unordered("uno", x, x), x, y)
 
+    def split_exponent(self, x, subnormal: bool = True):
+        """(e, m) with x = 2^e·m and m in [√2/2, √2), for finite x > 0 (subnormal x
+        scaled up first unless ``subnormal`` is False)."""
+        b = self.b
+        adj = None
+        if subnormal:
+            tiny = b.fcmp_ordered("<", x, self.c(2.0 ** (1 - self.bias)))
+            x = b.select(tiny, b.fmul(x, self.c(2.0**self.mbits)), x)
+            adj = b.select(tiny, self.ci(-self.mbits), self.ci(0))
+        bits = b.bitcast(x, self.ivt)
+        e = b.sub(b.lshr(bits, self.ci(self.mbits)), self.ci(self.bias))
+        if adj is not None:
+            e = b.add(e, adj)
+        m = b.bitcast(b.or_(b.and_(bits, self.ci((1 << self.mbits) - 1)), self.ci(self.bias << self.mbits)), self.lt)
+        big = b.fcmp_ordered(">", m, self.c(1.4142135623730951))
+        m = b.select(big, b.fmul(m, self.c(0.5)), m)
+        return b.select(big, b.add(e, self.ci(1)), e), m
+
+    def log_mantissa(self, f, terms: int):
+        """log(1 + f) for 1 + f in [√2/2, √2): with s = f/(2 + f),
+        f - s·(f - R(s²)), R = 2z/3 + 2z²/5 + ... to ``terms`` terms."""
+        b = self.b
+        s = b.fdiv(f, b.fadd(f, self.c(2.0)))
+        R = self.horner([0.0] + [2.0 / (2 * q + 1) for q in range(1, terms + 1)], b.fmul(s, s))
+        return b.fsub(f, b.fmul(s, b.fsub(f, R)))
+
     def log(self, x):
         b = self.b
         fcmp = b.fcmp_ordered
-        min_normal = 2.0 ** (1 - self.bias)
-        tiny = fcmp("<", x, self.c(min_normal))
-        xn = b.select(tiny, b.fmul(x, self.c(2.0 ** self.mbits)), x)
-        adj = b.select(tiny, self.ci(-self.mbits), self.ci(0))
-        bits = b.bitcast(xn, self.ivt)
-        e = b.add(b.sub(b.lshr(bits, self.ci(self.mbits)), self.ci(self.bias)), adj)
-        mant = b.or_(b.and_(bits, self.ci((1 << self.mbits) - 1)), self.ci(self.bias << self.mbits))
-        m = b.bitcast(mant, self.lt)
-        big = fcmp(">", m, self.c(1.4142135623730951))
-        m = b.select(big, b.fmul(m, self.c(0.5)), m)
-        e = b.select(big, b.add(e, self.ci(1)), e)
-        f = b.fsub(m, self.c(1.0))
-        s = b.fdiv(f, b.fadd(f, self.c(2.0)))
-        z = b.fmul(s, s)
-        terms = 4 if self.f32 else 10
-        coeffs = [0.0] + [2.0 / (2 * q + 1) for q in range(1, terms + 1)]
-        R = self.horner(coeffs, z)  # 2z/3 + 2z^2/5 + ...
-        log1p = b.fsub(f, b.fmul(s, b.fsub(f, R)))
+        e, m = self.split_exponent(x)
+        log1p = self.log_mantissa(b.fsub(m, self.c(1.0)), 4 if self.f32 else 10)
         de = self.to_float(e)
         ln2hi, ln2lo = LN2_SPLIT[self.t]
         y = self.fma(de, self.c(ln2hi), self.fma(de, self.c(ln2lo), log1p))
@@ -349,6 +370,12 @@ class _Math:
         cc = b.fsub(s, a)
         return s, b.fadd(b.fsub(a, b.fsub(s, cc)), b.fsub(c, cc))
 
+    def fast_two_sum(self, a, c):
+        """a + c rounded and its exact rounding error, for |a| >= |c| (Dekker)."""
+        b = self.b
+        s = b.fadd(a, c)
+        return s, b.fsub(c, b.fsub(s, a))
+
     def sincos(self, x, cos: bool):
         """sin or cos of the lanes with |x| <= SINCOS_LIMIT (others: see libm_lanes).
 
@@ -361,9 +388,7 @@ class _Math:
         k = b.call(self.cg.intrinsic("rint", self.lt), [b.fmul(xs, self.c(float(2 / PI)))])
         nk = b.fneg(k)
         r1 = self.fma_exact(nk, self.c(HALF_PI[0]), xs)  # exact: |r1| < 1 on a 2^-52 grid
-        fact = [1]
-        for q in range(1, 20):
-            fact.append(fact[-1] * q)
+        fact = [math.factorial(q) for q in range(20)]
         if self.result is DType.F32:
             # f64 lanes for an f32 result: r and the polynomials in plain doubles
             r = self.fma_exact(nk, self.c(HALF_PI[1]), r1)
@@ -379,8 +404,7 @@ class _Math:
             p_err = self.fma_exact(k, self.c(HALF_PI[1]), b.fneg(p))
             t, t_err = self.two_sum(r1, b.fneg(p))
             low = b.fsub(t_err, self.fma_exact(k, self.c(HALF_PI[2]), p_err))
-            r = b.fadd(t, low)
-            r_lo = b.fsub(low, b.fsub(r, t))
+            r, r_lo = self.fast_two_sum(t, low)
             s = b.fmul(r, r)
             # sin(r + r_lo) = r + (r·s·P(s) + r_lo·(1 - s/2))
             sin_p = self.horner([(-1) ** (j + 1) / fact[2 * j + 3] for j in range(8)], s)
@@ -412,16 +436,7 @@ class _Math:
         log m = 2s + 2s³/3 + 2s⁵/5 + ...; the first two terms are summed in
         double-double, the rest (below 2^-12 of the total) in plain doubles."""
         b = self.b
-        fcmp = b.fcmp_ordered
-        tiny = fcmp("<", x, self.c(2.0 ** (1 - self.bias)))
-        xn = b.select(tiny, b.fmul(x, self.c(2.0**self.mbits)), x)
-        adj = b.select(tiny, self.ci(-self.mbits), self.ci(0))
-        bits = b.bitcast(xn, self.ivt)
-        e = b.add(b.sub(b.lshr(bits, self.ci(self.mbits)), self.ci(self.bias)), adj)
-        m = b.bitcast(b.or_(b.and_(bits, self.ci((1 << self.mbits) - 1)), self.ci(self.bias << self.mbits)), self.lt)
-        big = fcmp(">", m, self.c(1.4142135623730951))
-        m = b.select(big, b.fmul(m, self.c(0.5)), m)
-        e = b.select(big, b.add(e, self.ci(1)), e)
+        e, m = self.split_exponent(x)
         two = self.c(2.0)
         f = b.fsub(m, self.c(1.0))  # exact
         u = b.fadd(f, two)
@@ -433,24 +448,21 @@ class _Math:
         z_lo = b.fadd(self.fma_exact(s, s, b.fneg(z)), b.fmul(b.fmul(two, s), s_lo))
         s3 = b.fmul(s, z)
         s3_lo = b.fadd(self.fma_exact(s, z, b.fneg(s3)), b.fadd(b.fmul(s, z_lo), b.fmul(s_lo, z)))
-        c_hi, c_lo = split(Fraction(2, 3), 2)
+        c_hi, c_lo = TWO_THIRDS
         t1 = b.fmul(self.c(c_hi), s3)
         t1_lo = b.fadd(self.fma_exact(self.c(c_hi), s3, b.fneg(t1)),
                        b.fadd(b.fmul(self.c(c_hi), s3_lo), b.fmul(self.c(c_lo), s3)))
         rest = b.fmul(b.fmul(s3, z), self.horner([2.0 / (2 * q + 5) for q in range(10)], z))
         h = b.fmul(s, two)
-        hi = b.fadd(h, t1)
-        lo = b.fsub(t1, b.fsub(hi, h))  # |h| >= |t1|
+        hi, lo = self.fast_two_sum(h, t1)  # |h| >= |t1|
         lo = b.fadd(lo, b.fadd(b.fmul(s_lo, two), b.fadd(t1_lo, rest)))
         # + e·ln2, ln2 in a head exact for every e and a tail
-        ln2_hi = float(Fraction(round(LN2 * 2**42), 2**42))
-        ln2_lo = float(LN2 - Fraction(ln2_hi))
+        ln2_hi, ln2_lo = LN2_EXACT_HEAD
         de = self.to_float(e)
         eh = b.fmul(de, self.c(ln2_hi))
         big_hi, err = self.two_sum(eh, hi)
         lo = b.fadd(err, b.fadd(lo, b.fmul(de, self.c(ln2_lo))))
-        top = b.fadd(big_hi, lo)
-        return top, b.fsub(lo, b.fsub(top, big_hi))
+        return self.fast_two_sum(big_hi, lo)
 
     def pow_magnitude(self, x, y):
         """e^(y·log|x|) for finite nonzero x. For f64 results log|x| and the
@@ -470,27 +482,14 @@ class _Math:
         finite and nonzero; the result is rounded to f32 by the caller (overflow
         to inf, underflow to 0 there)."""
         b = self.b
-        bits = b.bitcast(ax, self.ivt)
-        e = b.sub(b.lshr(bits, self.ci(self.mbits)), self.ci(self.bias))
-        m = b.bitcast(b.or_(b.and_(bits, self.ci((1 << self.mbits) - 1)), self.ci(self.bias << self.mbits)), self.lt)
-        big = b.fcmp_ordered(">", m, self.c(1.4142135623730951))
-        m = b.select(big, b.fmul(m, self.c(0.5)), m)
-        e = b.select(big, b.add(e, self.ci(1)), e)
-        f = b.fsub(m, self.c(1.0))
-        s = b.fdiv(f, b.fadd(f, self.c(2.0)))
-        R = self.horner([0.0] + [2.0 / (2 * q + 1) for q in range(1, 7)], b.fmul(s, s))
-        log_m = b.fsub(f, b.fmul(s, b.fsub(f, R)))
+        e, m = self.split_exponent(ax, subnormal=False)  # f32 values are normal f64s
+        log_m = self.log_mantissa(b.fsub(m, self.c(1.0)), 6)
         t = b.fmul(y, self.fma(self.to_float(e), self.c(float(LN2)), log_m))
         # e^-110 is below half the smallest f32 subnormal, e^90 above the largest f32
         t = b.select(b.fcmp_ordered(">", t, self.c(90.0)), self.c(90.0), t)
         t = b.select(b.fcmp_ordered("<", t, self.c(-110.0)), self.c(-110.0), t)
-        k = b.call(self.cg.intrinsic("rint", self.lt), [b.fmul(t, self.c(1.4426950408889634))])
-        ln2hi, ln2lo = LN2_SPLIT[DType.F64]
-        r = self.fma(k, self.c(-ln2lo), self.fma(k, self.c(-ln2hi), t))
-        coeffs = [1.0]
-        for q in range(1, 9):
-            coeffs.append(coeffs[-1] / q)
-        return b.fmul(self.poly(coeffs, r), self.pow2(self.to_int(k)))
+        p, k = self.exp_reduced(t, 8)
+        return b.fmul(p, self.pow2(k))
 
     def pow(self, x, y, r=None):
         """x^y: pow_magnitude (or ``r``, computed elsewhere) with C99's sign and
