@@ -334,7 +334,8 @@ def _nests(body, path=(), outer=()):
 
 
 def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: Options) -> NestDecision:
-    scalar = Option(None, estimate(ctx, nest, None, target, options))
+    facts = _Facts(ctx)
+    scalar = Option(None, estimate(ctx, nest, None, target, options, facts))
     options_ok: list[Option] = []
     illegal: list[Option] = []
     legal_cache: dict[tuple, str | None] = {}
@@ -354,7 +355,7 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
                 continue
             if not _matches_overrides(plan, options, names_here):
                 continue
-            options_ok.append(Option(plan, estimate(ctx, nest, plan, target, options)))
+            options_ok.append(Option(plan, estimate(ctx, nest, plan, target, options, facts)))
     forced = (isinstance(options.vectorize, str) and options.vectorize in names_here) or any(
         n in names_here for n, _ in options.unroll)
     pool = options_ok if forced else options_ok + [scalar]
@@ -470,8 +471,72 @@ class _Env:
     loops: set[str]  # all loop indices enclosing here
 
 
-def estimate(ctx: Context, nest: LoopSite, plan: RegionPlan | None, target: TargetDesc, options: Options) -> Estimate:
-    model = _Model(ctx, plan, target, options)
+class _Facts:
+    """What the cost model asks of a nest's code whatever the plan, answered once
+    per decision instead of once per candidate plan (about 200 for a gemm). Keyed
+    by node identity: the nest is alive while it is being decided."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self._loops: dict[int, tuple] = {}
+        self._leaf: dict[int, bool] = {}
+        self._access: dict[int, tuple] = {}
+        self._kinds: dict[tuple, str] = {}
+        self._parts: dict[int, tuple] = {}
+        self._trips: dict[int, float] = {}
+
+    def loop(self, s: ir.For) -> tuple[tuple[str, ...], int, frozenset[str]]:
+        """(the reductions the loop carries, the number of locals it assigns, the
+        locals its body reads before assigning them)"""
+        hit = self._loops.get(id(s))
+        if hit is None:
+            assigned = analysis.assigned_in(s.body)
+            exposed = frozenset(n for n in assigned if analysis.exposed(n, s.body))
+            reductions = tuple(n for n in assigned if n in exposed and analysis.reduction_op(n, s.body))
+            hit = self._loops[id(s)] = (reductions, len(assigned), exposed)
+        return hit
+
+    def leaf(self, body) -> bool:
+        """Whether ``body`` has no loop inside it."""
+        hit = self._leaf.get(id(body))
+        if hit is None:
+            hit = self._leaf[id(body)] = not any(isinstance(s, ir.For) for s in ir.walk_stmts(body))
+        return hit
+
+    def access(self, node) -> tuple[frozenset[str], tuple]:
+        """(the names an access's subscripts read, the access as a key: equal keys,
+        the same element)"""
+        hit = self._access.get(id(node))
+        if hit is None:
+            names = frozenset().union(*(analysis.names_read(i) for i in node.indices))
+            hit = self._access[id(node)] = (names, (node.array, tuple(map(analysis.expr_text, node.indices))))
+        return hit
+
+    def parts(self, e: ir.Expr) -> tuple[ir.Expr, ...]:
+        """``e`` and its subexpressions (``ir.walk_expr``)."""
+        hit = self._parts.get(id(e))
+        if hit is None:
+            hit = self._parts[id(e)] = tuple(ir.walk_expr(e))
+        return hit
+
+    def trip(self, s: ir.For, outer: set[str]) -> float:
+        """``trip_estimate`` (``outer`` is the same set for a loop in every plan)."""
+        hit = self._trips.get(id(s))
+        if hit is None:
+            hit = self._trips[id(s)] = trip_estimate(s, outer)
+        return hit
+
+    def kind(self, node, loops: set[str], v: str) -> str:
+        key = (id(node), frozenset(loops), v)
+        hit = self._kinds.get(key)
+        if hit is None:
+            hit = self._kinds[key] = analysis.access_kind(self.ctx, node, loops, v)[0]
+        return hit
+
+
+def estimate(ctx: Context, nest: LoopSite, plan: RegionPlan | None, target: TargetDesc, options: Options,
+             facts: _Facts | None = None) -> Estimate:
+    model = _Model(ctx, plan, target, options, facts or _Facts(ctx))
     env = _Env(1, False, 1, {}, None, {o.index for o in nest.outer})
     cycles = model.loop(nest.loop, nest.path, env)
     inner = model.innermost or (cycles, 0, "fp")
@@ -479,8 +544,9 @@ def estimate(ctx: Context, nest: LoopSite, plan: RegionPlan | None, target: Targ
 
 
 class _Model:
-    def __init__(self, ctx: Context, plan: RegionPlan | None, target: TargetDesc, options: Options):
+    def __init__(self, ctx: Context, plan: RegionPlan | None, target: TargetDesc, options: Options, facts: _Facts):
         self.ctx = ctx
+        self.facts = facts
         self.plan = plan
         self.t = target
         self.fm = options.fastmath
@@ -498,7 +564,7 @@ class _Model:
             k = plan.paths.index(path)
             factor = plan.factors[k]
             is_vec = plan.vector is not None and k == len(plan.paths) - 1
-        trip = trip_estimate(s, env.loops)
+        trip = self.facts.trip(s, env.loops)
         lanes = plan.width if is_vec else 1
         inner = _Env(env.instances * factor, env.vector or is_vec, plan.width if plan and (env.vector or is_vec) else 1,
                      dict(env.active, **({s.index: factor} if factor > 1 or is_vec else {})),
@@ -518,14 +584,13 @@ class _Model:
             # partial results combine after the loop: independent combines overlap,
             # so each costs its throughput, and the last one its latency
             add, shuffle = self.t.cost("fadd").rthroughput, self.t.cost("shuffle").rthroughput
-            for name in analysis.assigned_in(s.body):
-                if analysis.exposed(name, s.body) and analysis.reduction_op(name, s.body):
-                    cost = env.instances * (factor - 1) * add
-                    if lanes > 1:  # the lanes of all parents' vectors, reduced together
-                        adds, shuffles = _lane_reduction_ops(env.instances, lanes)
-                        cost += adds * add + shuffles * shuffle
-                    steps = (factor - 1) + (math.log2(lanes) if lanes > 1 else 0)
-                    total += cost + steps * self.t.cost("fadd").latency
+            for _ in self.facts.loop(s)[0]:
+                cost = env.instances * (factor - 1) * add
+                if lanes > 1:  # the lanes of all parents' vectors, reduced together
+                    adds, shuffles = _lane_reduction_ops(env.instances, lanes)
+                    cost += adds * add + shuffles * shuffle
+                steps = (factor - 1) + (math.log2(lanes) if lanes > 1 else 0)
+                total += cost + steps * self.t.cost("fadd").latency
         if entering:
             self.in_region = False
         return total
@@ -553,7 +618,7 @@ class _Model:
         regs = counter.registers()
         spill = max(0, regs - self.t.vector_registers) * (self.t.cost("load").rthroughput + self.t.cost("store").rthroughput) * 2
         own_cycles = max(own, chain) + spill
-        if not any(isinstance(s, ir.For) for s in ir.walk_stmts(body)) and straight:
+        if straight and self.facts.leaf(body):
             depth = len(env.loops)
             if depth >= self.depth:
                 self.depth = depth
@@ -612,7 +677,7 @@ class _Counter:
     def registers(self) -> int:
         if not self.env.vector:
             return 0
-        carried = len(analysis.assigned_in(self.loop.body)) if self.loop is not None else 0
+        carried = self.m.facts.loop(self.loop)[1] if self.loop is not None else 0
         accs = carried * self.env.instances
         return accs + self.shared_vectors + 2 + self.extra_regs
 
@@ -622,12 +687,12 @@ class _Counter:
         worst = 0.0
         if self.loop is None:
             return 0.0
+        exposed = self.m.facts.loop(self.loop)[2]
         for s in body:
-            if isinstance(s, ir.Assign) and analysis.exposed(s.name, self.loop.body):
+            if isinstance(s, ir.Assign) and s.name in exposed:
                 worst = max(worst, self._update_latency(s))
             if isinstance(s, ir.Store) and s.op is not None:
-                idx = set().union(*(analysis.names_read(i) for i in s.indices)) if s.indices else set()
-                if self.loop.index not in idx:
+                if self.loop.index not in self.m.facts.access(s)[0]:
                     worst = max(worst, self.t.cost("load").latency + self.t.cost("fadd").latency + 4)
         return worst
 
@@ -682,7 +747,7 @@ class _Counter:
 
     def expr(self, e: ir.Expr) -> None:
         n = self.env.instances
-        for sub in ir.walk_expr(e):
+        for sub in self.m.facts.parts(e):
             if isinstance(sub, ir.Load):
                 self.access(sub, store=False)
             elif isinstance(sub, ir.Binary):
@@ -734,7 +799,7 @@ class _Counter:
 
     def access(self, node, store: bool) -> None:
         env = self.env
-        idx_names = set().union(*(analysis.names_read(i) for i in node.indices)) if node.indices else set()
+        idx_names, where = self.m.facts.access(node)
         loop_idx = self.loop.index if self.loop is not None else None
         if not store and loop_idx is not None and loop_idx not in idx_names and idx_names <= (env.loops | self.m.ctx.dims | self.m.ctx.int_scalars):
             return  # invariant in this loop: hoisted out of it
@@ -746,14 +811,14 @@ class _Counter:
         if env.vname is not None and env.vname in env.active:
             vf = env.active[env.vname]
             unique *= vf if env.vname in idx_names else 1
-        key = (node.array, tuple(map(analysis.expr_text, node.indices)), store)
+        key = (where, store)
         if key in self.seen_loads and not store:
             return
         self.seen_loads.add(key)
         if not env.vector:
             self.add("store" if store else "load", unique)
             return
-        kind, _ = analysis.access_kind(self.m.ctx, node, env.loops, env.vname)
+        kind = self.m.facts.kind(node, env.loops, env.vname)
         if kind == "invariant":
             self.add("store" if store else "broadcast", unique)  # consumed right away: no register held
         elif kind == "contiguous":
