@@ -5,6 +5,7 @@ sizes around each factor, every dtype, transposed and strided inputs."""
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -348,6 +349,19 @@ def test_vector_code_is_emitted():
     assert "vfmadd" in asm and "ymm" in asm or "zmm" in asm
     plain = module(SOURCE, "f32", fastmath=False).gemm.inspect("asm")
     assert "vfmadd" not in plain  # fastmath=False: no contraction
+
+
+def test_llvm_does_not_unroll_the_loops_the_cost_model_unrolled():
+    """The cost model chose 2 x 2 instances; LLVM keeps that (no further unrolling
+    of the unmasked loops: each loop body has at most 4 vector multiplies), where
+    without the loops' ``llvm.loop.unroll.disable`` it unrolls the k loop 4 times.
+    Only the masked corner (one instance) is left for LLVM to unroll."""
+    kernel = module(SOURCE, "f32", vectorize="n", unroll={"m": 2, "n": 2}).gemm
+    w = host().width(turbo.ir.DType.F32)
+    blocks = re.split(r"\n(?=[\w.\"$-]+:)", kernel.inspect("llvm"))
+    unmasked = [len(re.findall(rf"= fmul [^<]*<{w} x float>", b)) for b in blocks if "masked.load" not in b]
+    assert max(unmasked) == 4
+    assert "llvm.loop.unroll.disable" in kernel.inspect("llvm-unoptimized")
 
 
 @pytest.mark.parametrize("pair", list(itertools.product(["f32", "f64"], [True, False])))
