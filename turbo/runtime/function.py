@@ -89,6 +89,7 @@ class TurboFunction:
         self._lock = threading.RLock()
         self._signatures: dict[tuple, object] = {}  # signature -> Kernel or _Python
         self._by_ir: dict[str, object] = {}  # printed IR -> Kernel (signatures giving one IR share it)
+        self._first = None  # the first kernel, until its entry point is this function's __call__
         self._parsed = None
         self._unsupported = None
         try:
@@ -111,8 +112,19 @@ class TurboFunction:
         if isinstance(target, _Python):
             return self.py_func(*args)
         if target is came_from or target._entry is None:
-            return target._slow(*args)
+            try:
+                return target._slow(*args)
+            finally:
+                self._adopt_entry()
         return target(*args)
+
+    def _adopt_entry(self) -> None:
+        """The first kernel's entry point, once built (its first call builds it beside
+        its first variant), becomes this function's ``__call__``."""
+        first = self._first
+        if first is not None and first._entry is not None:
+            type(self).__call__ = first._entry
+            self._first = None
 
     def _target(self, args):
         if self._unsupported is not None:
@@ -212,10 +224,7 @@ class TurboFunction:
                 target.on_miss = functools.partial(self._dispatch, target)
                 self._by_ir[text] = target
                 if len(self._by_ir) == 1:
-                    # the first kernel's entry point becomes this function's __call__
-                    target._ensure_entry()
-                    if target._entry is not None:
-                        type(self).__call__ = target._entry
+                    self._first = target  # see _adopt_entry
             self._signatures[key] = target
             return target
 

@@ -94,10 +94,17 @@ def engine() -> llvm.ExecutionEngine:
     return llvm.create_mcjit_compiler(empty, tm)
 
 
+@lru_cache(maxsize=1)
+def data_layout() -> str:
+    # kept as text: asking LLVM again would wait on llvmlite's lock while a worker
+    # thread compiles (compile_later)
+    return str(target_machine().target_data)
+
+
 def new_module(name: str) -> ll.Module:
     m = ll.Module(name=name)
     m.triple = host_target().triple
-    m.data_layout = str(target_machine().target_data)
+    m.data_layout = data_layout()
     return m
 
 
@@ -142,7 +149,7 @@ def compile_text(text: str, symbols: list[str], pass_name: str) -> Compiled:
     """``compile_module`` for a module given as LLVM assembly text (which names
     no target: the host's is added)."""
     if "target triple" not in text:
-        text = f'target triple = "{host_target().triple}"\ntarget datalayout = "{target_machine().target_data}"\n' + text
+        text = f'target triple = "{host_target().triple}"\ntarget datalayout = "{data_layout()}"\n' + text
     key = cache_key(text)
     with _lock:
         if key in _loaded:
@@ -166,6 +173,39 @@ def compile_text(text: str, symbols: list[str], pass_name: str) -> Compiled:
         compiled = Compiled(addresses, from_cache)
         _loaded[key] = compiled
         return compiled
+
+
+class Pending:
+    """A module compiling on a worker thread (``compile_later``); ``result()``
+    waits for it and returns what ``compile_module`` would have, or raises what it
+    would have raised."""
+
+    def __init__(self, text: str, symbols: list[str], pass_name: str):
+        self._result: Compiled | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(text, symbols, pass_name), name="turbo-jit", daemon=True)
+        self._thread.start()
+
+    def _run(self, text: str, symbols: list[str], pass_name: str) -> None:
+        try:
+            self._result = compile_text(text, symbols, pass_name)
+        except BaseException as e:  # handed to the thread that waits
+            self._error = e
+
+    def result(self) -> Compiled:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def compile_later(module: ll.Module, symbols: list[str], pass_name: str) -> Pending:
+    """``compile_module`` on a worker thread. LLVM runs with the GIL released, so
+    Python work done meanwhile (scheduling and generating another module) overlaps
+    it; llvmlite's own lock keeps LLVM itself to one thread at a time."""
+    engine()  # LLVM's targets initialized here, not raced by the worker
+    data_layout()
+    return Pending(str(module), symbols, pass_name)
 
 
 def optimized_text(module: ll.Module, pass_name: str) -> tuple[str, str]:

@@ -115,6 +115,7 @@ class Kernel:
         self._lock = threading.RLock()
         self._variants: dict[abi.Variant, tuple[int, object]] = {}
         self._entry = None
+        self._entry_job = None  # the entry point compiling on a worker thread
         self._slots_addr = None
         self._keepalive = None
         self._array_pos = [i for i, p in enumerate(kernel_ir.params) if isinstance(p, ir.ArrayParam)]
@@ -140,6 +141,7 @@ class Kernel:
         variant = self._variant_of(bound)
         if variant.may_alias and self.refuse_alias:
             self._refuse_overlap(bound)
+        self._start_entry()
         _, cfunc = self._variant(variant)
         self._ensure_entry()
         err = (ctypes.c_int64 * abi.ERR_FIELDS)()
@@ -270,17 +272,32 @@ class Kernel:
         slot = abi.slot_of(variant.contiguous, variant.may_alias)
         ctypes.c_void_p.from_address(self._slots_addr + 8 * slot).value = addr
 
+    def _start_entry(self) -> None:
+        """Start compiling the entry point on a worker thread, so that LLVM works on
+        it while this thread schedules and generates the first variant (which saves
+        the entry's ~20 ms of the first call); ``_ensure_entry`` waits for it."""
+        if self._entry is not None or self._entry_job is not None or not fastcall.layout_ok():
+            return
+        with self._lock:
+            if self._entry is None and self._entry_job is None:
+                t0 = time.perf_counter()
+                module = jit.new_module(f"{self.name}.entry")
+                names = [self._symbol("entry"), self._symbol("slots")]
+                self._build(lambda: build_entry(self.ir, self.written, module, *names, self.overlap), "entry")
+                self._entry_job = jit.compile_later(module, names, f"entry[{self.name}]")
+                self.compile_seconds += time.perf_counter() - t0
+
     def _ensure_entry(self) -> None:
         if self._entry is not None or not fastcall.layout_ok():
             return
         with self._lock:
             if self._entry is not None:
                 return
+            self._start_entry()
             t0 = time.perf_counter()
-            module = jit.new_module(f"{self.name}.entry")
+            job, self._entry_job = self._entry_job, None
+            compiled = job.result()
             entry_name, slots_name = self._symbol("entry"), self._symbol("slots")
-            self._build(lambda: build_entry(self.ir, self.written, module, entry_name, slots_name, self.overlap), "entry")
-            compiled = jit.compile_module(module, [entry_name, slots_name], f"entry[{self.name}]")
             self._slots_addr = compiled.addresses[slots_name]
             for variant, (addr, _) in self._variants.items():
                 if variant.boundscheck == self.boundscheck:
@@ -296,6 +313,7 @@ class Kernel:
     def compile(self) -> "Kernel":
         """Compile the entry point and the all-contiguous, non-aliasing variant now
         instead of at the first call."""
+        self._start_entry()
         self._variant(abi.Variant((True,) * len(self.ir.arrays), False, self.boundscheck))
         self._ensure_entry()
         return self

@@ -1,0 +1,66 @@
+"""The first call's compile path: the entry point compiles on a worker thread while
+the calling thread schedules and generates the kernel's code (jit.compile_later)."""
+
+import itertools
+import threading
+
+import numpy as np
+import pytest
+
+import turbo
+from turbo.errors import CompilerError
+from turbo.runtime import jit
+
+_fresh = itertools.count()
+
+
+def fresh_axpy():
+    """A kernel no earlier test compiled (its code is not loaded in this process)."""
+    k = next(_fresh)
+    src = f"kernel axpy_{k}(y: f64[N], x: f64[N], a: f64) {{ for i in 0:N {{ y[i] += a * x[i] + {k}.0 }} }}"
+    return getattr(turbo.compile(src), f"axpy_{k}"), float(k)
+
+
+def test_first_calls_from_several_threads_at_once():
+    kernel, c = fresh_axpy()
+    x = np.arange(37.0)
+    ys = [np.zeros(37) for _ in range(4)]
+    start = threading.Barrier(len(ys))
+    errors = []
+
+    def call(y):
+        try:
+            start.wait()
+            kernel(y, x, 2.0)
+        except BaseException as e:  # reported below, not lost in the thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=call, args=(y,)) for y in ys]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for y in ys:
+        np.testing.assert_array_equal(y, 2.0 * x + c)
+    assert type(type(kernel).__call__).__name__ == "builtin_function_or_method"
+
+
+def test_a_failed_entry_compile_is_raised_by_the_call_and_retried(monkeypatch):
+    kernel, c = fresh_axpy()
+    real = jit.compile_text
+
+    def failing(text, symbols, pass_name):
+        if pass_name.startswith("entry["):
+            raise CompilerError("injected failure", pass_name)
+        return real(text, symbols, pass_name)
+
+    monkeypatch.setattr(jit, "compile_text", failing)
+    y, x = np.zeros(5), np.arange(5.0)
+    with pytest.raises(CompilerError, match="injected failure"):
+        kernel(y, x, 1.0)
+    monkeypatch.setattr(jit, "compile_text", real)
+    kernel(y, x, 1.0)
+    np.testing.assert_array_equal(y, x + c)
+    kernel(y, x, 1.0)  # through the entry point now
+    np.testing.assert_array_equal(y, 2 * (x + c))
