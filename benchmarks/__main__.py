@@ -85,7 +85,7 @@ def main(argv=None) -> int:
         parallel = threads.run(dtypes, args.quick, rounds, min_batch, peaks)
     latency = None
     if not args.no_latency:
-        latency = suite.compile_latency(peers)
+        latency = suite.compile_latency(peers, repeats=1 if args.quick else 5)
         for label, v in latency.items():
             if "error" in v:
                 print(f"  compile latency {label}: error {v['error']}")

@@ -104,10 +104,14 @@ def write(outdir: pathlib.Path, name: str, meta: dict, results: list[Result], pe
     for dt, p in peaks.items():
         md.append(f"- {dt}: {p:.1f} GFLOP/s per thread")
     if latency:
+        runs = next((d["runs"] for d in latency.values() if "runs" in d), 1)
         md += ["", "## Compile latency (gemm f32 64×64, fresh process)", "",
                "`import` is the package alone (NumPy already loaded); `define` is `turbo.compile(source)` — "
                "parsing, plus the first import of Lark and llvmlite, which turbo loads lazily — or "
-               "`numba.njit(f)`; `first call` compiles and runs.", "",
+               "`numba.njit(f)`; `first call` compiles and runs. An empty cache also lacks Lark's analysed "
+               "grammar (built once per machine, ~70 ms); \"grammar cached, no kernels\" is every later new "
+               f"kernel. Median of {runs} fresh processes each, with Python's bytecode compiled as for an "
+               "installed package.", "",
                "| system | import | define | first call | total |", "|---|---:|---:|---:|---:|"]
         for label, d in latency.items():
             if "error" in d:
