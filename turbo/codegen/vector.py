@@ -89,8 +89,8 @@ def counted(cg, lo, hi, stride: int, name: str, body_fn, llvm_unrolls: bool = Fa
     """for t in lo:hi:stride (t < hi) in ``cg``'s function, calling body_fn(t) to
     emit the body (which may end blocks of its own). Unless ``llvm_unrolls``, LLVM
     is told not to unroll the loop: the cost model decided how far it is unrolled,
-    and LLVM unrolling it again added code the model did not price (a third of the
-    compile time of a gemm; filter2d ran 10-25% slower with it)."""
+    and LLVM unrolling it again added code the model did not price (LLVM took a
+    third longer on a gemm; filter2d ran 10-25% slower with it)."""
     b = cg.b
     pre = b.block
     header = cg.fn.append_basic_block(f"{name}_head")
