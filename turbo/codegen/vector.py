@@ -33,12 +33,11 @@ from __future__ import annotations
 import math
 
 from llvmlite import ir as ll
-from llvmlite.ir import values as ll_values
 
 from .. import ir
 from ..ir import DType
 from ..passes import analysis
-from .cpu import I1, I8, I32, I64, MEM_TYPES, PTR, REG_TYPES, const_like
+from .cpu import I1, I8, I32, I64, MEM_TYPES, PTR, REG_TYPES, const_like, counted
 
 
 class Instance:
@@ -68,47 +67,6 @@ def identity(op: str, t: DType):
     if op == "min":
         return math.inf if t.is_float else big[t]
     return -math.inf if t.is_float else -big[t] - 1
-
-
-class _LoopID(ll_values.MDValue):
-    """A loop's ``!llvm.loop`` node: distinct, its first operand itself (as LLVM
-    requires of loop IDs; llvmlite's ``add_metadata`` cannot make one)."""
-
-    def descr(self, buf):
-        rest = "".join(f", {op.get_reference()}" for op in self.operands)
-        buf += (f"distinct !{{ {self.get_reference()}{rest} }}", "\n")
-
-
-def no_llvm_unroll(module: ll.Module):
-    """A fresh loop ID telling LLVM not to unroll the loop it marks."""
-    disable = module.add_metadata([ll.MetaDataString(module, "llvm.loop.unroll.disable")])
-    return _LoopID(module, [disable], name=str(len(module.metadata)))
-
-
-def counted(cg, lo, hi, stride: int, name: str, body_fn, llvm_unrolls: bool = False) -> None:
-    """for t in lo:hi:stride (t < hi) in ``cg``'s function, calling body_fn(t) to
-    emit the body (which may end blocks of its own). Unless ``llvm_unrolls``, LLVM
-    is told not to unroll the loop: the cost model decided how far it is unrolled,
-    and LLVM unrolling it again added code the model did not price (LLVM took a
-    third longer on a gemm; filter2d ran 10-25% slower with it)."""
-    b = cg.b
-    pre = b.block
-    header = cg.fn.append_basic_block(f"{name}_head")
-    body = cg.fn.append_basic_block(f"{name}_body")
-    done = cg.fn.append_basic_block(f"{name}_end")
-    b.branch(header)
-    b.position_at_end(header)
-    t = b.phi(I64, name=f"{name}_t")
-    t.add_incoming(lo, pre)
-    b.cbranch(b.icmp_signed("<", t, hi), body, done)
-    b.position_at_end(body)
-    body_fn(t)
-    nxt = b.add(t, ll.Constant(I64, stride), flags=["nsw"])
-    t.add_incoming(nxt, b.block)
-    latch = b.branch(header)
-    if not llvm_unrolls:
-        latch.set_metadata("llvm.loop", no_llvm_unroll(cg.module))
-    b.position_at_end(done)
 
 
 def combine(cg, op: str, t: DType, a, c):
