@@ -422,3 +422,122 @@ def test_vector_loop_leftover_runs_one_masked_vector_per_step(n):
     for name in ("dot", "axpy", "relu"):
         kernel = mod[name]
         assert_same(kernel, *args_for(name, rng, n, "float32"))
+
+
+# ----------------------------------------------------------------------------- full unrolling of short literal loops
+
+LITERAL_SOURCE = """
+kernel filter3(out: T[M, N], img: T[M, N], k: T[3, 3]) {
+    for i in 0:M - 2, j in 0:N - 2 {
+        s = 0.0
+        for di in 0:3, dj in 0:3 { s += img[i + di, j + dj] * k[di, dj] }
+        out[i, j] = s
+    }
+}
+kernel taps(out: T[M, N], x: T[M, N]) {
+    for i in 0:M, j in 0:N {
+        s = 0.0
+        for d in 4:-1:-2 {
+            w = 0.5 * f64(d)
+            if x[i, j] > 0.5 { s += w * x[i, j] } else { s -= x[i, j] }
+        }
+        for e in 0:0 { s += 1.0 }
+        out[i, j] = s
+    }
+}
+kernel channels(out: T[N], x: T[N, 3], w: T[3]) {
+    for n in 0:N {
+        for c in 0:3 { out[n] += x[n, c] * w[c] }
+    }
+}
+kernel long(out: T[M, N], x: T[M, N]) {
+    for i in 0:M, j in 0:N {
+        s = 0.0
+        for d in 0:17 { s += x[i, j] * f64(d) }
+        out[i, j] = s
+    }
+}
+kernel big(out: T[M, N], x: T[M, N]) {
+    for i in 0:M, j in 0:N {
+        s = 0.0
+        for d in 0:8 {
+            s += x[i, j]
+            s += 1.0
+            s *= 0.5
+            s -= 0.25
+            s += x[i, j] * 2.0
+            s = max(s, 0.0)
+            s = min(s, 9.0)
+            s += 0.125
+            s -= 0.0625
+        }
+        out[i, j] = s
+    }
+}
+"""
+
+
+def literal_args(name, rng, n, dt):
+    m = lambda r, c: rand(rng, (r, c), dt)
+    return {
+        "filter3": lambda: (np.zeros((n + 2, n + 3), dt), m(n + 2, n + 3), m(3, 3)),
+        "taps": lambda: (np.zeros((n, n + 1), dt), m(n, n + 1)),
+        "channels": lambda: (rand(rng, n, dt), m(n, 3), rand(rng, 3, dt)),
+        "long": lambda: (np.zeros((n, n + 1), dt), m(n, n + 1)),
+        "big": lambda: (np.zeros((n, n + 1), dt), m(n, n + 1)),
+    }[name]()
+
+
+def test_short_literal_loops_are_unrolled_fully_inside_regions():
+    """The filter's 3 x 3 taps are unrolled fully (literal trips, 9 statements);
+    a 17-trip loop is not (longer than FULL_UNROLL_TRIP), nor an 8-trip loop of
+    9 statements (72 > FULL_UNROLL_STMTS)."""
+    (p,) = plans("filter3", AVX2, src=LITERAL_SOURCE)
+    assert [(name, trip) for _, name, trip in p.unrolled] == [("di", 3), ("dj", 3)]
+    assert p.vector == "j"
+    (p,) = plans("taps", AVX2, src=LITERAL_SOURCE)
+    assert [(name, trip) for _, name, trip in p.unrolled] == [("d", 3), ("e", 0)]
+    for name in ("long", "big"):
+        (p,) = plans(name, AVX2, src=LITERAL_SOURCE)
+        assert p.unrolled == ()
+    rng = np.random.default_rng(1)
+    text = module(LITERAL_SOURCE, "f32").filter3.explain(*literal_args("filter3", rng, 8, "float32"))
+    assert "unroll fully di × 3, dj × 3" in text.split("rejected")[0]
+
+
+def test_unrolled_taps_run_without_loops():
+    """No loop is emitted for di or dj, and the vector loop's body issues all 9 taps
+    for each of its instances."""
+    kernel = module(LITERAL_SOURCE, "f32", vectorize="j", unroll={"i": 2, "j": 1}).filter3
+    raw = kernel.inspect("llvm-unoptimized")
+    assert "di_head" not in raw and "dj_head" not in raw
+    w = host().width(turbo.ir.DType.F32)
+    blocks = re.split(r"\n(?=[\w.\"$-]+:)", kernel.inspect("llvm"))
+    products = [len(re.findall(rf"(fmul|fma[^(]*)[^<]*<{w} x float>", b)) for b in blocks if "masked.load" not in b]
+    assert max(products) >= 2 * 9
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["filter3", "taps", "channels", "long", "big"])
+def test_literal_loop_kernels_match_interpreter(name, dt):
+    rng = np.random.default_rng(2)
+    kernel = module(LITERAL_SOURCE, {"float32": "f32", "float64": "f64"}[dt])[name]
+    for n in MAT_SIZES:
+        assert_same(kernel, *literal_args(name, rng, n, dt))
+
+
+@pytest.mark.parametrize("name", ["filter3", "taps", "channels"])
+def test_forced_schedules_with_unrolled_loops_match_interpreter(name):
+    rng = np.random.default_rng(7)
+    base = module(LITERAL_SOURCE, "f64")[name]
+    applied = 0
+    for vec, unroll in legal_overrides(base):
+        try:
+            kernel = module(LITERAL_SOURCE, "f64", vectorize=vec, unroll=unroll)[name]
+            kernel.schedule(kernel.variant_for(()))
+        except turbo.ScheduleError:
+            continue
+        applied += 1
+        for n in (0, 1, 5, 9, 13):
+            assert_same(kernel, *literal_args(name, rng, n, "float64"))
+    assert applied >= 3

@@ -92,6 +92,7 @@ class RegionEmitter:
         self.shared = dict(cg.locals)  # the kernel's own local slots
         self.local_types = ir.local_types(cg.kernel)
         self.iota = ll.Constant(ll.VectorType(I64, self.W), [ll.Constant(I64, k) for k in range(self.W)])
+        self.unrolled = {p for p, _, _ in plan.unrolled}
 
     # ------------------------------------------------------------------ driver
 
@@ -154,8 +155,14 @@ class RegionEmitter:
         """A loop inside the region that is not transformed: run once for all
         instances. Where one instance runs of the several the plan has (a tail,
         leftover iterations), LLVM may unroll it to win back some of the
-        independent work the plan counted on."""
+        independent work the plan counted on. A short literal loop the plan
+        unrolls fully runs as one copy of its body per index value, the index a
+        constant."""
         b = self.b
+        if path in self.unrolled:
+            for value in analysis.literal_range(s):
+                self.block(s.body, path, [i.with_index(s.index, ll.Constant(I64, value)) for i in insts])
+            return
         start, step, trip = self.bounds(s, insts[0])
 
         def body(t):

@@ -155,6 +155,48 @@ def exposed(name: str, body) -> bool | None:
     return None
 
 
+FULL_UNROLL_TRIP = 16  # the longest literal loop a region unrolls fully
+FULL_UNROLL_STMTS = 64  # the most statements its unrolled copies may add up to
+
+
+def literal_range(s: ir.For) -> range | None:
+    """The values of ``s``'s index when its bounds and step are literal integers."""
+    if all(isinstance(e, ir.Const) and e.type.is_int for e in (s.start, s.stop, s.step)) and s.step.value != 0:
+        return range(int(s.start.value), int(s.stop.value), int(s.step.value))
+    return None
+
+
+def unrolled_size(body) -> int | None:
+    """The statements ``body`` becomes when every loop in it is unrolled fully, or
+    None when one of them is not a short literal loop (``FULL_UNROLL_TRIP``)."""
+    n = 0
+    for s in body:
+        if isinstance(s, ir.For):
+            r = literal_range(s)
+            inner = unrolled_size(s.body) if r is not None and len(r) <= FULL_UNROLL_TRIP else None
+            if inner is None:
+                return None
+            n += len(r) * inner
+        elif isinstance(s, ir.If):
+            then, other = unrolled_size(s.then), unrolled_size(s.orelse)
+            if then is None or other is None:
+                return None
+            n += 1 + then + other
+        else:
+            n += 1
+        if n > FULL_UNROLL_STMTS:
+            return None
+    return n
+
+
+def fully_unrollable(s: ir.For) -> bool:
+    """Whether a region runs loop ``s`` unrolled fully, when it does not transform
+    it: a literal trip of at most ``FULL_UNROLL_TRIP`` and at most
+    ``FULL_UNROLL_STMTS`` statements once it and the loops inside it are unrolled
+    (a 5 × 5 filter's taps: 25)."""
+    return unrolled_size((s,)) is not None
+
+
 def live_after(kernel: ir.Kernel, path: Path, name: str) -> bool:
     """Whether the value ``name`` has after the statement at ``path`` can be read
     later (in the rest of the kernel, or in a later iteration of an enclosing loop)."""

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from .. import ir
 from ..ir import DType
-from . import analysis, interchange, parallel
+from . import analysis, interchange, parallel, specialize
 from .analysis import Context, LoopSite, Path
 from .bounds import Guard, access_guards, guard_text
 from .parallel import ParallelPlan
@@ -52,6 +52,9 @@ class RegionPlan:
     vector: str | None  # index of the vectorized loop (the last of ``loops``), or None
     width: int  # lanes per vector (1 when nothing is vectorized)
     lane_type: DType = DType.F64
+    # loops inside the region it does not transform, run unrolled fully: (path,
+    # index, trip); short literal loops (analysis.fully_unrollable), a filter's taps
+    unrolled: tuple[tuple[Path, str, int], ...] = ()
 
     @property
     def instances(self) -> int:
@@ -69,6 +72,8 @@ class RegionPlan:
                              + ", masked tail")
             elif f > 1:
                 parts.append(f"unroll-and-jam {name} × {f}")
+        if self.unrolled:
+            parts.append("unroll fully " + ", ".join(f"{name} × {trip}" for _, name, trip in self.unrolled))
         return "; ".join(parts) or "as written"
 
 
@@ -340,8 +345,10 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
     illegal: list[Option] = []
     legal_cache: dict[tuple, str | None] = {}
     names_here = {x.loop.index for x in sites_within(nest)}
+    unrollable = tuple((x.path, x.loop.index, len(analysis.literal_range(x.loop)))
+                       for x in sites_within(nest) if analysis.fully_unrollable(x.loop))
     for site in sites_within(nest):
-        for plan in _candidates(ctx, site, target, options):
+        for plan in _candidates(ctx, site, target, options, unrollable):
             key = (plan.paths, plan.vector)
             if key not in legal_cache:
                 root_site = next(x for x in sites_within(nest) if x.path == plan.root)
@@ -414,9 +421,11 @@ def _lane_type(loop: ir.For) -> DType:
     return min(types, key=lambda t: t.bits) if types else DType.F64
 
 
-def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Options):
+def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Options, unrollable=()):
     """Plans vectorizing ``site.loop`` with up to two loops unrolled: the vector
-    loop itself (several vectors) and/or enclosing loops."""
+    loop itself (several vectors) and/or enclosing loops. ``unrollable``: the
+    nest's short literal loops, (path, index, trip); those inside a plan's region
+    that it does not transform (nor any loop inside them) it unrolls fully."""
     v = site.loop
     lane = _lane_type(v)
     w = target.width(lane)
@@ -426,10 +435,19 @@ def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Optio
         for chosen in itertools.combinations(range(len(ancestors)), k):
             names = tuple(ancestors[i].index for i in chosen) + (v.index,)
             paths = tuple(site.outer_paths[i] for i in chosen) + (site.path,)
+            full = tuple(u for u in unrollable if _jammed_inside(u[0], paths))
             for factors in _factor_choices(len(chosen)):
                 if math.prod(factors) > MAX_INSTANCES:
                     continue
-                yield RegionPlan(paths[0], names, paths, factors, v.index, w, lane)
+                yield RegionPlan(paths[0], names, paths, factors, v.index, w, lane, full)
+
+
+def _jammed_inside(path: Path, paths: tuple[Path, ...]) -> bool:
+    """Whether the loop at ``path`` is inside the region of transformed loops
+    ``paths`` (the first is its root) without being one or holding one."""
+    root = paths[0]
+    return (len(path) > len(root) and path[:len(root)] == root
+            and not any(p[:len(path)] == path for p in paths))
 
 
 def _factor_choices(n_outer: int):
@@ -469,6 +487,9 @@ class _Env:
     active: dict[str, int]  # transformed loop index -> factor, for those enclosing here
     vname: str | None
     loops: set[str]  # all loop indices enclosing here
+    # transformed loop index -> (factor, how far apart its instances' index values are:
+    # the step, times the width for the vector loop), for those enclosing here
+    offsets: tuple[tuple[str, int, int], ...] = ()
 
 
 class _Facts:
@@ -484,6 +505,13 @@ class _Facts:
         self._kinds: dict[tuple, str] = {}
         self._parts: dict[int, tuple] = {}
         self._trips: dict[int, float] = {}
+        self._keys: dict[tuple, tuple] = {}
+        self._items: dict[tuple, tuple] = {}
+        self._unrolled: dict[int, tuple] = {}
+        self._sizes: dict[str, int] = {}
+        self._subs: dict[int, tuple] = {}
+        self._ids: dict[tuple, int] = {}  # element key -> its number
+        self.lanes: list[int] = []  # per element number: its last subscript's constant (0: not affine)
 
     def loop(self, s: ir.For) -> tuple[tuple[str, ...], int, frozenset[str]]:
         """(the reductions the loop carries, the number of locals it assigns, the
@@ -513,10 +541,18 @@ class _Facts:
         return hit
 
     def parts(self, e: ir.Expr) -> tuple[ir.Expr, ...]:
-        """``e`` and its subexpressions (``ir.walk_expr``)."""
+        """``e`` and its subexpressions (``ir.walk_expr``), but for the arithmetic of
+        affine subscripts: address arithmetic, folded into addressing modes or
+        strength-reduced across iterations (``img[i + 1, j + 2]`` adds nothing)."""
         hit = self._parts.get(id(e))
         if hit is None:
-            hit = self._parts[id(e)] = tuple(ir.walk_expr(e))
+            skip = set()
+            for x in ir.walk_expr(e):
+                if isinstance(x, ir.Load):
+                    for i in x.indices:
+                        if not isinstance(i, (ir.Var, ir.Const)) and self.ctx.affine(i, analysis.names_read(i)) is not None:
+                            skip.update(id(y) for y in ir.walk_expr(i))
+            hit = self._parts[id(e)] = tuple(x for x in ir.walk_expr(e) if id(x) not in skip)
         return hit
 
     def trip(self, s: ir.For, outer: set[str]) -> float:
@@ -526,12 +562,110 @@ class _Facts:
             hit = self._trips[id(s)] = trip_estimate(s, outer)
         return hit
 
+    def keys(self, node, offsets: tuple[tuple[str, int, int], ...], loops: set[str]) -> tuple:
+        """The elements the instances of an access read, as distinct numbers (equal
+        numbers, the same element), numbering keys: per subscript its affine form
+        with the instance's offsets folded into the constant (``x[i + 1]`` of
+        instance i0 and ``x[i]`` of instance i0 + 1 are one element), or, when it is
+        not affine, its text and the instance numbers of the loops it reads."""
+        subs, reads = self._subscripts(node, loops)
+        moving = tuple((f, d, n) for n, f, d in offsets if f > 1 and n in reads)
+        hit = self._keys.get((id(node), moving))  # plans that differ in loops it does not read share them
+        if hit is None:
+            # a subscript's value: its constant plus, per instance number r of each
+            # loop, r times a multiplier (a non-affine one numbers the instances)
+            values = [tuple(const if sym is not None else 0 for sym, const, _ in subs)]
+            for k, (f, d, n) in enumerate(moving):
+                mult = tuple((d * used.get(n, 0) if sym is not None else (MAX_INSTANCES ** k if n in used else 0))
+                             for sym, _, used in subs)
+                values = [tuple(v + r * m for v, m in zip(value, mult)) for value in values for r in range(f)]
+            syms = tuple(sym if sym is not None else const for sym, const, _ in subs)
+            lane = subs[-1][0] is not None
+            ids = []
+            for v in dict.fromkeys(values):  # keys numbered: cheap to hash and compare
+                key = (node.array, syms, v)
+                n = self._ids.get(key)
+                if n is None:
+                    n = self._ids[key] = len(self.lanes)
+                    self.lanes.append(v[-1] if lane else 0)
+                ids.append(n)
+            hit = self._keys[(id(node), moving)] = tuple(ids)
+        return hit
+
+    def writers(self, node, offsets: tuple[tuple[str, int, int], ...], loops: set[str]) -> int:
+        """How many elements the instances of a store write: one per instance of the
+        loops its subscripts read."""
+        reads = self._subscripts(node, loops)[1]
+        return math.prod(f for n, f, _ in offsets if n in reads)
+
+    def _subscripts(self, node, loops: set[str]) -> tuple:
+        """(per subscript of an access: (its affine form's names and coefficients,
+        its constant, {name: coefficient}), or (None, its text, the names it reads);
+        the names its subscripts depend on)."""
+        hit = self._subs.get(id(node))
+        if hit is None:
+            out = []
+            for e in node.indices:
+                a = self.ctx.affine(e, loops)
+                if a is None:
+                    out.append((None, analysis.expr_text(e), analysis.names_read(e)))
+                else:
+                    coef = {n: c for n, c in a.items() if n and c}
+                    out.append((tuple(sorted(coef.items())), a.get("", 0), coef))
+            hit = self._subs[id(node)] = (tuple(out), frozenset(n for _, _, used in out for n in used))
+        return hit
+
+    def itemsize(self, array: str) -> int:
+        hit = self._sizes.get(array)
+        if hit is None:
+            hit = self._sizes[array] = next(p.dtype.bits // 8 for p in self.ctx.kernel.arrays if p.name == array)
+        return hit
+
+    def unrolled(self, s: ir.For) -> tuple:
+        """The statements loop ``s`` runs when it is unrolled fully: its body once
+        per index value with the index a constant, loops inside unrolled too."""
+        hit = self._unrolled.get(id(s))
+        if hit is None:
+            hit = self._unrolled[id(s)] = tuple(_unroll(s))
+        return hit
+
+    def items(self, body, path: Path, unrolled: frozenset) -> tuple[tuple[object, Path | None], ...]:
+        """``body``'s statements with their paths, the loops at ``unrolled`` paths
+        replaced by their unrolled statements (path None)."""
+        key = (id(body), unrolled)
+        hit = self._items.get(key)
+        if hit is None:
+            out = []
+            for k, x in enumerate(body):
+                if isinstance(x, ir.For) and path + (k,) in unrolled:
+                    out += [(y, None) for y in self.unrolled(x)]
+                else:
+                    out.append((x, path + (k,)))
+            hit = self._items[key] = tuple(out)
+        return hit
+
     def kind(self, node, loops: set[str], v: str) -> str:
         key = (id(node), frozenset(loops), v)
         hit = self._kinds.get(key)
         if hit is None:
             hit = self._kinds[key] = analysis.access_kind(self.ctx, node, loops, v)[0]
         return hit
+
+
+def _unroll(s: ir.For):
+    for value in analysis.literal_range(s):
+        for x in s.body:
+            yield from _flat(specialize._stmt(x, {s.index: value}))
+
+
+def _flat(s):
+    if isinstance(s, ir.For):
+        yield from _unroll(s)
+    elif isinstance(s, ir.If):
+        yield dataclasses.replace(s, then=tuple(y for x in s.then for y in _flat(x)),
+                                  orelse=tuple(y for x in s.orelse for y in _flat(x)))
+    else:
+        yield s
 
 
 def estimate(ctx: Context, nest: LoopSite, plan: RegionPlan | None, target: TargetDesc, options: Options,
@@ -553,6 +687,7 @@ class _Model:
         self.in_region = False
         self.innermost = None  # (cycles per original iteration, registers, bound) of the deepest body
         self.depth = -1
+        self.unrolled = frozenset(p for p, _, _ in plan.unrolled) if plan is not None else frozenset()
 
     def loop(self, s: ir.For, path: Path, env: _Env) -> float:
         plan = self.plan
@@ -566,9 +701,12 @@ class _Model:
             is_vec = plan.vector is not None and k == len(plan.paths) - 1
         trip = self.facts.trip(s, env.loops)
         lanes = plan.width if is_vec else 1
+        joins = factor > 1 or is_vec
+        apart = int(s.step.value) * lanes if joins and isinstance(s.step, ir.Const) else 1
         inner = _Env(env.instances * factor, env.vector or is_vec, plan.width if plan and (env.vector or is_vec) else 1,
-                     dict(env.active, **({s.index: factor} if factor > 1 or is_vec else {})),
-                     s.index if is_vec else env.vname, env.loops | {s.index})
+                     dict(env.active, **({s.index: factor} if joins else {})),
+                     s.index if is_vec else env.vname, env.loops | {s.index},
+                     env.offsets + (((s.index, factor, apart),) if joins else ()))
         body = self.body(s.body, path, inner, s)
         step = factor * lanes
         overhead = self.t.cost("branch").rthroughput + self.t.cost("iadd").rthroughput
@@ -598,27 +736,42 @@ class _Model:
     def body(self, body, path: Path, env: _Env, loop: ir.For) -> float:
         cycles = 0.0
         straight = []
-        for k, s in enumerate(body):
+        leaf = True
+        # loops the region unrolls fully are counted as the statements they become
+        items = self.facts.items(body, path, self.unrolled if self.in_region else frozenset())
+        for s, where in items:
             if isinstance(s, ir.For):
-                cycles += self.loop(s, path + (k,), env)
+                leaf = False
+                cycles += self.loop(s, where, env)
             elif isinstance(s, ir.If):
+                leaf = leaf and self.facts.leaf(s.then) and self.facts.leaf(s.orelse)
                 cond = _Counter(self, env, loop)
                 cond.expr(s.cond)
                 cycles += cond.throughput()
-                then = self.body(s.then, path + (k, 0), env, loop)
-                other = self.body(s.orelse, path + (k, 1), env, loop)
+                then = self.body(s.then, where + (0,) if where else (), env, loop)
+                other = self.body(s.orelse, where + (1,) if where else (), env, loop)
                 cycles += then + other if env.vector else max(then, other)
             else:
                 straight.append(s)
         counter = _Counter(self, env, loop)
         for s in straight:
             counter.stmt(s)
-        own = counter.throughput()
-        chain = counter.chain_latency(body)
         regs = counter.registers()
-        spill = max(0, regs - self.t.vector_registers) * (self.t.cost("load").rthroughput + self.t.cost("store").rthroughput) * 2
-        own_cycles = max(own, chain) + spill
-        if straight and self.facts.leaf(body):
+        over = regs - self.t.vector_registers
+        if over > 0 and counter.held:
+            # invariant vectors that do not fit stay in memory: one broadcast per use
+            reload = min(over, len(counter.held))
+            counter.add("broadcast", reload)
+            regs, over = regs - reload, over - reload
+        counter.add("load", counter.split_loads())
+        own = counter.throughput()
+        chain, inner = counter.chain_latency(straight)
+        # a chain inside one iteration overlaps with the next iterations' work, as
+        # many of them as the core holds in flight
+        inner /= max(1.0, self.t.window / max(1.0, counter.uops))
+        spill = max(0, over) * (self.t.cost("load").rthroughput + self.t.cost("store").rthroughput) * 2
+        own_cycles = max(own, chain, inner) + spill
+        if straight and leaf:
             depth = len(env.loops)
             if depth >= self.depth:
                 self.depth = depth
@@ -654,7 +807,13 @@ class _Counter:
         self.ops: dict[str, float] = {}
         self.shared_vectors = 0
         self.extra_regs = 0
-        self.seen_loads: set = set()
+        self.held: set = set()  # invariant loads hoisted out of the loop, held in vector registers
+        self.first: dict = {}  # element key -> the statement that loads it first ...
+        self.last: dict = {}  # ... and the last that reuses it (GVN merges the loads)
+        self.pos = 0  # statements counted so far
+        self.uops = 0.0
+        self.reused = 0  # of the registers: loaded vectors held for a later statement
+        self.offsets: dict[tuple, dict[int, int]] = {}  # (array, element bytes) -> lane offset of vector loads -> how many
 
     def add(self, op: str, n: float = 1.0) -> None:
         self.ops[op] = self.ops.get(op, 0.0) + n
@@ -667,6 +826,7 @@ class _Counter:
             units[c.unit] = units.get(c.unit, 0.0) + n * c.rthroughput
             uops += n * c.uops
         units["issue"] = uops / self.t.issue_width
+        self.uops = uops
         self._units = units
         return max(units.values(), default=0.0)
 
@@ -679,22 +839,62 @@ class _Counter:
             return 0
         carried = self.m.facts.loop(self.loop)[1] if self.loop is not None else 0
         accs = carried * self.env.instances
-        return accs + self.shared_vectors + 2 + self.extra_regs
+        self.reused = self._reused()
+        return accs + self.shared_vectors + 2 + self.extra_regs + len(self.held) + self.reused
 
-    def chain_latency(self, body) -> float:
-        """The longest dependence chain the loop carries from one iteration to the
-        next through a local (an accumulator) or an array element updated in place."""
-        worst = 0.0
+    def split_loads(self) -> float:
+        """The extra loads vector loads cost where they straddle cache lines: an
+        array read at several lane offsets (``x[i]``, ``x[i + 1]``; a filter's taps)
+        has at most one of them aligned; the others split on (V - e) / 64 of their
+        addresses (V bytes per vector, e per element, 64-byte lines)."""
+        extra = 0.0
+        if len(self.offsets) == 0:
+            return extra
+        for (_, e), counts in self.offsets.items():
+            if len(counts) > 1:
+                v = self.env.width * e
+                extra += (sum(counts.values()) - max(counts.values())) * max(0.0, (v - e) / 64)
+        return extra
+
+    def _reused(self) -> int:
+        """The most loaded vectors held at once from one statement to a later one
+        that reads the same elements (a sliding window: a filter's rows)."""
+        if not self.last:
+            return 0
+        delta: dict[int, int] = {}
+        for key, end in self.last.items():
+            start = self.first[key]
+            delta[start] = delta.get(start, 0) + 1
+            delta[end] = delta.get(end, 0) - 1
+        live = most = 0
+        for at in sorted(delta):
+            live += delta[at]
+            most = max(most, live)
+        return most
+
+    def chain_latency(self, straight) -> tuple[float, float]:
+        """(the longest dependence chain the loop carries from one iteration to the
+        next through a local (an accumulator) or an array element updated in place,
+        the longest one inside an iteration: a local assigned, then updated (an
+        unrolled filter's taps, one after the other))."""
         if self.loop is None:
-            return 0.0
+            return 0.0, 0.0
         exposed = self.m.facts.loop(self.loop)[2]
-        for s in body:
-            if isinstance(s, ir.Assign) and s.name in exposed:
-                worst = max(worst, self._update_latency(s))
+        carried: dict[str, float] = {}
+        inside: dict[str, float] = {}
+        worst = 0.0
+        for s in straight:
+            if isinstance(s, ir.Assign):
+                if s.name in exposed:
+                    carried[s.name] = carried.get(s.name, 0.0) + self._update_latency(s)
+                elif s.op is None and analysis.reduction_update(s) is None:
+                    inside[s.name] = 0.0  # a new value: a new chain
+                else:
+                    inside[s.name] = inside.get(s.name, 0.0) + self._update_latency(s)
             if isinstance(s, ir.Store) and s.op is not None:
                 if self.loop.index not in self.m.facts.access(s)[0]:
                     worst = max(worst, self.t.cost("load").latency + self.t.cost("fadd").latency + 4)
-        return worst
+        return max([worst, *carried.values()]), max(inside.values(), default=0.0)
 
     def _update_latency(self, s: ir.Assign) -> float:
         u = analysis.reduction_update(s)
@@ -715,6 +915,7 @@ class _Counter:
     # -- statements and expressions
     def stmt(self, s) -> None:
         n = self.env.instances
+        self.pos += 1
         if isinstance(s, ir.Assign):
             self.expr(s.value)
             if s.op is not None:
@@ -802,32 +1003,41 @@ class _Counter:
         idx_names, where = self.m.facts.access(node)
         loop_idx = self.loop.index if self.loop is not None else None
         if not store and loop_idx is not None and loop_idx not in idx_names and idx_names <= (env.loops | self.m.ctx.dims | self.m.ctx.int_scalars):
-            return  # invariant in this loop: hoisted out of it
-        # iterations run together that read the same element share one load
-        unique = 1
-        for name, f in env.active.items():
-            if name in idx_names and name != env.vname:
-                unique *= f
-        if env.vname is not None and env.vname in env.active:
-            vf = env.active[env.vname]
-            unique *= vf if env.vname in idx_names else 1
-        key = (where, store)
-        if key in self.seen_loads and not store:
+            if env.vector:  # invariant in this loop: hoisted out of it, a register held per element
+                self.held.update(self.m.facts.keys(node, env.offsets, env.loops))
             return
-        self.seen_loads.add(key)
+        # iterations run together that read the same element share one load, and so
+        # do statements (LLVM's GVN merges the loads)
+        if store:  # every instance writes its own element (the region's legality)
+            unique = self.m.facts.writers(node, env.offsets, env.loops)
+        else:
+            keys = self.m.facts.keys(node, env.offsets, env.loops)
+            fresh = [k for k in keys if k not in self.first]
+            for k in keys:
+                if k in self.first:
+                    self.last[k] = self.pos
+                else:
+                    self.first[k] = self.pos
+            unique = len(fresh)
+            if not unique:
+                return
         if not env.vector:
             self.add("store" if store else "load", unique)
             return
         kind = self.m.facts.kind(node, env.loops, env.vname)
         if kind == "invariant":
             self.add("store" if store else "broadcast", unique)  # consumed right away: no register held
-        elif kind == "contiguous":
-            self.add("store" if store else "load", unique)
-            if not store and env.instances > unique:
-                self.shared_vectors += unique
         else:
-            self.add("scatter_lane" if store else "gather_lane", unique * env.width)
-            if not store and env.instances > unique:
+            if kind == "contiguous":
+                self.add("store" if store else "load", unique)
+                if not store:
+                    counts = self.offsets.setdefault((node.array, self.m.facts.itemsize(node.array)), {})
+                    for k in fresh:
+                        lane = self.m.facts.lanes[k] % env.width
+                        counts[lane] = counts.get(lane, 0) + 1
+            else:
+                self.add("scatter_lane" if store else "gather_lane", unique * env.width)
+            if not store and env.instances > len(keys):  # one vector, used by several instances
                 self.shared_vectors += unique
 
 

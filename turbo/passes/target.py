@@ -25,6 +25,9 @@ class TargetDesc:
     fma: bool  # fused multiply-add instructions
     costs: dict[str, OpCost] = field(default_factory=lambda: dict(COSTS), compare=False, hash=False)
     issue_width: int = 6  # instructions (uops) started per cycle, all kinds together
+    # uops in flight the core overlaps across loop iterations (reorder and scheduler
+    # capacity): how far a dependence chain inside one iteration is hidden
+    window: int = 128
 
     def width(self, t: DType) -> int:
         """Lanes of one vector register for element type ``t``."""
