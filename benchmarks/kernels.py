@@ -359,6 +359,31 @@ def filter_loops(out, img, k):
             out[i, j] = s
 
 
+# the same filters with the tap counts written as literals: the taps are unrolled fully
+FILTER3 = FILTER.replace("R", "3")
+FILTER5 = FILTER.replace("R", "5")
+
+
+def filter3_loops(out, img, k):
+    for i in range(img.shape[0] - 2):
+        for j in range(img.shape[1] - 2):
+            s = 0.0
+            for di in range(3):
+                for dj in range(3):
+                    s += img[i + di, j + dj] * k[di, dj]
+            out[i, j] = s
+
+
+def filter5_loops(out, img, k):
+    for i in range(img.shape[0] - 4):
+        for j in range(img.shape[1] - 4):
+            s = 0.0
+            for di in range(5):
+                for dj in range(5):
+                    s += img[i + di, j + dj] * k[di, dj]
+            out[i, j] = s
+
+
 def _np_filter(img, k):
     r = k.shape[0]
     win = np.lib.stride_tricks.sliding_window_view(img, (r, r))
@@ -589,6 +614,18 @@ KERNELS: list[Kernel] = [
            lambda d: _np_filter(d["img"].astype(np.float64), d["k"].astype(np.float64)),
            lambda d: (lambda: _np_filter(d["img"], d["k"])),
            lambda n: 2.0 * 25 * n * n, loops=filter_loops),
+    Kernel("filter3x3_lit", "other", FILTER3,
+           lambda rng, n, dt: {"out": np.zeros((n, n), dt), "img": _mat(rng, (n + 2, n + 2), dt), "k": _mat(rng, (3, 3), dt)},
+           ("out", "img", "k"),
+           lambda d: _np_filter(d["img"].astype(np.float64), d["k"].astype(np.float64)),
+           lambda d: (lambda: _np_filter(d["img"], d["k"])),
+           lambda n: 2.0 * 9 * n * n, loops=filter3_loops),
+    Kernel("filter5x5_lit", "other", FILTER5,
+           lambda rng, n, dt: {"out": np.zeros((n, n), dt), "img": _mat(rng, (n + 4, n + 4), dt), "k": _mat(rng, (5, 5), dt)},
+           ("out", "img", "k"),
+           lambda d: _np_filter(d["img"].astype(np.float64), d["k"].astype(np.float64)),
+           lambda d: (lambda: _np_filter(d["img"], d["k"])),
+           lambda n: 2.0 * 25 * n * n, loops=filter5_loops),
     Kernel("dense_tanh", "other", DENSE,
            lambda rng, n, dt: {"out": np.zeros((n, n), dt), "W": (_mat(rng, (n, n), dt) / np.sqrt(n)).astype(dt), "X": _mat(rng, (n, n), dt), "b": _vec(rng, n, dt)},
            ("out", "W", "X", "b"),
