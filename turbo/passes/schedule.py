@@ -469,10 +469,11 @@ def _factor_choices(n_outer: int):
 
 
 def trip_estimate(loop: ir.For, outer_names: set[str]) -> float:
+    values = analysis.literal_range(loop)
+    if values is not None:
+        return len(values)
     s, e, st = loop.start, loop.stop, loop.step
     step = st.value if isinstance(st, ir.Const) else 1
-    if isinstance(s, ir.Const) and isinstance(e, ir.Const) and step:
-        return max(0, math.ceil((e.value - s.value) / step))
     # bounds that follow an outer index (triangular) average half the range
     used = analysis.names_read(s) | analysis.names_read(e)
     trip = ASSUMED_TRIP / abs(step or 1)
@@ -484,7 +485,6 @@ class _Env:
     instances: int  # iterations run side by side here
     vector: bool  # inside the vectorized loop
     width: int
-    active: dict[str, int]  # transformed loop index -> factor, for those enclosing here
     vname: str | None
     loops: set[str]  # all loop indices enclosing here
     # transformed loop index -> (factor, how far apart its instances' index values are:
@@ -671,7 +671,7 @@ def _flat(s):
 def estimate(ctx: Context, nest: LoopSite, plan: RegionPlan | None, target: TargetDesc, options: Options,
              facts: _Facts | None = None) -> Estimate:
     model = _Model(ctx, plan, target, options, facts or _Facts(ctx))
-    env = _Env(1, False, 1, {}, None, {o.index for o in nest.outer})
+    env = _Env(1, False, 1, None, {o.index for o in nest.outer})
     cycles = model.loop(nest.loop, nest.path, env)
     inner = model.innermost or (cycles, 0, "fp")
     return Estimate(cycles, inner[0], inner[1], inner[2])
@@ -704,7 +704,6 @@ class _Model:
         joins = factor > 1 or is_vec
         apart = int(s.step.value) * lanes if joins and isinstance(s.step, ir.Const) else 1
         inner = _Env(env.instances * factor, env.vector or is_vec, plan.width if plan and (env.vector or is_vec) else 1,
-                     dict(env.active, **({s.index: factor} if joins else {})),
                      s.index if is_vec else env.vname, env.loops | {s.index},
                      env.offsets + (((s.index, factor, apart),) if joins else ()))
         body = self.body(s.body, path, inner, s)
@@ -812,7 +811,6 @@ class _Counter:
         self.last: dict = {}  # ... and the last that reuses it (GVN merges the loads)
         self.pos = 0  # statements counted so far
         self.uops = 0.0
-        self.reused = 0  # of the registers: loaded vectors held for a later statement
         self.offsets: dict[tuple, dict[int, int]] = {}  # (array, element bytes) -> lane offset of vector loads -> how many
 
     def add(self, op: str, n: float = 1.0) -> None:
@@ -839,8 +837,7 @@ class _Counter:
             return 0
         carried = self.m.facts.loop(self.loop)[1] if self.loop is not None else 0
         accs = carried * self.env.instances
-        self.reused = self._reused()
-        return accs + self.shared_vectors + 2 + self.extra_regs + len(self.held) + self.reused
+        return accs + self.shared_vectors + 2 + self.extra_regs + len(self.held) + self._reused()
 
     def split_loads(self) -> float:
         """The extra loads vector loads cost where they straddle cache lines: an
@@ -848,8 +845,6 @@ class _Counter:
         has at most one of them aligned; the others split on (V - e) / 64 of their
         addresses (V bytes per vector, e per element, 64-byte lines)."""
         extra = 0.0
-        if len(self.offsets) == 0:
-            return extra
         for (_, e), counts in self.offsets.items():
             if len(counts) > 1:
                 v = self.env.width * e
