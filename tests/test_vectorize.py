@@ -541,3 +541,74 @@ def test_forced_schedules_with_unrolled_loops_match_interpreter(name):
         for n in (0, 1, 5, 9, 13):
             assert_same(kernel, *literal_args(name, rng, n, "float64"))
     assert applied >= 3
+
+
+# ----------------------------------------------------------------------------- scalar tails
+
+TAIL_SOURCE = """
+kernel trsv(x: T[N], L: T[N, N], b: T[N]) {
+    for i in 0:N {
+        s = b[i]
+        for j in 0:i {
+            t = L[i, j] * x[j]
+            s -= t
+        }
+        x[i] = s / L[i, i]
+    }
+}
+kernel rows(x: T[N], w: T[N], A: T[N, N]) {
+    for i in 1:N {
+        s = 0.0
+        m = x[0]
+        for j in 0:i {
+            s += A[i, j] * x[j]
+            if x[j] > 0.5 { s += x[j] }
+            m = max(m, x[j])
+            w[j] = x[j] * 2.0 + w[j]
+        }
+        x[i] = s * 0.25 + m * 0.125
+    }
+}
+"""
+
+
+def tail_args(name, rng, n, dt):
+    if name == "trsv":
+        L = np.tril(rand(rng, (n, n), dt)) + np.asarray(4 * np.eye(n), dt)
+        return np.zeros(n, dt), L, rand(rng, n, dt)
+    return rand(rng, n, dt), rand(rng, n, dt), rand(rng, (n, n), dt) * np.asarray(0.5, dt)
+
+
+def test_scalar_tail_where_a_masked_load_would_wait_on_a_store():
+    """trsv's dot product reads x[0:i] right after the pass before stored x[i - 1]:
+    a masked tail would load that element with a vector, so the model prices a
+    scalar tail and takes it; loops that read nothing the nest stores keep the
+    masked tail."""
+    for target, dt in ((AVX2, "f32"), (AVX2, "f64")):
+        (p,) = plans("trsv", target, dt, src=TAIL_SOURCE)
+        assert (p.vector, p.tail) == ("j", "scalar")
+        for name in ("dot", "gemvt", "sse"):
+            assert {q.tail for q in plans(name, target, dt)} == {"masked"}
+    kernel = module(TAIL_SOURCE, "f32").trsv
+    chosen, rejected = kernel.explain().split("rejected", 1)
+    assert "scalar tail" in chosen and "masked tail" in rejected
+    assert "note: loop j reads x, which loop i stores" in rejected
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["trsv", "rows"])
+def test_scalar_tails_match_interpreter(name, dt, monkeypatch):
+    """Every leftover of whole vectors and single iterations (the vector loop runs
+    0 .. N - 1 times), under the chosen and forced plans. A stall priced out of
+    reach makes the model take the scalar tail even for ``rows``, whose ``if``,
+    store and non-reduction local then run in the scalar loop."""
+    from turbo.passes.costs import OpCost
+
+    monkeypatch.setitem(host().costs, "forward_stall", OpCost(1e4, 1e4, unit="load"))
+    rng = np.random.default_rng(8)
+    short = {"float32": "f32", "float64": "f64"}[dt]
+    for options in ({}, {"vectorize": "j", "unroll": {"j": 1}}, {"vectorize": "j", "unroll": {"j": 3}}):
+        kernel = turbo.compile(TAIL_SOURCE.replace("T[", f"{short}["), "tail.loop", **options)[name]
+        assert {p.tail for p in kernel.schedule(kernel.variant_for(()))[1].regions} == {"scalar"}
+        for n in (0, 1, 2, 3, 8, 9, 17, 25, 33, 70):
+            assert_same(kernel, *tail_args(name, rng, n, dt))

@@ -193,6 +193,7 @@ class RegionEmitter:
                 row.append(Instance(p.idx, slots, p.mask, vec_slots))
             kids.append(row)
         every = [k for row in kids for k in row]
+        scalar_tail = None
         if is_vec:
             block = self.W * f
             main = b.sub(trip, b.urem(trip, ll.Constant(I64, block)))
@@ -212,7 +213,15 @@ class RegionEmitter:
 
             firsts = [row[0] for row in kids]  # one vector per parent: the leftover steps
             self.counted(ll.Constant(I64, 0), main, block, s.index, lambda t: step_fn(t, every, f))
-            if f > 1:
+            if self.plan.tail == "scalar":
+                # whole vectors, then (after the partial results are combined) one
+                # iteration at a time: no masked load of what the enclosing loop
+                # just stored
+                rest = b.sub(trip, b.urem(trip, ll.Constant(I64, self.W)))
+                if f > 1:
+                    self.counted(main, rest, self.W, f"{s.index}_vec", lambda t: step_fn(t, firsts, 1))
+                scalar_tail = (start, rest, trip)
+            elif f > 1:
                 # the leftover, one masked vector per step (whole vectors have every
                 # lane on): one more copy of the body, not two
                 # LLVM may unroll this loop, and loops inside it (jammed_loop): at
@@ -276,6 +285,26 @@ class RegionEmitter:
                 else:
                     merged = self.combine(op, t, old, total)
                 b.store(merged, target)
+        if scalar_tail is not None:
+            self.scalar_tail(s, path, parents, assigned, reductions, *scalar_tail)
+
+    def scalar_tail(self, s: ir.For, path, parents, assigned, reductions, start, lo, trip) -> None:
+        """Iterations lo .. trip - 1 of the vector loop ``s``, one at a time, for every
+        parent: its reductions update the parent's value in place (the vector
+        loop's partial results are already in it), other locals get scalar slots."""
+        insts = []
+        for p in parents:
+            slots = dict(p.slots)
+            for name in assigned:
+                if name not in reductions:
+                    slots[name] = self.cg.entry_alloca(REG_TYPES[self.local_types[name]], f"{name}_{s.index}s")
+            insts.append(Instance(p.idx, slots, None, False))
+
+        def body(t):
+            value = self.b.add(start, t, name=s.index)
+            self.block(s.body, path, [i.with_index(s.index, value) for i in insts])
+
+        self.counted(lo, trip, 1, f"{s.index}_rest", body)
 
     def combine(self, op: str, t: DType, a, c):
         return combine(self.cg, op, t, a, c)

@@ -428,6 +428,16 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
     return None
 
 
+def stored_around(outer: ir.For, vector: ir.For) -> str | None:
+    """An array the loop ``vector`` loads that a statement of ``outer`` (a loop
+    enclosing it) outside it stores: each pass of ``outer`` may then read with a
+    vector what a narrower store of the pass before just wrote (trsv reads
+    ``out[0:i]`` after storing ``out[i - 1]``). None when there is none."""
+    inside = {id(x) for x in ir.walk_stmts(vector.body)}
+    stored = {x.array for x in ir.walk_stmts(outer.body) if isinstance(x, ir.Store) and id(x) not in inside}
+    return next((n.array for n in loads_in(vector.body) if n.array in stored), None)
+
+
 def _inside_vector(s, vector: ir.For) -> bool:
     return any(x is s for x in ir.walk_stmts(vector.body))
 

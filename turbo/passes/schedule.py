@@ -55,6 +55,10 @@ class RegionPlan:
     # loops inside the region it does not transform, run unrolled fully: (path,
     # index, trip); short literal loops (analysis.fully_unrollable), a filter's taps
     unrolled: tuple[tuple[Path, str, int], ...] = ()
+    # how the vector loop's leftover iterations run: "masked" (one masked vector per
+    # step) or "scalar" (whole vectors, then one iteration at a time); the model
+    # prices a scalar tail where a masked load would wait on a store (_Model.loop)
+    tail: str = "masked"
 
     @property
     def instances(self) -> int:
@@ -69,7 +73,7 @@ class RegionPlan:
             if name == self.vector:
                 parts.append(f"vectorize {name} × {self.width} {self.lane_type}"
                              + (f", {f} vectors per step ({f * self.width} iterations)" if f > 1 else "")
-                             + ", masked tail")
+                             + f", {self.tail} tail")
             elif f > 1:
                 parts.append(f"unroll-and-jam {name} × {f}")
         if self.unrolled:
@@ -98,6 +102,7 @@ class NestDecision:
     header: str  # the nest's first loop, as text
     chosen: Option
     rejected: tuple[Option, ...]  # cheapest alternatives, then illegal ones with their reason
+    notes: tuple[str, ...] = ()  # what else weighed on the choice, for explain()
 
 
 @dataclass(frozen=True)
@@ -341,9 +346,14 @@ def _nests(body, path=(), outer=()):
 def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: Options) -> NestDecision:
     facts = _Facts(ctx)
     scalar = Option(None, estimate(ctx, nest, None, target, options, facts))
+
+    def chain_of(plan: RegionPlan) -> tuple[ir.For, ...]:
+        return tuple(analysis.stmt_at(ctx.kernel.body, p) for p in plan.paths)
+
     options_ok: list[Option] = []
     illegal: list[Option] = []
     legal_cache: dict[tuple, str | None] = {}
+    notes: dict[str, str] = {}
     names_here = {x.loop.index for x in sites_within(nest)}
     unrollable = tuple((x.path, x.loop.index, len(analysis.literal_range(x.loop)))
                        for x in sites_within(nest) if analysis.fully_unrollable(x.loop))
@@ -352,7 +362,7 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
             key = (plan.paths, plan.vector)
             if key not in legal_cache:
                 root_site = next(x for x in sites_within(nest) if x.path == plan.root)
-                chain = tuple(analysis.stmt_at(ctx.kernel.body, p) for p in plan.paths)
+                chain = chain_of(plan)
                 vec = chain[-1] if plan.vector else None
                 legal_cache[key] = analysis.region_problems(ctx, root_site, chain, vec, variant, options.fastmath)
             problem = legal_cache[key]
@@ -363,6 +373,14 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
             if not _matches_overrides(plan, options, names_here):
                 continue
             options_ok.append(Option(plan, estimate(ctx, nest, plan, target, options, facts)))
+            hazard = facts.hazard(nest.loop, chain_of(plan)[-1]) if plan.vector is not None else None
+            if hazard:
+                # a masked tail would wait on a store (_Model.loop): price a scalar one too
+                notes[plan.vector] = (f"loop {plan.vector} reads {hazard}, which loop {nest.loop.index} stores: a "
+                                      f"masked tail would load the last element stored with a vector and wait for the "
+                                      f"store, so scalar tails are priced too")
+                plan = dataclasses.replace(plan, tail="scalar")
+                options_ok.append(Option(plan, estimate(ctx, nest, plan, target, options, facts)))
     forced = (isinstance(options.vectorize, str) and options.vectorize in names_here) or any(
         n in names_here for n, _ in options.unroll)
     pool = options_ok if forced else options_ok + [scalar]
@@ -378,14 +396,15 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
     chosen = pool[0]
     rest = [o for o in pool[1:] if o is not chosen]
     alternatives = _diverse(rest, 4) + illegal[:4]
-    return NestDecision(nest.path, f"for {nest.loop.index}", chosen, tuple(alternatives))
+    note = notes.get(chosen.plan.vector) if chosen.plan is not None else None
+    return NestDecision(nest.path, f"for {nest.loop.index}", chosen, tuple(alternatives), (note,) if note else ())
 
 
 def _diverse(options: list[Option], n: int) -> list[Option]:
     """The cheapest alternatives, at most one per (loops, vector) shape."""
     seen, out = set(), []
     for o in options:
-        key = None if o.plan is None else (o.plan.loops, o.plan.vector)
+        key = None if o.plan is None else (o.plan.loops, o.plan.vector, o.plan.tail)
         if key in seen:
             continue
         seen.add(key)
@@ -510,6 +529,7 @@ class _Facts:
         self._unrolled: dict[int, tuple] = {}
         self._sizes: dict[str, int] = {}
         self._subs: dict[int, tuple] = {}
+        self._hazards: dict[tuple, str | None] = {}
         self._ids: dict[tuple, int] = {}  # element key -> its number
         self.lanes: list[int] = []  # per element number: its last subscript's constant (0: not affine)
 
@@ -644,6 +664,14 @@ class _Facts:
             hit = self._items[key] = tuple(out)
         return hit
 
+    def hazard(self, outer: ir.For, vector: ir.For) -> str | None:
+        """``analysis.stored_around``: an array the vector loop reads that the nest
+        stores outside it, or None."""
+        key = (id(outer), id(vector))
+        if key not in self._hazards:
+            self._hazards[key] = None if outer is vector else analysis.stored_around(outer, vector)
+        return self._hazards[key]
+
     def kind(self, node, loops: set[str], v: str) -> str:
         key = (id(node), frozenset(loops), v)
         hit = self._kinds.get(key)
@@ -671,6 +699,7 @@ def _flat(s):
 def estimate(ctx: Context, nest: LoopSite, plan: RegionPlan | None, target: TargetDesc, options: Options,
              facts: _Facts | None = None) -> Estimate:
     model = _Model(ctx, plan, target, options, facts or _Facts(ctx))
+    model.nest = nest.loop
     env = _Env(1, False, 1, None, {o.index for o in nest.outer})
     cycles = model.loop(nest.loop, nest.path, env)
     inner = model.innermost or (cycles, 0, "fp")
@@ -688,6 +717,7 @@ class _Model:
         self.innermost = None  # (cycles per original iteration, registers, bound) of the deepest body
         self.depth = -1
         self.unrolled = frozenset(p for p, _, _ in plan.unrolled) if plan is not None else frozenset()
+        self.nest: ir.For | None = None  # the nest's root loop (estimate sets it)
 
     def loop(self, s: ir.For, path: Path, env: _Env) -> float:
         plan = self.plan
@@ -710,9 +740,18 @@ class _Model:
         step = factor * lanes
         overhead = self.t.cost("branch").rthroughput + self.t.cost("iadd").rthroughput
         if is_vec:
-            # f-vector steps, then the leftover one (masked) vector per step
-            left = math.ceil((trip % step) / lanes)
-            total = (trip // step) * (body + overhead) + left * (body / factor + overhead)
+            # f-vector steps, then the leftover: one masked vector per step, or whole
+            # vectors and then one iteration at a time (a scalar tail)
+            full, masked, singles, scalars, p_left = _leftover(trip, step, lanes, analysis.literal_range(s) is not None)
+            total = full * (body + overhead)
+            if plan.tail == "scalar":
+                total += singles * (body / factor + overhead) + scalars * (self.scalar_iteration(s, path, env) + overhead)
+            else:
+                total += masked * (body / factor + overhead)
+                if self.facts.hazard(self.nest, s):
+                    # the masked load of the last iterations overlaps the narrower
+                    # store of the enclosing loop's pass before: it waits for it
+                    total += p_left * self.t.cost("forward_stall").latency
         else:
             execs = trip // step + (trip % step) * 1.5 / step
             total = execs * (body + overhead)
@@ -731,6 +770,15 @@ class _Model:
         if entering:
             self.in_region = False
         return total
+
+    def scalar_iteration(self, s: ir.For, path: Path, env: _Env) -> float:
+        """Cycles of one iteration of the vector loop ``s`` run scalar (its tail),
+        for every parent instance."""
+        saved = self.innermost, self.depth
+        scalar = _Env(env.instances, False, 1, None, env.loops | {s.index}, env.offsets)
+        cycles = self.body(s.body, path, scalar, s)
+        self.innermost, self.depth = saved
+        return cycles
 
     def body(self, body, path: Path, env: _Env, loop: ir.For) -> float:
         cycles = 0.0
@@ -777,6 +825,20 @@ class _Model:
                 per = own_cycles / max(1, env.instances * env.width)
                 self.innermost = (per, regs, "latency" if chain >= own else counter.busiest())
         return cycles + own_cycles
+
+
+def _leftover(trip: float, step: int, lanes: int, literal: bool) -> tuple[float, float, float, float, float]:
+    """What a vector loop of ``trip`` iterations run ``step`` at a time leaves over:
+    (whole steps, masked vectors for a masked tail, whole vectors and scalar
+    iterations for a scalar tail, the chance that anything is left). A literal trip
+    leaves trip % step; any other is taken as leaving each of 0 .. step - 1 alike."""
+    left = [int(trip) % step] if literal else range(step)
+    n = len(left)
+    full = (trip - sum(left) / n) / step
+    masked = sum(-(-k // lanes) for k in left) / n
+    singles = sum(k // lanes for k in left) / n
+    scalars = sum(k % lanes for k in left) / n
+    return max(0.0, full), masked, singles, scalars, sum(1 for k in left if k) / n
 
 
 def _lane_reduction_ops(vectors: int, lanes: int) -> tuple[int, int]:
@@ -1071,6 +1133,8 @@ def _decision_lines(out: list[str], d: NestDecision, indent: str) -> None:
     out.append(f"{indent}chosen: {_option_text(d.chosen)}")
     for o in d.rejected:
         out.append(f"{indent}rejected: {_option_text(o)}")
+    for note in d.notes:
+        out.append(f"{indent}note: {note}")
 
 
 def _option_text(o: Option) -> str:
