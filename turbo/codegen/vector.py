@@ -43,19 +43,22 @@ from .cpu import I1, I8, I32, I64, MEM_TYPES, PTR, REG_TYPES, const_like, counte
 class Instance:
     """One iteration run in the region: index values, local slots, lane mask."""
 
-    __slots__ = ("idx", "slots", "mask", "vec")
+    __slots__ = ("idx", "slots", "mask", "vec", "group")
 
-    def __init__(self, idx: dict, slots: dict, mask, vec: bool):
+    def __init__(self, idx: dict, slots: dict, mask, vec: bool, group=None):
         self.idx = idx  # loop index -> i64 (for the vector loop: lane 0)
         self.slots = slots  # local -> alloca (vector typed inside the vector loop)
         self.mask = mask  # <W x i1> or None (all lanes)
         self.vec = vec  # inside the vector loop
+        # (index, r, its value at r = 0) for an instance of an unrolled loop run in
+        # a whole step: the r-th of the step's consecutive index values
+        self.group = group
 
-    def with_index(self, name: str, value) -> "Instance":
-        return Instance({**self.idx, name: value}, self.slots, self.mask, self.vec)
+    def with_index(self, name: str, value, group=None) -> "Instance":
+        return Instance({**self.idx, name: value}, self.slots, self.mask, self.vec, group or self.group)
 
     def with_mask(self, mask) -> "Instance":
-        return Instance(self.idx, self.slots, mask, self.vec)
+        return Instance(self.idx, self.slots, mask, self.vec, self.group)
 
 
 def identity(op: str, t: DType):
@@ -93,6 +96,8 @@ class RegionEmitter:
         self.local_types = ir.local_types(cg.kernel)
         self.iota = ll.Constant(ll.VectorType(I64, self.W), [ll.Constant(I64, k) for k in range(self.W)])
         self.unrolled = {p for p, _, _ in plan.unrolled}
+        self.tail_masks: dict[int, object] = {}  # id of a tail mask -> the vector loop's last index value
+        self.transposed_rows: dict[tuple, list] = {}  # transpose_load's blocks, per instance group
 
     # ------------------------------------------------------------------ driver
 
@@ -190,7 +195,7 @@ class RegionEmitter:
                     slots[name] = self.cg.entry_alloca(lt, f"{name}_{s.index}{c}")
                     if name in reductions:
                         b.store(const_like(lt, identity(reductions[name], t)), slots[name])
-                row.append(Instance(p.idx, slots, p.mask, vec_slots))
+                row.append(Instance(p.idx, slots, p.mask, vec_slots, p.group))
             kids.append(row)
         every = [k for row in kids for k in row]
         scalar_tail = None
@@ -201,13 +206,20 @@ class RegionEmitter:
             def step_fn(t, rows, vectors: int, masked=False):
                 """One step of ``vectors`` vectors per parent (``rows``: parent-major)."""
                 insts = []
+                last = b.add(start, b.sub(trip, ll.Constant(I64, 1))) if masked else None
+                values, masks = {}, {}  # per place in the step: one index, one mask
                 for k, inst in enumerate(rows):
                     c = k % vectors  # the vector's place in the step
-                    off = b.add(t, ll.Constant(I64, c * self.W))
-                    inst = inst.with_index(s.index, b.add(start, off, name=f"{s.index}{c}"))
+                    if c not in values:
+                        off = b.add(t, ll.Constant(I64, c * self.W))
+                        values[c] = b.add(start, off, name=f"{s.index}{c}")
+                        if masked:
+                            lanes = b.add(self.splat(off), self.iota)
+                            masks[c] = b.icmp_signed("<", lanes, self.splat(trip))
+                            self.tail_masks[id(masks[c])] = last
+                    inst = inst.with_index(s.index, values[c])
                     if masked:
-                        lanes = b.add(self.splat(off), self.iota)
-                        inst = inst.with_mask(b.icmp_signed("<", lanes, self.splat(trip)))
+                        inst = inst.with_mask(masks[c])
                     insts.append(inst)
                 self.block(s.body, path, insts)
 
@@ -242,10 +254,14 @@ class RegionEmitter:
 
             def unrolled(t):
                 insts = []
+                values = {}
                 for k, inst in enumerate(every):
                     c = k % f
-                    idx = b.add(start, b.mul(b.add(t, ll.Constant(I64, c)), ll.Constant(I64, step)), name=f"{s.index}{c}")
-                    insts.append(inst.with_index(s.index, idx))
+                    if c not in values:
+                        values[c] = b.add(start, b.mul(b.add(t, ll.Constant(I64, c)), ll.Constant(I64, step)),
+                                          name=f"{s.index}{c}")
+                    group = (s.index, c, values[0]) if step == 1 and f > 1 else None
+                    insts.append(inst.with_index(s.index, values[c], group))
                 self.block(s.body, path, insts)
 
             def leftover(t):
@@ -503,10 +519,59 @@ class RegionEmitter:
 
     def load(self, e: ir.Load, inst: Instance):
         kind, ptr, lanes = self.where(e, inst)
+        if (kind == "strided" and inst.group is not None and self.cg.arrays[e.array].contiguous
+                and (inst.mask is None or id(inst.mask) in self.tail_masks)
+                and analysis.transposable(self.ctx, e, inst.group[0], set(inst.idx) | {self.vname},
+                                          self.plan.factor(inst.group[0]), self.W)):
+            return self.from_mem(self.transpose_load(e, inst), e.type)
         if kind == "invariant":
             raw = self.b.load(ptr, typ=MEM_TYPES[e.type], align=e.type.itemsize)
             return self.cg.from_mem(raw, e.type)
         return self.from_mem(self.mem_load(kind, ptr, lanes, e.type, inst.mask), e.type)
+
+    def transpose_load(self, e: ir.Load, inst: Instance):
+        """A strided vector load (``A[j, i]`` vectorized along ``j``) for an instance
+        of a group of W consecutive values of the unrolled loop ``i``, along which
+        the access is contiguous: the group's W rows ``A[j + k, i0 : i0 + W]`` are
+        loaded once (row k under lane k of the tail mask) and transposed in
+        registers; column r is instance i0 + r's vector. Instead of W gathers of W
+        lanes each: W loads and W log2(W) shuffles for the group. Under the tail
+        mask, rows past the vector loop's last index read the last one's row
+        instead (lanes the mask drops): plain loads, of rows the loop reads anyway."""
+        b = self.b
+        u, r, base = inst.group
+        r0 = r - r % self.W
+        key = (id(e), id(base), r0, id(inst.mask),
+               tuple((k, id(v)) for k, v in sorted(inst.idx.items()) if k != u))
+        cols = self.transposed_rows.get(key)
+        if cols is None:
+            first = base if r0 == 0 else b.add(base, ll.Constant(I64, r0))
+            v0 = inst.idx[self.vname]
+            last = self.tail_masks.get(id(inst.mask)) if inst.mask is not None else None
+            mt = ll.VectorType(MEM_TYPES[e.type], self.W)
+            rows = []
+            for k in range(self.W):
+                v = v0 if k == 0 else b.add(v0, ll.Constant(I64, k))
+                if last is not None and k > 0:
+                    v = b.select(b.icmp_signed("<=", v, last), v, last)
+                self.view(inst.with_index(u, first).with_index(self.vname, v))
+                ptr = self.cg.address_of(e.array, [self.cg.expr(i) for i in e.indices])
+                rows.append(b.load(ptr, typ=mt, align=e.type.itemsize))
+            cols = self.transposed_rows[key] = self.transpose(rows)
+        return cols[r - r0]
+
+    def transpose(self, rows: list) -> list:
+        """The W x W block ``rows`` transposed: log2(W) rounds of interleaving row a
+        with row a + W/2 (lower halves, then upper halves)."""
+        b = self.b
+        n = len(rows)
+        h = n // 2
+        lo = ll.Constant(ll.VectorType(I32, n), [x for k in range(h) for x in (k, n + k)])
+        hi = ll.Constant(ll.VectorType(I32, n), [x for k in range(h, n) for x in (k, n + k)])
+        for _ in range(n.bit_length() - 1):
+            rows = [v for a in range(h) for v in (b.shuffle_vector(rows[a], rows[a + h], lo),
+                                                  b.shuffle_vector(rows[a], rows[a + h], hi))]
+        return rows
 
     def pointers(self, ptr, lanes):
         b = self.b

@@ -321,6 +321,16 @@ def access_kind(ctx: Context, node, indices: set[str], v: str) -> tuple[str, tup
     return "strided", tuple(coefs)
 
 
+def transposable(ctx: Context, node, u: str | None, indices: set[str], factor: int, width: int) -> bool:
+    """Whether a strided access of a vector loop can be read as columns of
+    transposed W x W blocks (codegen/vector.py ``transpose_load``): ``u`` is the
+    innermost unrolled loop enclosing it (step 1, ``factor`` iterations run
+    together), the factor is a multiple of the width, and the access is contiguous
+    along ``u`` (then W consecutive instances of ``u`` read W adjacent elements of
+    each of W rows)."""
+    return u is not None and factor % width == 0 and access_kind(ctx, node, indices, u)[0] == "contiguous"
+
+
 # ----------------------------------------------------------------------------- legality
 
 

@@ -1092,10 +1092,29 @@ class _Counter:
                     for k in fresh:
                         lane = self.m.facts.lanes[k] % env.width
                         counts[lane] = counts.get(lane, 0) + 1
+            elif not store and self._transposed(node):
+                # W loads per W instances, and log2(W) rounds of shuffles; the
+                # blocks' columns are live together until the instances use them,
+                # and the last block's W rows while it is transposed
+                self.add("load", unique)
+                self.add("shuffle", unique * math.log2(env.width))
+                self.extra_regs = max(self.extra_regs, unique + env.width)
             else:
                 self.add("scatter_lane" if store else "gather_lane", unique * env.width)
             if not store and env.instances > len(keys):  # one vector, used by several instances
                 self.shared_vectors += unique
+
+
+    def _transposed(self, node) -> bool:
+        """Whether codegen reads this strided access as transposed blocks: the
+        innermost unrolled loop of the region (step 1) is the one it moves along
+        contiguously (``analysis.transposable``)."""
+        env = self.env
+        joined = [(n, f, d) for n, f, d in env.offsets if n != env.vname and f > 1]
+        if not joined or joined[-1][2] != 1:
+            return False
+        u, f, _ = joined[-1]
+        return analysis.transposable(self.m.ctx, node, u, env.loops, f, env.width)
 
 
 # ----------------------------------------------------------------------------- explain
