@@ -26,6 +26,7 @@ multiplies by trip counts: literal when the loop bounds are literal, else assume
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -347,8 +348,13 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
     facts = _Facts(ctx)
     scalar = Option(None, estimate(ctx, nest, None, target, options, facts))
 
+    loops_at: dict[Path, ir.For] = {}
+
     def chain_of(plan: RegionPlan) -> tuple[ir.For, ...]:
-        return tuple(analysis.stmt_at(ctx.kernel.body, p) for p in plan.paths)
+        for p in plan.paths:
+            if p not in loops_at:
+                loops_at[p] = analysis.stmt_at(ctx.kernel.body, p)
+        return tuple(loops_at[p] for p in plan.paths)
 
     options_ok: list[Option] = []
     illegal: list[Option] = []
@@ -827,6 +833,7 @@ class _Model:
         return cycles + own_cycles
 
 
+@functools.lru_cache(maxsize=4096)
 def _leftover(trip: float, step: int, lanes: int, literal: bool) -> tuple[float, float, float, float, float]:
     """What a vector loop of ``trip`` iterations run ``step`` at a time leaves over:
     (whole steps, masked vectors for a masked tail, whole vectors and scalar
@@ -1114,7 +1121,7 @@ class _Counter:
         if not joined or joined[-1][2] != 1:
             return False
         u, f, _ = joined[-1]
-        return analysis.transposable(self.m.ctx, node, u, env.loops, f, env.width)
+        return f % env.width == 0 and analysis.transposable(self.m.ctx, node, u, env.loops, f, env.width)
 
 
 # ----------------------------------------------------------------------------- explain
