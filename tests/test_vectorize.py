@@ -683,3 +683,89 @@ def test_transposed_blocks_match_interpreter(name, dt):
             continue
         for n in (0, 1, 3, 4, 7, 8, 9, 12, 15, 16, 17, 23, 25, 33):
             assert_same(kernel, *transpose_args(name, rng, n, dt))
+
+
+# ----------------------------------------------------------------------------- short dims specialized at the first call
+
+SHORT_SOURCE = """
+kernel filt(out: T[M2, N2], img: T[M, N], k: T[R, R]) {
+    for i in 0:M - R + 1, j in 0:N - R + 1 {
+        s = 0.0
+        for di in 0:R, dj in 0:R { s += img[i + di, j + dj] * k[di, dj] }
+        out[i, j] = s
+    }
+}
+kernel taps(out: T[M], x: T[N], w: T[R]) {
+    for i in 0:N - R + 1 {
+        s = 0.0
+        for d in 0:R { s += x[i + d] * w[d] }
+        out[i] = s
+    }
+}
+kernel outer(out: T[R], x: T[R]) {
+    for d in 0:R { out[d] = x[d] * 2.0 }
+}
+"""
+
+
+def short_args(name, rng, n, r, dt):
+    m = lambda a, b: rand(rng, (a, b), dt)
+    if name == "filt":
+        return np.zeros((n + 1, n + 2), dt), m(n + r - 1, n + r + 1), m(r, r)
+    if name == "taps":
+        return np.zeros(n + r, dt), rand(rng, n + r - 1, dt), rand(rng, r, dt)
+    return np.zeros(r, dt), rand(rng, r, dt)
+
+
+def test_short_dims_get_a_copy_specialized_for_the_first_calls_values():
+    """A dim that is the whole trip of an inner loop, small at the call (R = 3),
+    gets a copy of the code with R literal, whose taps unroll fully as a literal
+    filter's do; explain() shows both schedules. A dim that only bounds a top-level
+    loop, or is too large to unroll, gets none."""
+    rng = np.random.default_rng(10)
+    mod = module(SHORT_SOURCE, "f32")
+    args = short_args("filt", rng, 9, 3, "float32")
+    variant = mod.filt.variant_for(args)
+    assert variant.dims == (("R", 3),) and variant.tag.endswith("_R3")
+    text = mod.filt.explain(*args)
+    fixed, general = text.split("any other values:")
+    assert "specialized for R = 3" in fixed and "unroll fully di × 3, dj × 3" in fixed
+    assert "unroll fully" not in general
+    assert mod.filt.variant_for(short_args("filt", rng, 9, 17, "float32")).dims == ()
+    assert mod.outer.variant_for(short_args("outer", rng, 9, 3, "float32")).dims == ()
+    assert mod.filt.variant_for(()).dims == ()
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["filt", "taps"])
+def test_specialized_and_general_copies_match_interpreter(name, dt):
+    """The first call fixes R; later calls with other values run the general copy,
+    against the interpreter. A forced schedule is applied to the code as written:
+    no specialized copy."""
+    short = {"float32": "f32", "float64": "f64"}[dt]
+    for options in ({}, {"vectorize": "j" if name == "filt" else "i", "unroll": {"i": 2}}):
+        rng = np.random.default_rng(11)
+        kernel = turbo.compile(SHORT_SOURCE.replace("T[", f"{short}["), "short.loop", **options)[name]
+        assert bool(kernel.variant_for(short_args(name, rng, 9, 3, dt)).dims) == (not options)
+        for r in (3, 1, 5, 0, 2, 17, 3):
+            for n in (1, 7, 9, 16, 17):
+                assert_same(kernel, *short_args(name, rng, n, r, dt))
+
+
+def test_specialized_copy_reports_errors_at_the_source():
+    """An out-of-bounds read inside the specialized copy raises the same located
+    error as the general code."""
+    src = """
+kernel bad(out: f64[N], x: f64[N], w: f64[R]) {
+    for i in 0:N {
+        s = 0.0
+        for d in 0:R { s += x[i + d] * w[d] }
+        out[i] = s
+    }
+}"""
+    for r in (3, 20):
+        kernel = turbo.compile(src, "bad.loop").bad
+        assert kernel.variant_for((np.zeros(8), np.ones(8), np.ones(r))).dims == ((("R", 3),) if r == 3 else ())
+        with pytest.raises(turbo.KernelIndexError, match="'x'") as info:
+            kernel(np.zeros(8), np.ones(8), np.ones(r))
+        assert "x[i + d]" in str(info.value) and "line 5" in str(info.value)

@@ -45,6 +45,9 @@ class Variant:
     contiguous: tuple[bool, ...]  # per array parameter, in parameter order
     may_alias: bool
     boundscheck: bool | None  # None: check what cannot be proven; True: all; False: none
+    # short dims (passes/specialize.py) and the values a second copy of the code is
+    # specialized for; the function runs that copy when a call has them
+    dims: tuple[tuple[str, int], ...] = ()
 
     def abi(self, kernel: ir.Kernel) -> tuple[AbiParam, ...]:
         out: list[AbiParam] = []
@@ -62,7 +65,8 @@ class Variant:
     def tag(self) -> str:
         layout = "".join("C" if c else "A" for c in self.contiguous)
         check = {None: "auto", True: "all", False: "none"}[self.boundscheck]
-        return f"{layout or '-'}_{'alias' if self.may_alias else 'noalias'}_{check}"
+        fixed = "".join(f"_{d}{v}" for d, v in self.dims)
+        return f"{layout or '-'}_{'alias' if self.may_alias else 'noalias'}_{check}{fixed}"
 
 
 def layout_bits(n_arrays: int) -> int:

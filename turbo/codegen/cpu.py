@@ -725,3 +725,23 @@ class KernelCodegen:
 def build_variant(kernel: ir.Kernel, variant: Variant, func_name: str, module: ll.Module,
                   schedule=None, fastmath: bool = True) -> ll.Function:
     return KernelCodegen(kernel, variant, func_name, module, schedule, fastmath).build()
+
+
+def build_dim_switch(kernel: ir.Kernel, variant: Variant, func_name: str, module: ll.Module,
+                     fixed: ll.Function, general: ll.Function) -> ll.Function:
+    """The variant's function when it has a copy specialized for short dims
+    (``variant.dims``): calls ``fixed`` when every one of those dims has its value,
+    else ``general``; both take the same arguments."""
+    fn = ll.Function(module, general.function_type, func_name)
+    fn.attributes.add("nounwind")
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    dims = {a.name: arg for a, arg in zip(variant.abi(kernel), fn.args) if a.kind == "dim"}
+    same = ll.Constant(I1, 1)
+    for name, value in variant.dims:
+        same = b.and_(same, b.icmp_signed("==", dims[name], ll.Constant(I64, value)))
+    on, off = fn.append_basic_block("fixed"), fn.append_basic_block("general")
+    b.cbranch(same, on, off)
+    for block, target in ((on, fixed), (off, general)):
+        b.position_at_end(block)
+        b.ret(b.call(target, list(fn.args)))
+    return fn

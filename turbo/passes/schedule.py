@@ -689,7 +689,7 @@ class _Facts:
 def _unroll(s: ir.For):
     for value in analysis.literal_range(s):
         for x in s.body:
-            yield from _flat(specialize._stmt(x, {s.index: value}))
+            yield from _flat(specialize.substitute_stmt(x, {s.index: value}))
 
 
 def _flat(s):

@@ -1,9 +1,15 @@
-"""Specializing symbolic dims to literal sizes (a fully static kernel).
+"""Specializing symbolic dims to literal sizes.
 
     kernel f(x: f32[N]) { for i in 0:N { ... } }    --{N: 8}-->
     kernel f(x: f32[8]) { for i in 0:8 { ... } }
 
-Used by ``turbo inspect --dims`` and by callers who want code for one size.
+``specialize_dims`` makes a fully static kernel (``turbo inspect --dims``, callers
+who want code for one size). ``substitute`` replaces dims inside the body only,
+the signature unchanged: the runtime compiles such a copy beside the general code
+for the values of the *short dims* (``short_dims``: the trips of inner loops, a
+filter's ``for di in 0:R``) seen at a kernel's first call, and runs it when a call
+has those values (``runtime/kernel.py``), so that a region unrolls the short loops
+fully as it does literal ones.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 from .. import ir
+from .analysis import fully_unrollable
 
 
 def specialize_dims(kernel: ir.Kernel, sizes: dict[str, int]) -> ir.Kernel:
@@ -25,7 +32,38 @@ def specialize_dims(kernel: ir.Kernel, sizes: dict[str, int]) -> ir.Kernel:
         if isinstance(p, ir.ArrayParam) else p
         for p in kernel.params
     )
-    return dataclasses.replace(kernel, params=params, body=tuple(_stmt(s, sizes) for s in kernel.body))
+    return dataclasses.replace(kernel, params=params, body=tuple(substitute_stmt(s, sizes) for s in kernel.body))
+
+
+def substitute(kernel: ir.Kernel, sizes: dict[str, int]) -> ir.Kernel:
+    """``kernel`` with the dims in ``sizes`` replaced by literals in its body; its
+    parameters (and so its calling convention) stay as they are."""
+    return dataclasses.replace(kernel, body=tuple(substitute_stmt(s, sizes) for s in kernel.body))
+
+
+def short_dims(kernel: ir.Kernel) -> tuple[str, ...]:
+    """The dims that are the whole trip of a loop inside another loop (``for di in
+    0:R``, literal start and step): worth specializing when they are small."""
+    out = []
+    for s in ir.walk_stmts(kernel.body):
+        if isinstance(s, ir.For):
+            for x in ir.walk_stmts(s.body):
+                if (isinstance(x, ir.For) and isinstance(x.stop, ir.Var) and x.stop.name in kernel.dims
+                        and isinstance(x.start, ir.Const) and isinstance(x.step, ir.Const) and x.stop.name not in out):
+                    out.append(x.stop.name)
+    return tuple(out)
+
+
+def unrolls(kernel: ir.Kernel, sizes: dict[str, int]) -> bool:
+    """Whether replacing ``sizes`` makes a loop inside another loop, whose trip
+    was one of those dims, short enough to be unrolled fully."""
+    for s in ir.walk_stmts(kernel.body):
+        if isinstance(s, ir.For):
+            for x in ir.walk_stmts(s.body):
+                if isinstance(x, ir.For) and isinstance(x.stop, ir.Var) and x.stop.name in sizes:
+                    if fully_unrollable(substitute_stmt(x, sizes)):
+                        return True
+    return False
 
 
 def _expr(e: ir.Expr, sizes) -> ir.Expr:
@@ -46,10 +84,11 @@ def _expr(e: ir.Expr, sizes) -> ir.Expr:
     return e
 
 
-def _stmt(s: ir.Stmt, sizes) -> ir.Stmt:
+def substitute_stmt(s: ir.Stmt, sizes) -> ir.Stmt:
+    """``s`` with the names in ``sizes`` (dims, or a loop index) replaced by literals."""
     if isinstance(s, ir.For):
         return dataclasses.replace(s, start=_expr(s.start, sizes), stop=_expr(s.stop, sizes), step=_expr(s.step, sizes),
-                                   body=tuple(_stmt(b, sizes) for b in s.body))
+                                   body=tuple(substitute_stmt(b, sizes) for b in s.body))
     if isinstance(s, ir.Assign):
         return dataclasses.replace(s, value=_expr(s.value, sizes))
     if isinstance(s, ir.Store):
@@ -57,6 +96,6 @@ def _stmt(s: ir.Stmt, sizes) -> ir.Stmt:
     if isinstance(s, ir.Return):
         return dataclasses.replace(s, value=_expr(s.value, sizes))
     if isinstance(s, ir.If):
-        return dataclasses.replace(s, cond=_expr(s.cond, sizes), then=tuple(_stmt(b, sizes) for b in s.then),
-                                   orelse=tuple(_stmt(b, sizes) for b in s.orelse))
+        return dataclasses.replace(s, cond=_expr(s.cond, sizes), then=tuple(substitute_stmt(b, sizes) for b in s.then),
+                                   orelse=tuple(substitute_stmt(b, sizes) for b in s.orelse))
     raise TypeError(s)

@@ -23,7 +23,7 @@ import numpy as np
 from .. import ir
 from ..arguments import check_arguments
 from ..codegen import abi
-from ..codegen.cpu import build_variant, number_sites
+from ..codegen.cpu import build_dim_switch, build_variant, number_sites
 from ..codegen.entry import build_entry
 from ..errors import (
     ArgumentValueError,
@@ -33,7 +33,7 @@ from ..errors import (
     KernelZeroDivisionError,
     TurboError,
 )
-from ..passes import parallel, pipeline
+from ..passes import analysis, parallel, pipeline, specialize
 from ..passes import schedule as scheduler
 from ..passes.target import host as host_target
 from . import fastcall, jit
@@ -119,6 +119,12 @@ class Kernel:
         self._slots_addr = None
         self._keepalive = None
         self._array_pos = [i for i, p in enumerate(kernel_ir.params) if isinstance(p, ir.ArrayParam)]
+        # dims worth a specialized copy when small (passes/specialize.py short_dims);
+        # none where the user forces the schedule (vectorize=, unroll=): the plan
+        # asked for is applied to the code as written
+        forced = options.vectorize is not None or options.unroll
+        self._short = () if forced else specialize.short_dims(kernel_ir)
+        self._worth: dict[tuple, bool] = {}
         self._param_pos = {p.name: i for i, p in enumerate(kernel_ir.params)}
         self.compile_seconds = 0.0
         # what the entry point calls for a call it does not take (default: _slow);
@@ -131,10 +137,21 @@ class Kernel:
         return self._slow(*args)
 
     def _variant_of(self, bound) -> abi.Variant:
-        """The variant a checked call needs: its arrays' layouts and overlap."""
+        """The variant a checked call needs: its arrays' layouts and overlap, and
+        the values of its short dims that a specialized copy unrolls fully."""
         arrays = [(self.ir.params[i].name, bound.values[i]) for i in self._array_pos]
         contig = tuple(bool(a.flags.c_contiguous) for _, a in arrays)
-        return abi.Variant(contig, may_alias(arrays, self.written | self.overlap), self.boundscheck)
+        return abi.Variant(contig, may_alias(arrays, self.written | self.overlap), self.boundscheck,
+                           self._fixed_dims(bound.dims))
+
+    def _fixed_dims(self, dims: dict) -> tuple[tuple[str, int], ...]:
+        values = tuple((d, dims[d]) for d in self._short if dims[d] <= analysis.FULL_UNROLL_TRIP)
+        if not values:
+            return ()
+        worth = self._worth.get(values)
+        if worth is None:
+            worth = self._worth[values] = specialize.unrolls(self.ir, dict(values))
+        return values if worth else ()
 
     def _slow(self, *args):
         bound = check_arguments(self.ir, args, self.written)
@@ -204,13 +221,17 @@ class Kernel:
     def _symbol(self, what: str) -> str:
         return f"turbo_{self.name}_{what}_{jit.cache_key(str(self.ir), repr(self.boundscheck), repr(self.options), repr(sorted(self.overlap)))[:12]}"
 
-    def lowered(self, variant: abi.Variant) -> ir.Kernel:
-        return pipeline.lower(self.ir, variant)
+    def lowered(self, variant: abi.Variant, fixed: bool = False) -> ir.Kernel:
+        """The kernel after the passes; ``fixed``: the copy specialized for the
+        variant's short dims (``variant.dims``)."""
+        kernel = pipeline.lower(self.ir, variant)
+        return specialize.substitute(kernel, dict(variant.dims)) if fixed and variant.dims else kernel
 
-    def schedule(self, variant: abi.Variant, warn: bool = False) -> tuple[ir.Kernel, scheduler.Schedule]:
+    def schedule(self, variant: abi.Variant, warn: bool = False, fixed: bool = False) -> tuple[ir.Kernel, scheduler.Schedule]:
         """The lowered kernel and the schedule the cost model chose for it; ``warn``:
-        warn about loops that run on one thread against ``parallel`` (when compiling)."""
-        lowered = self.lowered(variant)
+        warn about loops that run on one thread against ``parallel`` (when compiling);
+        ``fixed``: of the copy specialized for the variant's short dims."""
+        lowered = self.lowered(variant, fixed)
         sched = scheduler.schedule(lowered, variant, host_target(), self.options, warn)
         if debug_level() >= 2:
             _debug(2, scheduler.format_schedule(lowered, sched))
@@ -223,7 +244,18 @@ class Kernel:
             from .threads import pool
 
             pool()  # started before the code that calls it is linked
-        build_variant(lowered, variant, self._symbol(variant.tag), module, sched, self.options.fastmath)
+        name = self._symbol(variant.tag)
+        if not variant.dims:
+            build_variant(lowered, variant, name, module, sched, self.options.fastmath)
+            return module
+        # a copy for the short dims' values at the call that compiled it, and the
+        # general code for any other values
+        general = build_variant(lowered, variant, name + "_any", module, sched, self.options.fastmath)
+        lowered, sched = self.schedule(variant, fixed=True)
+        fixed = build_variant(lowered, variant, name + "_fixed", module, sched, self.options.fastmath)
+        for f in (general, fixed):
+            f.linkage = "internal"
+        build_dim_switch(self.ir, variant, name, module, fixed, general)
         return module
 
     def _variant(self, variant: abi.Variant):
@@ -337,8 +369,16 @@ class Kernel:
         variant = self.variant_for(example_args)
         if stage == "schedule":
             lowered, sched = self.schedule(variant)
-            return scheduler.format_schedule(lowered, sched)
+            text = scheduler.format_schedule(lowered, sched)
+            if variant.dims:
+                values = ", ".join(f"{d} = {v} ({self._dim_source(d)})" for d, v in variant.dims)
+                fixed = scheduler.format_schedule(*self.schedule(variant, fixed=True))
+                text = (f"specialized for {values}, the values at the first call of this layout (short loops "
+                        f"with literal trips unroll fully):\n{fixed}\n\nany other values:\n{text}")
+            return text
         if stage == "lowered":
+            if variant.dims:
+                return f"{self.lowered(variant, fixed=True)}\n\n{self.lowered(variant)}"
             return str(self.lowered(variant))
         module = self._build(lambda: self.llvm_module(variant), f"codegen[{variant.tag}]")
         if stage == "llvm-unoptimized":
@@ -347,6 +387,11 @@ class Kernel:
             opt, asm = jit.optimized_text(module, f"inspect[{self.name}]")
             return opt if stage == "llvm" else asm
         raise ValueError(f"unknown stage {stage!r}; stages: loops, lowered, schedule, llvm-unoptimized, llvm, asm")
+
+    def _dim_source(self, dim: str) -> str:
+        """Where a dim's value comes from: the first array shape that has it."""
+        return next((f"{p.name}.shape[{axis}]" for p in self.ir.arrays for axis, d in enumerate(p.shape) if d == dim),
+                    dim)
 
     def explain(self, *example_args) -> str:
         """Why the code looks the way it does: per loop nest, the schedule the cost
