@@ -718,10 +718,12 @@ def short_args(name, rng, n, r, dt):
 
 
 def test_short_dims_get_a_copy_specialized_for_the_first_calls_values():
-    """A dim that is the whole trip of an inner loop, small at the call (R = 3),
-    gets a copy of the code with R literal, whose taps unroll fully as a literal
-    filter's do; explain() shows both schedules. A dim that only bounds a top-level
-    loop, or is too large to unroll, gets none."""
+    """A dim that is the whole trip of an inner loop sliding a window, small at the
+    call (R = 3), gets a copy of the code with R literal, whose taps unroll fully
+    as a literal filter's do; explain() shows both schedules. A dim that only
+    bounds a top-level loop, is too large to unroll, or is the trip of a loop that
+    walks only its own axis (a gemm's k) or that the plan vectorizes (gemvt's i)
+    gets none."""
     rng = np.random.default_rng(10)
     mod = module(SHORT_SOURCE, "f32")
     args = short_args("filt", rng, 9, 3, "float32")
@@ -734,6 +736,9 @@ def test_short_dims_get_a_copy_specialized_for_the_first_calls_values():
     assert mod.filt.variant_for(short_args("filt", rng, 9, 17, "float32")).dims == ()
     assert mod.outer.variant_for(short_args("outer", rng, 9, 3, "float32")).dims == ()
     assert mod.filt.variant_for(()).dims == ()
+    plain = module(SOURCE, "f32")
+    for name in ("gemm", "gemvt"):
+        assert plain[name].variant_for(args_for(name, rng, 6, "float32")).dims == ()
 
 
 @pytest.mark.parametrize("dt", ["float32", "float64"])

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 from .. import ir
-from .analysis import fully_unrollable
+from . import analysis
 
 
 def specialize_dims(kernel: ir.Kernel, sizes: dict[str, int]) -> ir.Kernel:
@@ -54,16 +54,39 @@ def short_dims(kernel: ir.Kernel) -> tuple[str, ...]:
     return tuple(out)
 
 
-def unrolls(kernel: ir.Kernel, sizes: dict[str, int]) -> bool:
-    """Whether replacing ``sizes`` makes a loop inside another loop, whose trip
-    was one of those dims, short enough to be unrolled fully."""
-    for s in ir.walk_stmts(kernel.body):
+def worth_fixing(kernel: ir.Kernel, regions, sizes: dict[str, int]) -> tuple[tuple[str, int], ...]:
+    """Of the short dims' values ``sizes``, those worth a specialized copy: the trip
+    of a loop that a region of ``kernel``'s schedule (``regions``: RegionPlans)
+    runs inside it without transforming it, that the value makes short enough to
+    unroll fully, and whose index slides a window (``img[i + di, j + dj]``: a
+    subscript adds it to an enclosing loop's index). Unrolled, such a loop's loads
+    become the same elements for neighbouring instances (a filter's rows). A
+    loop the plan vectorizes or unrolls itself (a dot product's), or one that only
+    walks its own axis (a gemm's ``k``: measured no faster unrolled at K = 8, and
+    the copy doubles compile time), is left alone."""
+    out = []
+    for path, x, outer in _loops(kernel.body, (), ()):
+        if not (isinstance(x.stop, ir.Var) and x.stop.name in sizes) or any(n == x.stop.name for n, _ in out):
+            continue
+        jammed = any(len(path) > len(p.root) and path[:len(p.root)] == p.root and path not in p.paths for p in regions)
+        window = any(x.index in (names := analysis.names_read(i)) and names & outer
+                     for node in analysis.loads_in(x.body) for i in node.indices)
+        if jammed and window and analysis.fully_unrollable(substitute_stmt(x, sizes)):
+            out.append((x.stop.name, sizes[x.stop.name]))
+    return tuple(sorted(out))
+
+
+def _loops(body, path, outer):
+    """(path, loop, indices of the loops around it) of every loop in ``body``,
+    paths as the scheduler numbers them (an ``if`` adds its position and 0 for
+    ``then``, 1 for ``else``)."""
+    for k, s in enumerate(body):
         if isinstance(s, ir.For):
-            for x in ir.walk_stmts(s.body):
-                if isinstance(x, ir.For) and isinstance(x.stop, ir.Var) and x.stop.name in sizes:
-                    if fully_unrollable(substitute_stmt(x, sizes)):
-                        return True
-    return False
+            yield path + (k,), s, frozenset(outer)
+            yield from _loops(s.body, path + (k,), outer + (s.index,))
+        elif isinstance(s, ir.If):
+            yield from _loops(s.then, path + (k, 0), outer)
+            yield from _loops(s.orelse, path + (k, 1), outer)
 
 
 def _expr(e: ir.Expr, sizes) -> ir.Expr:

@@ -12,6 +12,7 @@ entry's table and calls it through ctypes.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import sys
 import threading
@@ -124,7 +125,9 @@ class Kernel:
         # asked for is applied to the code as written
         forced = options.vectorize is not None or options.unroll
         self._short = () if forced else specialize.short_dims(kernel_ir)
-        self._worth: dict[tuple, bool] = {}
+        self._worth: dict[tuple, tuple] = {}
+        self._schedules: dict[tuple, tuple] = {}  # (variant without dims, fixed dims) -> (kernel, schedule)
+        self._may_warn = options.parallel or bool(parallel.marked_loops(kernel_ir))
         self._param_pos = {p.name: i for i, p in enumerate(kernel_ir.params)}
         self.compile_seconds = 0.0
         # what the entry point calls for a call it does not take (default: _slow);
@@ -141,17 +144,23 @@ class Kernel:
         the values of its short dims that a specialized copy unrolls fully."""
         arrays = [(self.ir.params[i].name, bound.values[i]) for i in self._array_pos]
         contig = tuple(bool(a.flags.c_contiguous) for _, a in arrays)
-        return abi.Variant(contig, may_alias(arrays, self.written | self.overlap), self.boundscheck,
-                           self._fixed_dims(bound.dims))
+        base = abi.Variant(contig, may_alias(arrays, self.written | self.overlap), self.boundscheck)
+        fixed = self._fixed_dims(bound.dims, base) if self._short else ()
+        return dataclasses.replace(base, dims=fixed) if fixed else base
 
-    def _fixed_dims(self, dims: dict) -> tuple[tuple[str, int], ...]:
+    def _fixed_dims(self, dims: dict, base: abi.Variant) -> tuple[tuple[str, int], ...]:
+        """The short dims (and values) a copy specialized for this call unrolls:
+        those the general schedule of ``base`` leaves as loops inside a region."""
         values = tuple((d, dims[d]) for d in self._short if dims[d] <= analysis.FULL_UNROLL_TRIP)
         if not values:
             return ()
-        worth = self._worth.get(values)
-        if worth is None:
-            worth = self._worth[values] = specialize.unrolls(self.ir, dict(values))
-        return values if worth else ()
+        key = (base, values)
+        hit = self._worth.get(key)
+        if hit is None:
+            lowered, sched = self.schedule(base)
+            regions = sched.regions + (sched.fast.regions if sched.fast is not None else ())
+            hit = self._worth[key] = specialize.worth_fixing(lowered, regions, dict(values))
+        return hit
 
     def _slow(self, *args):
         bound = check_arguments(self.ir, args, self.written)
@@ -231,11 +240,16 @@ class Kernel:
         """The lowered kernel and the schedule the cost model chose for it; ``warn``:
         warn about loops that run on one thread against ``parallel`` (when compiling);
         ``fixed``: of the copy specialized for the variant's short dims."""
-        lowered = self.lowered(variant, fixed)
-        sched = scheduler.schedule(lowered, variant, host_target(), self.options, warn)
-        if debug_level() >= 2:
-            _debug(2, scheduler.format_schedule(lowered, sched))
-        return sched.kernel, sched
+        key = (dataclasses.replace(variant, dims=()), variant.dims if fixed else ())
+        warns = warn and self._may_warn  # warnings come from scheduling: not from the cache
+        hit = None if warns else self._schedules.get(key)
+        if hit is None:
+            lowered = self.lowered(variant, fixed)
+            sched = scheduler.schedule(lowered, key[0], host_target(), self.options, warn)
+            if debug_level() >= 2:
+                _debug(2, scheduler.format_schedule(lowered, sched))
+            hit = self._schedules[key] = (sched.kernel, sched)
+        return hit
 
     def llvm_module(self, variant: abi.Variant, warn: bool = False):
         module = jit.new_module(f"{self.name}.{variant.tag}")
