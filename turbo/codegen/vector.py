@@ -533,8 +533,7 @@ class RegionEmitter:
         """A strided vector load (``A[j, i]`` vectorized along ``j``) for an instance
         of a group of W consecutive values of the unrolled loop ``i``, along which
         the access is contiguous: the group's W rows ``A[j + k, i0 : i0 + W]`` are
-        loaded once (row k under lane k of the tail mask) and transposed in
-        registers; column r is instance i0 + r's vector. Instead of W gathers of W
+        loaded once and transposed in registers; column r is instance i0 + r's vector. Instead of W gathers of W
         lanes each: W loads and W log2(W) shuffles for the group. Under the tail
         mask, rows past the vector loop's last index read the last one's row
         instead (lanes the mask drops): plain loads, of rows the loop reads anyway."""

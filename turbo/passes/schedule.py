@@ -1114,13 +1114,13 @@ class _Counter:
 
     def _transposed(self, node) -> bool:
         """Whether codegen reads this strided access as transposed blocks: the
-        innermost unrolled loop of the region (step 1) is the one it moves along
-        contiguously (``analysis.transposable``)."""
+        innermost unrolled loop of step 1 around it is one it moves along
+        contiguously (``analysis.transposable``; codegen's ``Instance.group``)."""
         env = self.env
-        joined = [(n, f, d) for n, f, d in env.offsets if n != env.vname and f > 1]
-        if not joined or joined[-1][2] != 1:
+        joined = [(n, f) for n, f, d in env.offsets if n != env.vname and f > 1 and d == 1]
+        if not joined:
             return False
-        u, f, _ = joined[-1]
+        u, f = joined[-1]
         return f % env.width == 0 and analysis.transposable(self.m.ctx, node, u, env.loops, f, env.width)
 
 
