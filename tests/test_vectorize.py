@@ -774,3 +774,25 @@ kernel bad(out: f64[N], x: f64[N], w: f64[R]) {
         with pytest.raises(turbo.KernelIndexError, match="'x'") as info:
             kernel(np.zeros(8), np.ones(8), np.ones(r))
         assert "x[i + d]" in str(info.value) and "line 5" in str(info.value)
+
+
+def test_literal_trips_shorter_than_a_vector_are_not_tried():
+    """A literal 3-trip loop is never the vector loop of a candidate (every step
+    would be masked), nor unrolled beyond its trip, unless the user asks for it."""
+    rng = np.random.default_rng(12)
+    args = literal_args("filter3", rng, 9, "float32")
+    kernel = module(LITERAL_SOURCE, "f32").filter3
+    from turbo.passes import analysis
+
+    ctx = analysis.Context.of(kernel.ir)
+    sites = list(S.sites_within(next(S._nests(kernel.ir.body))))
+    for site in sites:
+        plans_here = list(S._candidates(ctx, site, AVX2, S.Options()))
+        assert (plans_here == []) == (site.loop.index in ("di", "dj"))
+        for p in plans_here:
+            assert all(f <= 3 for n, f in zip(p.loops, p.factors) if n in ("di", "dj"))
+    forced = module(LITERAL_SOURCE, "f32", vectorize="dj", unroll={"di": 3}).filter3
+    text = forced.explain(*args)
+    assert "vectorize dj" in text.split("rejected")[0]
+    for n in (1, 5, 9):
+        assert_same(forced, *literal_args("filter3", rng, n, "float32"))

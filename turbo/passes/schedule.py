@@ -455,6 +455,12 @@ def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Optio
     lane = _lane_type(v)
     w = target.width(lane)
     ancestors = site.outer
+    # a literal trip shorter than a vector (a filter's taps) would run only masked
+    # steps, and a factor above a literal trip only leftovers: not tried, unless asked for
+    trips = [analysis.literal_range(x) for x in ancestors]
+    forced = {n for n, _ in options.unroll}
+    if options.vectorize != v.index and (r := analysis.literal_range(v)) is not None and len(r) < w:
+        return
     # which enclosing loops may join: any, but at most two loops get a factor > 1
     for k in range(0, min(2, len(ancestors)) + 1):
         for chosen in itertools.combinations(range(len(ancestors)), k):
@@ -463,6 +469,9 @@ def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Optio
             full = tuple(u for u in unrollable if _jammed_inside(u[0], paths))
             for factors in _factor_choices(len(chosen)):
                 if math.prod(factors) > MAX_INSTANCES:
+                    continue
+                if any(trips[i] is not None and factors[k] > len(trips[i]) and ancestors[i].index not in forced
+                       for k, i in enumerate(chosen)):
                     continue
                 yield RegionPlan(paths[0], names, paths, factors, v.index, w, lane, full)
 
