@@ -233,12 +233,11 @@ def test_signatures_follow_dtypes_and_dim_equalities():
     call(f, 3, 3, 3)  # first call: all dims equal, so one dim name
     assert f.signatures == ["(C: f64[n0, n0], A: f64[n0, n0], B: f64[n0, n0])"]
     call(f, 3, 4, 5)  # needs a more general signature
-    call(f, 2, 6, 2)
+    call(f, 2, 6, 2)  # taken by the general kernel (the entry points are chained)
     call(f, 2, 2, 2, "float32")
     assert f.signatures == [
         "(C: f64[n0, n0], A: f64[n0, n0], B: f64[n0, n0])",
         "(C: f64[n0, n1], A: f64[n0, n2], B: f64[n2, n1])",
-        "(C: f64[n0, n0], A: f64[n0, n1], B: f64[n1, n0])",
         "(C: f32[n0, n0], A: f32[n0, n0], B: f32[n0, n0])",
     ]
     g = jit(P.gemm)
@@ -254,11 +253,25 @@ def test_calls_after_the_first_take_the_machine_code_entry():
     entry = type(f).__call__
     assert type(entry).__name__ == "builtin_function_or_method"
     assert f(x, x) == 4.0
-    # another signature goes through the dispatcher and still works, also repeatedly
+    # another signature goes through the dispatcher once, then the entry points are
+    # chained: each one's miss calls the next one's, in C, without the dispatcher
     xi = np.arange(4, dtype=np.int32)
     assert f(xi, xi) == 14 and f(xi, xi) == 14
     assert f(x, x) == 4.0
-    assert type(f).__call__ is entry
+    chain = type(f).__call__
+    assert type(chain).__name__ == "builtin_function_or_method"
+    seen = []
+    target = f._target
+    f._target = lambda args: seen.append(args) or target(args)
+    for _ in range(3):
+        assert f(x, x) == 4.0 and f(xi, xi) == 14
+    assert seen == []
+    # a third signature joins the chain; the dispatcher sees it once
+    xs = np.ones(3, np.float32)
+    assert f(xs, xs) == 3.0 and f(xs, xs) == 3.0 and f(xi, xi) == 14 and f(x, x) == 4.0
+    assert len(seen) == 1 and len(f.signatures) == 3
+    # a miss for a layout the kernel has not compiled still reaches its checked path
+    assert f(x[::2], x[::2]) == 2.0 and f(xi[::2], xi[::2]) == 4
 
 
 def test_inspect_stages_and_errors():

@@ -116,6 +116,7 @@ class Kernel:
         self._lock = threading.RLock()
         self._variants: dict[abi.Variant, tuple[int, object]] = {}
         self._entry = None
+        self._entry_addr = None  # the compiled entry point's address, once built
         self._entry_job = None  # the entry point compiling on a worker thread
         self._slots_addr = None
         self._keepalive = None
@@ -193,6 +194,11 @@ class Kernel:
         if result is None:
             return None
         return bool(result.value) if self.ir.result is ir.DType.BOOL else result.value
+
+    def entry_missing_to(self, miss):
+        """This kernel's entry point as a new builtin whose misses call ``miss``
+        (another entry point: a chain of them, tried in C), with what keeps it alive."""
+        return fastcall.make_builtin(self.name, self._entry_addr, (miss, self._raise_error))
 
     def _refuse_overlap(self, bound):
         arrays = [(self.ir.params[i].name, bound.values[i]) for i in self._array_pos]
@@ -348,9 +354,8 @@ class Kernel:
             for variant, (addr, _) in self._variants.items():
                 if variant.boundscheck == self.boundscheck:
                     self._install(variant, addr)
-            fn, mdef = fastcall.make_builtin(
-                self.name, compiled.addresses[entry_name], (self.on_miss or self._slow, self._raise_error)
-            )
+            self._entry_addr = compiled.addresses[entry_name]
+            fn, mdef = fastcall.make_builtin(self.name, self._entry_addr, (self.on_miss or self._slow, self._raise_error))
             self._keepalive = mdef
             self._entry = fn
             type(self).__call__ = fn
