@@ -796,3 +796,69 @@ def test_literal_trips_shorter_than_a_vector_are_not_tried():
     assert "vectorize dj" in text.split("rejected")[0]
     for n in (1, 5, 9):
         assert_same(forced, *literal_args("filter3", rng, n, "float32"))
+
+
+# ----------------------------------------------------------------------------- split nests
+
+SPLIT_SOURCE = """
+kernel softmax(out: T[M, N], A: T[M, N]) {
+    for i in 0:M {
+        m = A[i, 0]
+        for j in 0:N { m = max(m, A[i, j]) }
+        s = 0.0
+        for j in 0:N {
+            e = exp(A[i, j] - m)
+            out[i, j] = e
+            s += e
+        }
+        r = 1.0 / s
+        for j in 0:N { out[i, j] = out[i, j] * r }
+    }
+}
+kernel layernorm(out: T[M, N], A: T[M, N], g: T[N]) {
+    for i in 0:M {
+        s = 0.0
+        for j in 0:N { s += A[i, j] }
+        mu = s / N
+        v = 0.0
+        for j in 0:N {
+            d = A[i, j] - mu
+            if d > 0.0 { v += d * d } else { v += d * d * 1.0 }
+        }
+        r = 1.0 / sqrt(v / N + 0.00001)
+        for j in 0:N { out[i, j] = (A[i, j] - mu) * r * g[j] }
+    }
+}
+"""
+
+
+def split_args(name, rng, m, n, dt):
+    args = [np.zeros((m, n), dt), rand(rng, (m, n), dt)]
+    if name == "layernorm":
+        args.append(rand(rng, n, dt))
+    return args
+
+
+def test_sibling_loops_get_regions_of_their_own():
+    """A row softmax has three loops inside i: one region could vectorize only one
+    of them (the others would run as written inside it, exp per element); the model
+    prices the root as written with each inner loop vectorized lower, and explain()
+    shows the three schedules."""
+    for dt in ("f32", "f64"):
+        regions = plans("softmax", AVX2, dt, src=SPLIT_SOURCE)
+        assert sorted(p.root for p in regions) == [(0, 1), (0, 3), (0, 5)]
+        assert all(p.vector == "j" for p in regions)
+    text = module(SPLIT_SOURCE, "f32").softmax.explain()
+    assert "chosen: loop i as written, each loop inside with a schedule of its own" in text
+    assert text.count("loop j (at 0.") in (3, 6)  # 6: the unchecked and the checked copy of a versioned nest
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["softmax", "layernorm"])
+def test_split_nests_match_interpreter(name, dt):
+    rng = np.random.default_rng(13)
+    short = {"float32": "f32", "float64": "f64"}[dt]
+    for options in ({}, {"parallel": True}):
+        kernel = module(SPLIT_SOURCE, short, **options)[name]
+        for m, n in ((0, 3), (1, 1), (3, 7), (5, 8), (9, 17), (2, 33), (7, 40)):
+            assert_same(kernel, *split_args(name, rng, m, n, dt))
