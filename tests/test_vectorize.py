@@ -221,25 +221,29 @@ def _loops(body):
     return [s for s in ir.walk_stmts(body) if isinstance(s, ir.For)]
 
 
-@pytest.mark.parametrize("name", ["dot", "possum", "gemm", "gemm_ikj", "gemm_abt", "gemvt", "sse", "aplusat",
-                                  "lower_rowsums", "relu"])
-def test_forced_schedules_match_interpreter(name):
-    """Every schedule the overrides can force is either refused with a
-    ScheduleError or computes what the interpreter computes."""
-    rng = np.random.default_rng(6)
-    base = module(SOURCE, "f64")[name]
+def forced_schedules_applied(src, name, make_args, rng) -> int:
+    """Force every override pair of ``legal_overrides`` on kernel ``name`` (f64):
+    each is refused with a ScheduleError or matches the interpreter at sizes
+    0 - 13. Returns how many were applied."""
     applied = 0
-    for vec, unroll in legal_overrides(base):
+    for vec, unroll in legal_overrides(module(src, "f64")[name]):
         try:
-            mod = module(SOURCE, "f64", vectorize=vec, unroll=unroll)
-            kernel = mod[name]
+            kernel = module(src, "f64", vectorize=vec, unroll=unroll)[name]
             kernel.schedule(kernel.variant_for(()))
         except turbo.ScheduleError:
             continue
         applied += 1
         for n in (0, 1, 5, 9, 13):
-            assert_same(kernel, *args_for(name, rng, n, "float64"))
-    assert applied >= 1
+            assert_same(kernel, *make_args(name, rng, n, "float64"))
+    return applied
+
+
+@pytest.mark.parametrize("name", ["dot", "possum", "gemm", "gemm_ikj", "gemm_abt", "gemvt", "sse", "aplusat",
+                                  "lower_rowsums", "relu"])
+def test_forced_schedules_match_interpreter(name):
+    """Every schedule the overrides can force is either refused with a
+    ScheduleError or computes what the interpreter computes."""
+    assert forced_schedules_applied(SOURCE, name, args_for, np.random.default_rng(6)) >= 1
 
 
 # ----------------------------------------------------------------------------- decisions
@@ -528,19 +532,7 @@ def test_literal_loop_kernels_match_interpreter(name, dt):
 
 @pytest.mark.parametrize("name", ["filter3", "taps", "channels"])
 def test_forced_schedules_with_unrolled_loops_match_interpreter(name):
-    rng = np.random.default_rng(7)
-    base = module(LITERAL_SOURCE, "f64")[name]
-    applied = 0
-    for vec, unroll in legal_overrides(base):
-        try:
-            kernel = module(LITERAL_SOURCE, "f64", vectorize=vec, unroll=unroll)[name]
-            kernel.schedule(kernel.variant_for(()))
-        except turbo.ScheduleError:
-            continue
-        applied += 1
-        for n in (0, 1, 5, 9, 13):
-            assert_same(kernel, *literal_args(name, rng, n, "float64"))
-    assert applied >= 3
+    assert forced_schedules_applied(LITERAL_SOURCE, name, literal_args, np.random.default_rng(7)) >= 3
 
 
 # ----------------------------------------------------------------------------- scalar tails

@@ -45,12 +45,10 @@ def short_dims(kernel: ir.Kernel) -> tuple[str, ...]:
     """The dims that are the whole trip of a loop inside another loop (``for di in
     0:R``, literal start and step): worth specializing when they are small."""
     out = []
-    for s in ir.walk_stmts(kernel.body):
-        if isinstance(s, ir.For):
-            for x in ir.walk_stmts(s.body):
-                if (isinstance(x, ir.For) and isinstance(x.stop, ir.Var) and x.stop.name in kernel.dims
-                        and isinstance(x.start, ir.Const) and isinstance(x.step, ir.Const) and x.stop.name not in out):
-                    out.append(x.stop.name)
+    for _, x, outer in _loops(kernel.body, (), ()):
+        if (outer and isinstance(x.stop, ir.Var) and x.stop.name in kernel.dims and isinstance(x.start, ir.Const)
+                and isinstance(x.step, ir.Const) and x.stop.name not in out):
+            out.append(x.stop.name)
     return tuple(out)
 
 
