@@ -50,10 +50,10 @@ def test_a_failed_entry_compile_is_raised_by_the_call_and_retried(monkeypatch):
     kernel, c = fresh_axpy()
     real = jit.compile_text
 
-    def failing(text, symbols, pass_name):
+    def failing(text, symbols, pass_name, key=None):
         if pass_name.startswith("entry["):
             raise CompilerError("injected failure", pass_name)
-        return real(text, symbols, pass_name)
+        return real(text, symbols, pass_name, key)
 
     monkeypatch.setattr(jit, "compile_text", failing)
     y, x = np.zeros(5), np.arange(5.0)

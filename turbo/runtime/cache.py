@@ -5,8 +5,10 @@ Entry file ``<key>.o`` holds a header and the object bytes:
 
     TURBOOBJ1\\n <key (64 hex)>\\n <sha256 of payload (64 hex)>\\n <payload>
 
-The key is a hash of the lowered code (LLVM IR text), the target CPU and its
-features, and the turbo, llvmlite and LLVM versions. An entry is used only when
+The key (``jit.plan_key``) hashes what the code is made from: a kernel's IR,
+options and variant, and turbo's own source files; or, where scheduling must run
+anyway, the lowered code (LLVM IR text). Both also hash the target CPU and its
+features and the turbo, llvmlite and LLVM versions. An entry is used only when
 its header names the key it was looked up by and the payload hashes to the
 recorded value: a truncated, corrupted or foreign file is deleted and rebuilt,
 never loaded. Writes go to a temporary file renamed into place, so a concurrent

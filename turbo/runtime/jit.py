@@ -137,42 +137,78 @@ def to_llvm(text: str, pass_name: str) -> llvm.ModuleRef:
 _loaded: dict[str, Compiled] = {}
 
 
-def compile_module(module: ll.Module, symbols: list[str], pass_name: str) -> Compiled:
+def compile_module(module: ll.Module, symbols: list[str], pass_name: str, key: str | None = None) -> Compiled:
     """Load ``module`` into the engine and return the addresses of ``symbols``.
 
     A module already loaded in this process is not loaded twice (its symbols would
-    clash); otherwise an intact disk-cache entry for the same code is used."""
-    return compile_text(str(module), symbols, pass_name)
+    clash); otherwise an intact disk-cache entry for the same code is used.
+    ``key``: see ``compile_text``."""
+    return compile_text(str(module), symbols, pass_name, key)
 
 
-def compile_text(text: str, symbols: list[str], pass_name: str) -> Compiled:
+def compile_text(text: str, symbols: list[str], pass_name: str, key: str | None = None) -> Compiled:
     """``compile_module`` for a module given as LLVM assembly text (which names
-    no target: the host's is added)."""
+    no target: the host's is added). ``key``: the object is cached under this key
+    (from ``plan_key``, already looked up with ``cached``) instead of a hash of
+    the text."""
     if "target triple" not in text:
         text = f'target triple = "{host_target().triple}"\ntarget datalayout = "{data_layout()}"\n' + text
-    key = cache_key(text)
+    probe = key is None
+    key = key or cache_key(text)
     with _lock:
         if key in _loaded:
             return _loaded[key]
         ee = engine()
-        obj = cache.load(key)
+        obj = cache.load(key) if probe else None
         from_cache = obj is not None
         if obj is None:
             mod = to_llvm(text, pass_name)
             optimize(mod)
             obj = target_machine().emit_object(mod)
             cache.store(key, obj)
+        return _add_object(ee, key, obj, symbols, from_cache, pass_name)
+
+
+def cached(key: str, symbols: list[str], pass_name: str) -> Compiled | None:
+    """The code stored under ``key`` (a ``plan_key``), loaded, or None when the
+    disk cache has no intact entry for it: the caller then generates the module
+    and compiles it with this key."""
+    hit = _loaded.get(key)
+    if hit is not None:
+        return hit
+    obj = cache.load(key)  # outside the lock: a worker may hold it for a whole compile
+    if obj is None:
+        return None
+    with _lock:
+        hit = _loaded.get(key)
+        return hit if hit is not None else _add_object(engine(), key, obj, symbols, True, pass_name)
+
+
+def _add_object(ee, key: str, obj: bytes, symbols: list[str], from_cache: bool, pass_name: str) -> Compiled:
+    # Symbols name their code by a hash of it, so ones this engine already has
+    # are the same code loaded under another key (by text, then by plan):
+    # loading it twice would clash.
+    addresses = {s: ee.get_function_address(s) or ee.get_global_value_address(s) for s in symbols}
+    if not all(addresses.values()):
         ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
         ee.finalize_object()
-        addresses = {}
         for s in symbols:
-            addr = ee.get_function_address(s) or ee.get_global_value_address(s)
-            if not addr:
+            addresses[s] = ee.get_function_address(s) or ee.get_global_value_address(s)
+            if not addresses[s]:
                 raise CompilerError(f"symbol {s} missing after loading the object", pass_name)
-            addresses[s] = addr
-        compiled = Compiled(addresses, from_cache)
-        _loaded[key] = compiled
-        return compiled
+    compiled = Compiled(addresses, from_cache)
+    _loaded[key] = compiled
+    return compiled
+
+
+class Ready:
+    """A compiled module in ``Pending``'s shape (a cache hit needs no worker)."""
+
+    def __init__(self, compiled: Compiled):
+        self._compiled = compiled
+
+    def result(self) -> Compiled:
+        return self._compiled
 
 
 class Pending:
@@ -180,15 +216,16 @@ class Pending:
     waits for it and returns what ``compile_module`` would have, or raises what it
     would have raised."""
 
-    def __init__(self, text: str, symbols: list[str], pass_name: str):
+    def __init__(self, text: str, symbols: list[str], pass_name: str, key: str | None):
         self._result: Compiled | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(text, symbols, pass_name), name="turbo-jit", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(text, symbols, pass_name, key), name="turbo-jit",
+                                        daemon=True)
         self._thread.start()
 
-    def _run(self, text: str, symbols: list[str], pass_name: str) -> None:
+    def _run(self, text: str, symbols: list[str], pass_name: str, key: str | None) -> None:
         try:
-            self._result = compile_text(text, symbols, pass_name)
+            self._result = compile_text(text, symbols, pass_name, key)
         except BaseException as e:  # handed to the thread that waits
             self._error = e
 
@@ -199,13 +236,13 @@ class Pending:
         return self._result
 
 
-def compile_later(module: ll.Module, symbols: list[str], pass_name: str) -> Pending:
+def compile_later(module: ll.Module, symbols: list[str], pass_name: str, key: str | None = None) -> Pending:
     """``compile_module`` on a worker thread. LLVM runs with the GIL released, so
     Python work done meanwhile (scheduling and generating another module) overlaps
     it; llvmlite's own lock keeps LLVM itself to one thread at a time."""
     engine()  # LLVM's targets initialized here, not raced by the worker
     data_layout()
-    return Pending(str(module), symbols, pass_name)
+    return Pending(str(module), symbols, pass_name, key)
 
 
 def optimized_text(module: ll.Module, pass_name: str) -> tuple[str, str]:
@@ -214,6 +251,29 @@ def optimized_text(module: ll.Module, pass_name: str) -> tuple[str, str]:
         mod = to_llvm(str(module), pass_name)
         optimize(mod)
         return str(mod), target_machine().emit_assembly(mod)
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of turbo's own source files: code cached by ``plan_key`` was made by
+    these passes and generators, so any edit to them (a development checkout, a
+    patched install) must miss, even at the same version number."""
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.suffix in (".py", ".lark") and "__pycache__" not in p.parts:
+            h.update(p.relative_to(root).as_posix().encode() + b"\0")
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def plan_key(*parts: str) -> str:
+    """A cache key for code named by what it was generated from (a kernel's IR,
+    options and variant, which ``parts`` hash) rather than by its LLVM text: a hit
+    skips scheduling and code generation as well as LLVM."""
+    return cache_key("plan", code_fingerprint(), *parts)
 
 
 def cache_key(*parts: str) -> str:

@@ -37,7 +37,7 @@ from ..errors import (
 from ..passes import analysis, parallel, pipeline, specialize
 from ..passes import schedule as scheduler
 from ..passes.target import host as host_target
-from . import fastcall, jit
+from . import cache, fastcall, jit
 
 _CTYPES = {
     ir.DType.F32: ctypes.c_float,
@@ -236,6 +236,16 @@ class Kernel:
     def _symbol(self, what: str) -> str:
         return f"turbo_{self.name}_{what}_{jit.cache_key(str(self.ir), repr(self.boundscheck), repr(self.options), repr(sorted(self.overlap)))[:12]}"
 
+    def _plan_key(self, what: str) -> str | None:
+        """The disk-cache key of this kernel's code for ``what`` (a variant's tag, or
+        "entry"), named by what it is generated from, so that a hit skips scheduling
+        and code generation; None where those must run: no disk cache, a kernel whose
+        scheduling may warn (parallel loops), or schedules asked to be shown
+        (``TURBO_DEBUG`` >= 2)."""
+        if self._may_warn or debug_level() >= 2 or cache.cache_dir() is None:
+            return None
+        return jit.plan_key(self._symbol(what))
+
     def lowered(self, variant: abi.Variant, fixed: bool = False) -> ir.Kernel:
         """The kernel after the passes; ``fixed``: the copy specialized for the
         variant's short dims (``variant.dims``)."""
@@ -284,9 +294,13 @@ class Kernel:
             if hit is not None:
                 return hit
             t0 = time.perf_counter()
-            module = self._build(lambda: self.llvm_module(variant, warn=True), f"codegen[{variant.tag}]")
             name = self._symbol(variant.tag)
-            compiled = jit.compile_module(module, [name], f"codegen[{self.name}:{variant.tag}]")
+            pass_name = f"codegen[{self.name}:{variant.tag}]"
+            key = self._plan_key(variant.tag)
+            compiled = jit.cached(key, [name], pass_name) if key else None
+            if compiled is None:
+                module = self._build(lambda: self.llvm_module(variant, warn=True), f"codegen[{variant.tag}]")
+                compiled = jit.compile_module(module, [name], pass_name, key)
             addr = compiled.addresses[name]
             argtypes = []
             for a in variant.abi(self.ir):
@@ -302,7 +316,7 @@ class Kernel:
             _debug(1, f"compiled {self.name} [{variant.tag}] in {1e3 * (time.perf_counter() - t0):.1f} ms"
                    f"{' (disk cache)' if compiled.from_cache else ''}")
             if debug_level() >= 4:
-                opt, asm = jit.optimized_text(module, "inspect")
+                opt, asm = jit.optimized_text(self.llvm_module(variant), "inspect")
                 _debug(4, f"LLVM IR of {self.name} [{variant.tag}]:\n{opt}")
                 if debug_level() >= 5:
                     _debug(5, f"assembly of {self.name} [{variant.tag}]:\n{asm}")
@@ -333,10 +347,16 @@ class Kernel:
         with self._lock:
             if self._entry is None and self._entry_job is None:
                 t0 = time.perf_counter()
-                module = jit.new_module(f"{self.name}.entry")
                 names = [self._symbol("entry"), self._symbol("slots")]
-                self._build(lambda: build_entry(self.ir, self.written, module, *names, self.overlap), "entry")
-                self._entry_job = jit.compile_later(module, names, f"entry[{self.name}]")
+                key = self._plan_key("entry")
+                hit = jit.cached(key, names, f"entry[{self.name}]") if key else None
+                if hit is not None:
+                    self._entry_job = jit.Ready(hit)
+                else:
+                    module = jit.new_module(f"{self.name}.entry")
+                    self._build(lambda: build_entry(self.ir, self.written, module, *names, self.overlap), "entry")
+                    host_target()  # asks LLVM: done before the worker holds llvmlite's lock, or the schedule waits for it
+                    self._entry_job = jit.compile_later(module, names, f"entry[{self.name}]", key)
                 self.compile_seconds += time.perf_counter() - t0
 
     def _ensure_entry(self) -> None:
