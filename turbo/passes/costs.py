@@ -22,8 +22,9 @@ Fields of an ``OpCost``:
     micro-operations it issues; all kinds share the core's issue width.
 ``unit``
     the execution resource it competes for: ``fp`` (vector arithmetic ports),
-    ``load`` (load ports), ``store`` (store port), ``div`` (the divider, separate
-    and slow), ``int`` (integer/address ports, rarely the bottleneck).
+    ``load`` (load ports), ``store`` (store port), ``mem`` (element-wise accesses:
+    the lanes of gathers and scatters), ``div`` (the divider, separate and slow),
+    ``int`` (integer/address ports, rarely the bottleneck).
 ``regs``
     vector registers it needs for temporaries beyond its result (a SIMD ``exp``
     holds constants and intermediate values).
@@ -73,8 +74,14 @@ COSTS: dict[str, OpCost] = {
     # data from the store: it waits until the store reaches the cache (trsv rows
     # ran ~30 cycles longer with a masked tail than with a scalar one on Zen 4)
     "forward_stall": OpCost(30, 30.0, unit="load"),
-    "gather_lane": OpCost(6, 1.0, 1, unit="load"),  # per lane of a gather
-    "scatter_lane": OpCost(2, 1.5, 2, unit="store"),  # per lane: AVX2 has no scatter
+    # per lane of a gather, and of a scatter (AVX2 has none: an extract and a store
+    # per lane). Both go element by element through the address ports that loads
+    # and stores share, so they share a unit: a loop that gathers and scatters
+    # pays for both. Measured on Zen 4 (f32 and f64, rows 250 apart): ~1.8 and
+    # ~2.0 cycles a lane; rows a power of two apart (256) cost 2-3x that, their
+    # lines competing for the same L1 sets, which these figures do not include.
+    "gather_lane": OpCost(6, 1.8, 1, unit="mem"),
+    "scatter_lane": OpCost(2, 2.0, 2, unit="mem"),
     # control
     "branch": OpCost(1, 0.5, unit="int"),  # loop back-edge with its compare
     # math routines, per vector
