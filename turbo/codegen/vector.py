@@ -233,20 +233,24 @@ class RegionEmitter:
                 if f > 1:
                     self.counted(main, rest, self.W, f"{s.index}_vec", lambda t: step_fn(t, firsts, 1))
                 scalar_tail = (start, rest, trip)
-            elif f > 1:
-                # the leftover, one masked vector per step (whole vectors have every
-                # lane on): one more copy of the body, not two
-                # LLVM may unroll this loop, and loops inside it (jammed_loop): at
-                # sizes below a whole step all the work runs here, one vector at a
-                # time (logsumexp at n = 16-32: 1.3x)
-                self.counted(main, trip, self.W, f"{s.index}_tail", lambda t: step_fn(t, firsts, 1, masked=True),
-                             llvm_unrolls=True)
             else:
+                rest = main
+                if f > 1:
+                    # the leftover's whole vectors, one per step, unmasked: AVX2's
+                    # masked loads and stores cost several times a plain one (a
+                    # column sum's 16 leftover lanes, masked, took longer than its
+                    # 240 others). LLVM may unroll this loop, and loops inside it
+                    # (jammed_loop): at sizes below a whole step all the work runs
+                    # here (logsumexp at n = 16-32: 1.3x)
+                    rest = b.sub(trip, b.urem(trip, ll.Constant(I64, self.W)))
+                    self.counted(main, rest, self.W, f"{s.index}_vec", lambda t: step_fn(t, firsts, 1),
+                                 llvm_unrolls=True)
+                # then one masked vector for the last, partial one
                 tail = self.cg.fn.append_basic_block(f"{s.index}_tail")
                 after = self.cg.fn.append_basic_block(f"{s.index}_after")
-                b.cbranch(b.icmp_signed("<", main, trip), tail, after)
+                b.cbranch(b.icmp_signed("<", rest, trip), tail, after)
                 b.position_at_end(tail)
-                step_fn(main, firsts, 1, masked=True)
+                step_fn(rest, firsts, 1, masked=True)
                 b.branch(after)
                 b.position_at_end(after)
         else:

@@ -62,8 +62,8 @@ class RegionPlan:
     # loops inside the region it does not transform, run unrolled fully: (path,
     # index, trip); short literal loops (analysis.fully_unrollable), a filter's taps
     unrolled: tuple[tuple[Path, str, int], ...] = ()
-    # how the vector loop's leftover iterations run: "masked" (one masked vector per
-    # step) or "scalar" (whole vectors, then one iteration at a time); the model
+    # how the vector loop's leftover iterations run: whole vectors, then "masked"
+    # (one masked vector) or "scalar" (one iteration at a time); the model
     # prices a scalar tail where a masked load would wait on a store (_Model.loop)
     tail: str = "masked"
 
@@ -811,13 +811,15 @@ class _Model:
         step = factor * lanes
         overhead = self.t.cost("branch").rthroughput + self.t.cost("iadd").rthroughput
         if is_vec:
-            # f-vector steps, then the leftover: one masked vector per step, or whole
-            # vectors and then one iteration at a time (a scalar tail)
+            # f-vector steps, then the leftover: whole vectors one per step, and the
+            # last partial one masked (a masked tail) or one iteration at a time (a
+            # scalar tail)
             full, masked, singles, scalars, p_left = _leftover(trip, step, lanes, analysis.literal_range(s) is not None)
             total = full * (body + overhead)
             if plan.tail == "scalar":
                 total += singles * (body / factor + overhead) + scalars * (self.scalar_iteration(s, path, env) + overhead)
             else:
+                # whole vectors, one per step, then one masked vector for a partial one
                 total += masked * (body / factor + overhead)
                 if self.facts.hazard(self.nest, s):
                     # the masked load of the last iterations overlaps the narrower
