@@ -221,6 +221,29 @@ def test_float_literals_follow_the_arrays_precision():
     assert "(x: f32[n0], a: f32)" in sc.signatures
 
 
+def test_identical_functions_share_code_but_not_dispatch():
+    """Two functions with the same source compile to kernels of the same symbol
+    names (named by a hash of the code), so the second loads none of its own: each
+    must still call its own chain of signatures, whatever order the dtypes come in."""
+    def make():
+        def double(x, y):
+            for i in range(x.shape[0]):
+                y[i] = x[i] * 2
+        return jit(double)
+
+    f, g = make(), make()
+    orders = ((np.float64, np.float32, np.int32), (np.int64, np.float32, np.float64, np.int32))
+    for fn, dts in ((f, orders[0]), (g, orders[1]), (f, orders[1]), (g, orders[0])):
+        for dt in dts:
+            x = np.arange(5).astype(dt)
+            y = np.zeros(5, dt)
+            fn(x, y)
+            np.testing.assert_array_equal(y, 2 * x)
+    y = np.zeros(3)
+    g(np.arange(6.0)[::2], y)  # a strided view: another variant of the same kernel
+    np.testing.assert_array_equal(y, [0.0, 4.0, 8.0])
+
+
 def test_signatures_follow_dtypes_and_dim_equalities():
     r = np.random.default_rng(0)
 
