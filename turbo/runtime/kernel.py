@@ -244,7 +244,9 @@ class Kernel:
         (``TURBO_DEBUG`` >= 2)."""
         if self._may_warn or debug_level() >= 2 or cache.cache_dir() is None:
             return None
-        return jit.plan_key(self._symbol(what))
+        # what the symbol name hashes, whole: its 12 digits name code within a
+        # process, not across every kernel a cache will ever hold
+        return jit.plan_key(str(self.ir), repr(self.boundscheck), repr(self.options), repr(sorted(self.overlap)), what)
 
     def lowered(self, variant: abi.Variant, fixed: bool = False) -> ir.Kernel:
         """The kernel after the passes; ``fixed``: the copy specialized for the
