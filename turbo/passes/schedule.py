@@ -819,7 +819,6 @@ class _Model:
             if plan.tail == "scalar":
                 total += singles * (body / factor + overhead) + scalars * (self.scalar_iteration(s, path, env) + overhead)
             else:
-                # whole vectors, one per step, then one masked vector for a partial one
                 total += masked * (body / factor + overhead)
                 if self.facts.hazard(self.nest, s):
                     # the masked load of the last iterations overlaps the narrower

@@ -233,8 +233,12 @@ class Kernel:
 
     # ------------------------------------------------------------------ compiling
 
+    def _identity(self) -> tuple[str, ...]:
+        """What this kernel's code is generated from, besides the variant."""
+        return str(self.ir), repr(self.boundscheck), repr(self.options), repr(sorted(self.overlap))
+
     def _symbol(self, what: str) -> str:
-        return f"turbo_{self.name}_{what}_{jit.cache_key(str(self.ir), repr(self.boundscheck), repr(self.options), repr(sorted(self.overlap)))[:12]}"
+        return f"turbo_{self.name}_{what}_{jit.cache_key(*self._identity())[:12]}"
 
     def _plan_key(self, what: str) -> str | None:
         """The disk-cache key of this kernel's code for ``what`` (a variant's tag, or
@@ -246,7 +250,7 @@ class Kernel:
             return None
         # what the symbol name hashes, whole: its 12 digits name code within a
         # process, not across every kernel a cache will ever hold
-        return jit.plan_key(str(self.ir), repr(self.boundscheck), repr(self.options), repr(sorted(self.overlap)), what)
+        return jit.plan_key(*self._identity(), what)
 
     def lowered(self, variant: abi.Variant, fixed: bool = False) -> ir.Kernel:
         """The kernel after the passes; ``fixed``: the copy specialized for the
