@@ -265,6 +265,48 @@ def test_gemm_register_tile_decisions():
     assert (p.vector, p.width, p.factors) == ("n", 4, (6, 2))
 
 
+FILTER5 = """
+kernel filter5(out: T[M, N], img: T[M, N], k: T[5, 5]) {
+    for i in 0:M - 4, j in 0:N - 4 {
+        s = 0.0
+        for di in 0:5, dj in 0:5 { s += img[i + di, j + dj] * k[di, dj] }
+        out[i, j] = s
+    }
+}
+"""
+
+
+@pytest.mark.parametrize("target", [AVX2, AVX512], ids=["avx2", "avx512"])
+@pytest.mark.parametrize("dt", ["f32", "f64"])
+def test_skipping_spilling_candidates_changes_no_decision(target, dt, monkeypatch):
+    """The scheduler does not estimate plans past one that already spills and
+    costs more than the one before it (schedule._Spills). Every kernel here gets
+    the plan a full enumeration picks, and a gemm is spared estimates (many on AVX2). The
+    5x5 filter's best tile needs more registers than AVX2 has (it reloads taps):
+    pruning on registers alone would lose it."""
+    names = ["gemm", "gemm_ikj", "gemm_abt", "gemvt", "sse", "aplusat", "dot", "lower_rowsums"]
+    kernels = [(SOURCE, n) for n in names] + [(FILTER5, "filter5")]
+    counted = []
+    real = S.estimate
+
+    def counting(*a, **kw):
+        counted[-1] += 1
+        return real(*a, **kw)
+
+    monkeypatch.setattr(S, "estimate", counting)
+    found = {}
+    for prune in (True, False):
+        if not prune:
+            monkeypatch.setattr(S._Spills, "beyond", lambda self, plan: False)
+        for src, name in kernels:
+            counted.append(0)
+            found[prune, name] = plans(name, target, dt, src), counted[-1]
+    for _, name in kernels:
+        assert found[True, name][0] == found[False, name][0], name
+    fewer = 0.75 if target is AVX2 else 1.0  # 32 registers: few plans spill
+    assert found[True, "gemm"][1] < fewer * found[False, "gemm"][1]
+
+
 def test_reduction_accumulator_decisions():
     (p,) = plans("dot", AVX2)
     assert (p.vector, p.width, p.factors) == ("i", 8, (4,))  # 4 independent accumulators hide the FMA latency

