@@ -64,3 +64,41 @@ def test_a_failed_entry_compile_is_raised_by_the_call_and_retried(monkeypatch):
     np.testing.assert_array_equal(y, x + c)
     kernel(y, x, 1.0)  # through the entry point now
     np.testing.assert_array_equal(y, 2 * (x + c))
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["compiles", "fails"])
+def test_a_background_compile_shortens_the_switch_interval_only_while_it_runs(monkeypatch, fails):
+    """The worker's calls into LLVM each need the GIL back when they return: while
+    one runs, the interval after which a Python thread hands the GIL over is
+    short, and afterwards it is the user's again, however the compile ended."""
+    import sys
+
+    started, go = threading.Event(), threading.Event()
+    real = jit.compile_text
+
+    def gated(text, symbols, pass_name, key=None):
+        started.set()
+        go.wait(10)
+        if fails:
+            raise CompilerError("injected failure", pass_name)
+        return real(text, symbols, pass_name, key)
+
+    monkeypatch.setattr(jit, "compile_text", gated)
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.004)
+        module = jit.new_module("switch")
+        jobs = [jit.compile_later(module, [], "switch") for _ in range(2)]
+        assert started.wait(10)
+        assert sys.getswitchinterval() < 0.001
+        go.set()
+        for job in jobs:
+            if fails:
+                with pytest.raises(CompilerError, match="injected"):
+                    job.result()
+            else:
+                job.result()
+        assert sys.getswitchinterval() == pytest.approx(0.004)
+    finally:
+        go.set()
+        sys.setswitchinterval(before)
