@@ -353,10 +353,13 @@ def _failure_sites(ctx: Context, body, policy) -> str | None:
 
 
 def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vector: ir.For | None,
-                    variant, fastmath: bool) -> str | None:
+                    variant, fastmath: bool, reorder: bool = False) -> str | None:
     """Why the loops ``chain`` (root first, all enclosing ``vector``, which is the
     last of them when given) cannot run as a jammed/vectorized region; None if they
-    can. ``site`` is the root's place in the kernel."""
+    can. ``site`` is the root's place in the kernel. ``reorder``: the question is
+    only whether the loops may run in another order (interchange.py), so a written
+    array's element may be updated across loops its subscripts do not read, which
+    keep their order among themselves (``carried_across``)."""
     root = chain[0]
     region = (root,)
     why = _failure_sites(ctx, region, getattr(variant, "boundscheck", None))
@@ -417,6 +420,8 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
                 continue  # accessed only outside t (after a reduction over t): t's iterations never touch it
             ok = any(dict(d).get(t, 0) != 0 and not any(k in region_idx and k != t for k, c in d if c)
                      for d in sub)
+            if not ok and reorder and not any(dict(d).get(t, 0) for d in sub):
+                continue  # every iteration of t updates the same element, in t's order
             if not ok:
                 return f"iterations of {t} may write the same element of {a}"
 
@@ -436,6 +441,24 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
             elif _read_outside(ctx.kernel, site, t, name):
                 return f"'{name}' is set in loop {t.index} and used after it"
     return None
+
+
+def carried_across(chain: tuple[ir.For, ...]) -> list[set[str]]:
+    """Per array written in the loops ``chain``: the loops of the chain none of its
+    subscripts read (each of their iterations updates the same element), when
+    there are two or more of them: any order of the chain that keeps each such
+    set's loops in their order updates every element in the same order."""
+    names = [t.index for t in chain]
+    out = []
+    for a in sorted({s.array for s in ir.walk_stmts(chain[0].body) if isinstance(s, ir.Store)}):
+        read = set()
+        for n in _accesses(chain[0].body, a):
+            for i in n.indices:
+                read |= names_read(i)
+        free = {t for t in names if t not in read}
+        if len(free) > 1:
+            out.append(free)
+    return out
 
 
 def stored_around(outer: ir.For, vector: ir.For) -> str | None:

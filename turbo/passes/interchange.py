@@ -51,13 +51,17 @@ def orders(ctx: Context, site: LoopSite, variant, fastmath: bool) -> list[tuple[
             return []
         if (analysis.names_read(s.start) | analysis.names_read(s.stop)) & names:
             return []  # triangular: the bounds would change meaning
-    if analysis.region_problems(ctx, site, tuple(chain), None, variant, fastmath):
+    if analysis.region_problems(ctx, site, tuple(chain), None, variant, fastmath, reorder=True):
         return []
+    carried = analysis.carried_across(tuple(chain))
     inner_body = chain[-1].body
     out = []
     for perm in itertools.permutations(range(len(chain))):
         if perm == tuple(range(len(chain))):
             continue
+        ran = [chain[k].index for k in perm]
+        if any([n for n in ran if n in free] != [s.index for s in chain if s.index in free] for free in carried):
+            continue  # an element updated across two loops would see its updates in another order
         body = inner_body
         for k in reversed(perm):
             body = (dataclasses.replace(chain[k], body=body),)

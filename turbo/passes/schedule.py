@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from .. import ir
 from ..ir import DType
-from . import analysis, interchange, parallel, specialize
+from . import analysis, interchange, parallel, promote, specialize
 from .analysis import Context, LoopSite, Path
 from .bounds import Guard, access_guards, guard_text
 from .parallel import ParallelPlan
@@ -150,6 +150,7 @@ class Schedule:
     checks: dict | None = field(default=None, compare=False)  # the bounds checks of ``fast``'s code
     kernel: ir.Kernel | None = field(default=None, compare=False)  # the kernel scheduled (nests interchanged)
     interchanges: tuple[Interchange, ...] = ()
+    promotions: tuple[promote.Promotion, ...] = ()  # array elements held in locals across loops (passes/promote.py)
 
     def version_at(self, path: Path) -> Version | None:
         for v in self.versions:
@@ -207,9 +208,10 @@ def make_options(fastmath: bool = True, vectorize: str | bool | None = None, unr
 def schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options = Options(), warn: bool = False) -> Schedule:
     """The schedule of every nest of ``kernel``; its ``kernel`` is the one to
     compile: ``kernel`` with the nests the cost model interchanged."""
-    kernel, swaps, known = _interchange(kernel, variant, target, options)
+    kernel, held = promote.promote(kernel, variant, options.parallel)
+    kernel, swaps, known, held_inside = _interchange(kernel, variant, target, options)
     sched = _schedule(kernel, variant, target, options, warn, known)
-    return dataclasses.replace(sched, kernel=kernel, interchanges=swaps)
+    return dataclasses.replace(sched, kernel=kernel, interchanges=swaps, promotions=held + held_inside)
 
 
 def _interchange(kernel: ir.Kernel, variant, target: TargetDesc, options: Options):
@@ -219,7 +221,7 @@ def _interchange(kernel: ir.Kernel, variant, target: TargetDesc, options: Option
     from ..errors import ScheduleError
 
     ctx = Context.of(kernel)
-    swaps, known = [], {}
+    swaps, known, held = [], {}, []
     for site in list(_nests(kernel.body)):
         alternatives = interchange.orders(ctx, site, variant, options.fastmath)
         if not alternatives:
@@ -232,6 +234,11 @@ def _interchange(kernel: ir.Kernel, variant, target: TargetDesc, options: Option
         best = None
         for root, order in alternatives:
             candidate = dataclasses.replace(kernel, body=interchange.replace_at(kernel.body, site.path, root))
+            # an element updated in place across the loop now innermost is held in a
+            # local across it (passes/promote.py): a gemm written C[i, j] += ...
+            root, promoted = promote.promote_inside(candidate, root, variant, options.parallel)
+            if promoted:
+                candidate = dataclasses.replace(kernel, body=interchange.replace_at(kernel.body, site.path, root))
             cctx = Context.of(candidate)
             try:
                 d = decide(cctx, LoopSite(site.path, root), variant, target, options)
@@ -242,12 +249,13 @@ def _interchange(kernel: ir.Kernel, variant, target: TargetDesc, options: Option
                 # near-ties (within 5%) go to the order that walks memory in order
                 key = (-interchange.locality(root, order), cycles)
                 if best is None or _better(cycles, key, best[0], best[1]):
-                    best = (cycles, key, candidate, cctx, order, d)
+                    best = (cycles, key, candidate, cctx, order, d, promoted)
         if best is not None:
-            cycles, _, kernel, ctx, order, known[site.path] = best
+            cycles, _, kernel, ctx, order, known[site.path], promoted = best
             as_written = tuple(s.index for s in interchange.perfect_chain(site.loop))
             swaps.append(Interchange(site.path, order, as_written, cycles, written))
-    return kernel, tuple(swaps), known
+            held += promoted
+    return kernel, tuple(swaps), known, tuple(held)
 
 
 def _better(cycles: float, key: tuple, best_cycles: float, best_key: tuple) -> bool:
@@ -1232,6 +1240,8 @@ class _Counter:
 
 def format_schedule(kernel: ir.Kernel, sched: Schedule) -> str:
     out = [f"schedule of kernel {kernel.name} for {sched.target}:"]
+    for h in sched.promotions:
+        out.append(f"  held in a register: {h.describe()} (loaded before it, stored after it)")
     if not sched.decisions:
         out.append("  (no loops)")
     for k, d in enumerate(sched.decisions):

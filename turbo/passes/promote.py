@@ -1,0 +1,185 @@
+"""Scalar replacement: an array element a loop updates in place, held in a local.
+
+``for k in 0:K { C[i, j] += A[i, k] * B[k, j] }`` loads and stores ``C[i, j]`` on
+every iteration of ``k``, and each iteration waits for the store of the one
+before (a naive gemm written ``C[i, j] += ...``, in any loop order once the
+scheduler has interchanged ``k`` inward). Run as
+
+    C_i_j = C[i, j]
+    for k in 0:K { C_i_j += A[i, k] * B[k, j] }
+    C[i, j] = C_i_j
+
+the element stays in a register across ``k``, and the scheduler sees the
+reduction of a gemm written with an accumulator: the same register tile.
+
+The rewrite is exact (the element is updated in the same order, no arithmetic is
+reassociated) when, for loop ``L`` and array ``C``:
+
+- every access of ``C`` inside ``L`` is at the same subscripts, and they read
+  nothing ``L`` changes (its index, the indices of loops inside it, locals it
+  assigns): all of ``L``'s iterations touch one element;
+- at least one of those accesses stores;
+- ``C`` overlaps no other argument (the variant's ``may_alias`` is false): a store
+  through another array cannot change the element behind the local's back;
+- nothing inside ``L`` can fail at run time (no bounds check, no integer
+  division): the load before ``L`` and the store after it run even when ``L``
+  runs no iteration, and an error inside ``L`` would otherwise leave ``C``
+  without the updates made before it;
+- ``L`` is not split across threads, and, where the kernel may run on threads,
+  no store of ``C`` in ``L`` sits under an ``if`` (the store after ``L`` writes
+  the element even when no iteration did).
+
+Each loop is tried outermost first, so an element is held across the outermost
+loop it can be (``for k, l { C[i] += ... }``: across ``k``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .. import ir
+from . import analysis
+
+
+@dataclasses.dataclass(frozen=True)
+class Promotion:
+    """One element held in a local: ``array[subscripts]`` across loop ``loop``."""
+
+    array: str
+    subscripts: str  # as text, "i, j"
+    loop: str
+    local: str
+
+    def describe(self) -> str:
+        return f"{self.array}[{self.subscripts}] is held in local {self.local} across loop {self.loop}"
+
+
+def promote(kernel: ir.Kernel, variant, threads: bool) -> tuple[ir.Kernel, tuple[Promotion, ...]]:
+    """``kernel`` with every element that can be held in a local across a loop
+    held so (module docstring), and what was; ``threads``: the kernel may run a
+    loop on several threads (``parallel``)."""
+    if getattr(variant, "may_alias", False) or getattr(variant, "boundscheck", None) is True:
+        return kernel, ()
+    rewriter = _Rewriter(kernel, threads)
+    body = rewriter.body(kernel.body)
+    if not rewriter.done:
+        return kernel, ()
+    return dataclasses.replace(kernel, body=body), tuple(rewriter.done)
+
+
+def promote_inside(kernel: ir.Kernel, loop: ir.For, variant, threads: bool) -> tuple[ir.For, tuple[Promotion, ...]]:
+    """``loop`` (a loop of ``kernel``, e.g. an interchanged nest) with the elements
+    held in locals across the loops inside it (not across ``loop`` itself: that
+    would put statements beside it)."""
+    if getattr(variant, "may_alias", False) or getattr(variant, "boundscheck", None) is True:
+        return loop, ()
+    rewriter = _Rewriter(kernel, threads)
+    new = dataclasses.replace(loop, body=rewriter.body(loop.body))
+    return (new, tuple(rewriter.done)) if rewriter.done else (loop, ())
+
+
+class _Rewriter:
+    def __init__(self, kernel: ir.Kernel, threads: bool):
+        self.kernel = kernel
+        self.ctx = analysis.Context.of(kernel)
+        self.threads = threads or any(s.parallel for s in ir.walk_stmts(kernel.body) if isinstance(s, ir.For))
+        self.types = {p.name: p.dtype for p in kernel.arrays}
+        self.taken = ({p.name for p in kernel.params} | set(ir.local_types(kernel)) | set(self.ctx.dims)
+                      | analysis.loop_indices(kernel.body))
+        self.done: list[Promotion] = []
+
+    def body(self, body: tuple[ir.Stmt, ...]) -> tuple[ir.Stmt, ...]:
+        out: list[ir.Stmt] = []
+        for s in body:
+            if isinstance(s, ir.For):
+                before, s, after = self.loop(s)
+                s = dataclasses.replace(s, body=self.body(s.body))
+                out += [*before, s, *after]
+            elif isinstance(s, ir.If):
+                out.append(dataclasses.replace(s, then=self.body(s.then), orelse=self.body(s.orelse)))
+            else:
+                out.append(s)
+        return tuple(out)
+
+    def loop(self, s: ir.For) -> tuple[list[ir.Stmt], ir.For, list[ir.Stmt]]:
+        """(statements before ``s``, ``s`` rewritten, statements after it)."""
+        if s.parallel:
+            return [], s, []
+        stored = list(dict.fromkeys(x.array for x in ir.walk_stmts(s.body) if isinstance(x, ir.Store)))
+        if not stored or analysis._failure_sites(self.ctx, (s,), None):
+            return [], s, []
+        changes = {s.index} | analysis.loop_indices(s.body) | set(analysis.assigned_in(s.body))
+        conditional = _stores_under_if(s.body)
+        before, after = [], []
+        for array in stored:
+            nodes = [n for n in analysis.accesses(s.body) if n.array == array]
+            texts = {tuple(map(analysis.expr_text, n.indices)) for n in nodes}
+            if len(texts) != 1:
+                continue
+            subs = nodes[0].indices
+            if any(analysis.names_read(i) & changes for i in subs):
+                continue
+            if self.threads and array in conditional:
+                continue
+            local = self.fresh(array, subs)
+            t = self.types[array]
+            var = ir.Var(local, t, s.loc)
+            s = dataclasses.replace(s, body=tuple(_replace_stmt(x, array, local, var) for x in s.body))
+            before.append(ir.Assign(local, ir.Load(array, subs, t, s.loc), None, s.loc))
+            after.append(ir.Store(array, subs, var, None, s.loc))
+            self.done.append(Promotion(array, ", ".join(ir.print_expr(i) for i in subs), s.index, local))
+        return before, s, after
+
+    def fresh(self, array: str, subs) -> str:
+        parts = [i.name if isinstance(i, ir.Var) else (str(i.value) if isinstance(i, ir.Const) else "") for i in subs]
+        base = f"{array}_{'_'.join(parts)}" if all(parts) else f"{array}_elem"
+        name, k = base, 1
+        while name in self.taken:
+            k += 1
+            name = f"{base}{k}"
+        self.taken.add(name)
+        return name
+
+
+def _stores_under_if(body) -> set[str]:
+    out: set[str] = set()
+    for s in ir.walk_stmts(body):
+        if isinstance(s, ir.If):
+            out |= {x.array for x in ir.walk_stmts(s.then + s.orelse) if isinstance(x, ir.Store)}
+    return out
+
+
+def _replace_stmt(s: ir.Stmt, array: str, local: str, var: ir.Var) -> ir.Stmt:
+    ex = lambda e: _replace_expr(e, array, var)
+    if isinstance(s, ir.Store) and s.array == array:
+        return ir.Assign(local, ex(s.value), s.op, s.loc)
+    if isinstance(s, ir.Store):
+        return dataclasses.replace(s, indices=tuple(map(ex, s.indices)), value=ex(s.value))
+    if isinstance(s, ir.Assign):
+        return dataclasses.replace(s, value=ex(s.value))
+    if isinstance(s, ir.Return):
+        return dataclasses.replace(s, value=ex(s.value))
+    if isinstance(s, ir.For):
+        return dataclasses.replace(s, start=ex(s.start), stop=ex(s.stop), step=ex(s.step),
+                                   body=tuple(_replace_stmt(x, array, local, var) for x in s.body))
+    if isinstance(s, ir.If):
+        return dataclasses.replace(s, cond=ex(s.cond), then=tuple(_replace_stmt(x, array, local, var) for x in s.then),
+                                   orelse=tuple(_replace_stmt(x, array, local, var) for x in s.orelse))
+    raise TypeError(s)
+
+
+def _replace_expr(e: ir.Expr, array: str, var: ir.Var) -> ir.Expr:
+    if isinstance(e, ir.Load):
+        if e.array == array:
+            return dataclasses.replace(var, loc=e.loc)
+        return dataclasses.replace(e, indices=tuple(_replace_expr(i, array, var) for i in e.indices))
+    if isinstance(e, (ir.Unary, ir.Cast)):
+        return dataclasses.replace(e, operand=_replace_expr(e.operand, array, var))
+    if isinstance(e, ir.Binary):
+        return dataclasses.replace(e, left=_replace_expr(e.left, array, var), right=_replace_expr(e.right, array, var))
+    if isinstance(e, ir.Select):
+        return dataclasses.replace(e, cond=_replace_expr(e.cond, array, var), if_true=_replace_expr(e.if_true, array, var),
+                                   if_false=_replace_expr(e.if_false, array, var))
+    if isinstance(e, ir.Call):
+        return dataclasses.replace(e, args=tuple(_replace_expr(a, array, var) for a in e.args))
+    return e
