@@ -53,11 +53,26 @@ kernel total(out: T[1], x: T[N]) {
 kernel shifted(y: T[N], x: T[K]) {
     for i in 0:N, k in 0:K { y[i + 1] += x[k] }
 }
+kernel shifted_if(y: T[N], x: T[K]) {
+    for i in 0:N, k in 0:K {
+        if x[k] > 0.0 { y[i + 1] += x[k] }
+    }
+}
+kernel shifted_copy(y: T[N], z: T[K], x: T[K]) {
+    for i in 0:N, k in 0:K {
+        z[k] = x[k]
+        y[i + 1] += x[k]
+    }
+}
 kernel neighbours(y: T[N], x: T[K]) {
     for i in 1:N, k in 0:K { y[i] += y[i - 1] * x[k] }
 }
 kernel self_update(y: T[N], x: T[N]) {
     for i in 0:N, k in 0:N { y[i] += x[k] }
+}
+kernel two_nests(y: T[N], x: T[K], z: T[N]) {
+    for i in 0:N, k in 0:K { y[i] += x[k] }
+    for i in 0:N { z[i + 1] = y[i] }
 }
 kernel counts(c: i64[M], A: T[M, N]) {
     for i in 0:M, j in 0:N {
@@ -148,7 +163,13 @@ def test_what_is_held_and_what_is_not():
     # written k, l, i: i may move outward, but k stays outside l
     (x,) = scheduled(m.decay_kli).interchanges
     assert x.order.index("k") < x.order.index("l")
-    assert held("shifted") == set()  # y[i + 1] needs a bounds check: an empty k must not touch it
+    # y[i + 1] needs a bounds check: held only when k runs, and then k's first
+    # iteration would have checked it first
+    (h,) = scheduled(m.shifted).promotions
+    assert (h.array, h.subscripts, h.loop, h.guarded) == ("y", "i + 1", "k", True)
+    assert "held in local y_elem across loop k, when the loop runs at all" in m.shifted.explain()
+    # ... but not when an iteration may skip it, or stores something else first
+    assert held("shifted_if") == held("shifted_copy") == set()
     assert held("neighbours") == set()  # y[i] and y[i - 1]: two elements
     # threads: a conditional update is not held (its store after the loop would
     # write the element even when no iteration did)
@@ -175,6 +196,28 @@ def test_an_element_out_of_bounds_is_not_touched_when_its_loop_is_empty():
     np.testing.assert_array_equal(y, 0.0)
     with pytest.raises(IndexError):
         m.shifted(y, np.ones(2))
+    # when no iteration reaches y[4], nothing fails and everything else is stored
+    y = np.zeros(4)
+    m.shifted_if(y, -np.ones(3))
+    np.testing.assert_array_equal(y, 0.0)
+    z, x = np.zeros(3), np.arange(3.0)
+    with pytest.raises(IndexError):
+        m.shifted_copy(np.zeros(4), z, x)
+    np.testing.assert_array_equal(z, x)  # i = 0..2 ran whole; i = 3 stored z[0] first
+
+
+def test_errors_point_at_the_access_as_written():
+    # the element's load before the loop reports the statement that updates it
+    m = module(OTHERS, "f64")
+    with pytest.raises(IndexError) as e:
+        m.shifted(np.zeros(4), np.ones(2))
+    assert "of 'y' with size 4" in str(e.value) and e.value.loc.source_line.strip().startswith("for i in 0:N, k")
+    assert e.value.loc.column == e.value.loc.source_line.index("y[i + 1]") + 1
+    # statements added before a nest do not shift the sites after it
+    assert scheduled(m.two_nests).promotions
+    with pytest.raises(IndexError) as e:
+        m.two_nests(np.zeros(3), np.ones(2), np.zeros(3))
+    assert "of 'z' with size 3" in str(e.value) and "z[i + 1] = y[i]" in e.value.loc.source_line
 
 
 def test_overlapping_arguments_are_not_held():

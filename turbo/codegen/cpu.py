@@ -40,7 +40,9 @@ MEM_TYPES = {**REG_TYPES, DType.BOOL: I8}  # NumPy stores a bool in a byte
 
 def number_sites(kernel: ir.Kernel) -> list:
     """Every node that may raise at run time, in a fixed order; its position is the
-    site id stored in ``err`` so the runtime can point at the source."""
+    site id stored in ``err`` so the runtime can point at the source. Numbered on
+    the kernel as written (the runtime's table); the code compiled may be a
+    rewritten copy of it (``SiteNumbers``)."""
     sites = []
     for s in ir.walk_stmts(kernel.body):
         if isinstance(s, (ir.Store, ir.For)):
@@ -52,6 +54,33 @@ def number_sites(kernel: ir.Kernel) -> list:
                 elif isinstance(sub, ir.Binary) and sub.type.is_int and sub.op in ("//", "%", "**"):
                     sites.append(sub)
     return sites
+
+
+class SiteNumbers:
+    """The site id of a node of the kernel being compiled, in the numbering of the
+    kernel as written (``number_sites``): by identity for the nodes the scheduler
+    left as they were; for a node it rebuilt (a specialized copy, an element held
+    in a local: passes/promote.py), the written node of the same kind, array and
+    source location, else of the same array and location; -1 if none."""
+
+    def __init__(self, written: ir.Kernel):
+        sites = number_sites(written)
+        self.by_id = {id(n): k for k, n in enumerate(sites)}
+        self.by_place: dict[tuple, int] = {}
+        for k, n in enumerate(sites):
+            self.by_place.setdefault(self._place(n), k)
+            self.by_place.setdefault(self._place(n)[1:], k)
+
+    @staticmethod
+    def _place(node) -> tuple:
+        return type(node).__name__, getattr(node, "array", None), node.loc
+
+    def get(self, node) -> int:
+        hit = self.by_id.get(id(node))
+        if hit is None:
+            place = self._place(node)
+            hit = self.by_place.get(place, self.by_place.get(place[1:], -1)) if node.loc is not None else -1
+        return hit
 
 
 class _Array:
@@ -127,14 +156,14 @@ class KernelCodegen:
     version_tag = ""  # "u" while emitting the unchecked copy of a versioned nest
 
     def __init__(self, kernel: ir.Kernel, variant: Variant, func_name: str, module: ll.Module,
-                 schedule=None, fastmath: bool = True):
+                 schedule=None, fastmath: bool = True, written: ir.Kernel | None = None):
         self.kernel = kernel
         self.variant = variant
         self.module = module
         self.schedule = schedule
         self.fastmath = fastmath
         self.fflags: tuple[str, ...] = ()  # fast-math flags of float arithmetic being emitted
-        self.sites = {id(node): k for k, node in enumerate(number_sites(kernel))}
+        self.sites = SiteNumbers(written or kernel)
         abi = variant.abi(kernel)
         arg_types = []
         for a in abi:
@@ -221,7 +250,7 @@ class KernelCodegen:
         cont = self.fn.append_basic_block("cont")
         b.cbranch(ok, cont, bad)
         b.position_at_end(bad)
-        site = self.sites.get(id(site_node), -1)
+        site = self.sites.get(site_node)
         fields = [ll.Constant(I64, code), ll.Constant(I64, site), axis or ll.Constant(I64, 0),
                   value or ll.Constant(I64, 0), size or ll.Constant(I64, 0)]
         for k, v in enumerate(fields):
@@ -723,8 +752,10 @@ class KernelCodegen:
 
 
 def build_variant(kernel: ir.Kernel, variant: Variant, func_name: str, module: ll.Module,
-                  schedule=None, fastmath: bool = True) -> ll.Function:
-    return KernelCodegen(kernel, variant, func_name, module, schedule, fastmath).build()
+                  schedule=None, fastmath: bool = True, written: ir.Kernel | None = None) -> ll.Function:
+    """``kernel`` (as scheduled) compiled; ``written``: the kernel as written, whose
+    numbering of the sites that may fail the runtime reports errors by."""
+    return KernelCodegen(kernel, variant, func_name, module, schedule, fastmath, written).build()
 
 
 def build_dim_switch(kernel: ir.Kernel, variant: Variant, func_name: str, module: ll.Module,

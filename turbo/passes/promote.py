@@ -24,7 +24,11 @@ reassociated) when, for loop ``L`` and array ``C``:
 - nothing inside ``L`` can fail at run time (no bounds check, no integer
   division): the load before ``L`` and the store after it run even when ``L``
   runs no iteration, and an error inside ``L`` would otherwise leave ``C``
-  without the updates made before it;
+  without the updates made before it. One exception: when only the element's
+  own accesses need a bounds check and ``L`` stores nothing else, the element
+  is held inside ``if`` (``L`` runs at least once): the check then fails where
+  ``L``'s first iteration would have failed, with nothing stored before it
+  (``out[0] += x[i]``, where ``out`` may be empty);
 - ``L`` is not split across threads, and, where the kernel may run on threads,
   no store of ``C`` in ``L`` sits under an ``if`` (the store after ``L`` writes
   the element even when no iteration did).
@@ -49,9 +53,11 @@ class Promotion:
     subscripts: str  # as text, "i, j"
     loop: str
     local: str
+    guarded: bool = False  # only when the loop runs (the element's accesses are checked)
 
     def describe(self) -> str:
-        return f"{self.array}[{self.subscripts}] is held in local {self.local} across loop {self.loop}"
+        when = ", when the loop runs at all" if self.guarded else ""
+        return f"{self.array}[{self.subscripts}] is held in local {self.local} across loop {self.loop}{when}"
 
 
 def promote(kernel: ir.Kernel, variant, threads: bool) -> tuple[ir.Kernel, tuple[Promotion, ...]]:
@@ -60,7 +66,7 @@ def promote(kernel: ir.Kernel, variant, threads: bool) -> tuple[ir.Kernel, tuple
     loop on several threads (``parallel``)."""
     if getattr(variant, "may_alias", False) or getattr(variant, "boundscheck", None) is True:
         return kernel, ()
-    rewriter = _Rewriter(kernel, threads)
+    rewriter = _Rewriter(kernel, threads, getattr(variant, "boundscheck", None))
     body = rewriter.body(kernel.body)
     if not rewriter.done:
         return kernel, ()
@@ -73,16 +79,17 @@ def promote_inside(kernel: ir.Kernel, loop: ir.For, variant, threads: bool) -> t
     would put statements beside it)."""
     if getattr(variant, "may_alias", False) or getattr(variant, "boundscheck", None) is True:
         return loop, ()
-    rewriter = _Rewriter(kernel, threads)
+    rewriter = _Rewriter(kernel, threads, getattr(variant, "boundscheck", None))
     new = dataclasses.replace(loop, body=rewriter.body(loop.body))
     return (new, tuple(rewriter.done)) if rewriter.done else (loop, ())
 
 
 class _Rewriter:
-    def __init__(self, kernel: ir.Kernel, threads: bool):
+    def __init__(self, kernel: ir.Kernel, threads: bool, policy: bool | None):
         self.kernel = kernel
         self.ctx = analysis.Context.of(kernel)
         self.threads = threads or any(s.parallel for s in ir.walk_stmts(kernel.body) if isinstance(s, ir.For))
+        self.policy = policy  # the variant's boundscheck: None (checks where not proven) or False (none)
         self.types = {p.name: p.dtype for p in kernel.arrays}
         self.taken = ({p.name for p in kernel.params} | set(ir.local_types(kernel)) | set(self.ctx.dims)
                       | analysis.loop_indices(kernel.body))
@@ -92,43 +99,72 @@ class _Rewriter:
         out: list[ir.Stmt] = []
         for s in body:
             if isinstance(s, ir.For):
-                before, s, after = self.loop(s)
-                s = dataclasses.replace(s, body=self.body(s.body))
-                out += [*before, s, *after]
+                out += self.loop(s)
             elif isinstance(s, ir.If):
                 out.append(dataclasses.replace(s, then=self.body(s.then), orelse=self.body(s.orelse)))
             else:
                 out.append(s)
         return tuple(out)
 
-    def loop(self, s: ir.For) -> tuple[list[ir.Stmt], ir.For, list[ir.Stmt]]:
-        """(statements before ``s``, ``s`` rewritten, statements after it)."""
-        if s.parallel:
-            return [], s, []
+    def loop(self, s: ir.For) -> list[ir.Stmt]:
+        """The statements that replace loop ``s``: ``s`` with the elements it
+        updates held in locals (loaded before it, stored after it), and the loops
+        inside it done the same way."""
+        before: list[ir.Stmt] = []
+        after: list[ir.Stmt] = []
+        guarded = False
         stored = list(dict.fromkeys(x.array for x in ir.walk_stmts(s.body) if isinstance(x, ir.Store)))
-        if not stored or analysis._failure_sites(self.ctx, (s,), None):
-            return [], s, []
-        changes = {s.index} | analysis.loop_indices(s.body) | set(analysis.assigned_in(s.body))
-        conditional = _stores_under_if(s.body)
-        before, after = [], []
-        for array in stored:
-            nodes = [n for n in analysis.accesses(s.body) if n.array == array]
-            texts = {tuple(map(analysis.expr_text, n.indices)) for n in nodes}
-            if len(texts) != 1:
-                continue
-            subs = nodes[0].indices
-            if any(analysis.names_read(i) & changes for i in subs):
-                continue
-            if self.threads and array in conditional:
-                continue
-            local = self.fresh(array, subs)
-            t = self.types[array]
-            var = ir.Var(local, t, s.loc)
-            s = dataclasses.replace(s, body=tuple(_replace_stmt(x, array, local, var) for x in s.body))
-            before.append(ir.Assign(local, ir.Load(array, subs, t, s.loc), None, s.loc))
-            after.append(ir.Store(array, subs, var, None, s.loc))
-            self.done.append(Promotion(array, ", ".join(ir.print_expr(i) for i in subs), s.index, local))
-        return before, s, after
+        checked = self.checked(s.body) if stored and not s.parallel and isinstance(s.step, ir.Const) else None
+        if checked is not None:
+            changes = {s.index} | analysis.loop_indices(s.body) | set(analysis.assigned_in(s.body))
+            conditional = _stores_under_if(s.body)
+            for array in stored:
+                nodes = [n for n in analysis.accesses(s.body) if n.array == array]
+                if len({tuple(map(analysis.expr_text, n.indices)) for n in nodes}) != 1:
+                    continue
+                subs = nodes[0].indices
+                if any(analysis.names_read(i) & changes for i in subs):
+                    continue
+                if self.threads and array in conditional:
+                    continue
+                if checked:
+                    # the element's own accesses need a check, and nothing else in
+                    # the loop can fail or store: held when the loop runs at all
+                    # (its first iteration would check the same element first)
+                    if len(stored) > 1 or not checked <= {id(n) for n in nodes} or not _every_iteration(s.body, array):
+                        break
+                    guarded = True
+                local = self.fresh(array, subs)
+                t = self.types[array]
+                var = ir.Var(local, t, nodes[0].loc)
+                s = dataclasses.replace(s, body=tuple(_replace_stmt(x, array, local, var) for x in s.body))
+                before.append(ir.Assign(local, ir.Load(array, subs, t, nodes[0].loc), None, nodes[0].loc))
+                after.append(ir.Store(array, subs, var, None, nodes[0].loc))
+                self.done.append(Promotion(array, ", ".join(ir.print_expr(i) for i in subs), s.index, local, guarded))
+        s = dataclasses.replace(s, body=self.body(s.body))
+        if not guarded:
+            return [*before, s, *after]
+        runs = ir.Binary("<" if s.step.value > 0 else ">", s.start, s.stop, ir.DType.BOOL, s.loc)
+        return [ir.If(runs, (*before, s, *after), (), s.loc)]
+
+    def checked(self, body) -> set[int] | None:
+        """The accesses in ``body`` that need a run-time bounds check (by node id),
+        or None when something else there can fail (an integer ``//``, ``%``,
+        ``**``; a step known only at run time)."""
+        out: set[int] = set()
+        for s in ir.walk_stmts(body):
+            if isinstance(s, ir.For) and not isinstance(s.step, ir.Const):
+                return None
+            nodes = [s] if isinstance(s, ir.Store) else []
+            for e in ir.stmt_exprs(s):
+                for sub in ir.walk_expr(e):
+                    if isinstance(sub, ir.Load):
+                        nodes.append(sub)
+                    elif isinstance(sub, ir.Binary) and sub.type.is_int and sub.op in ("//", "%", "**"):
+                        return None
+            if self.policy is None:
+                out |= {id(n) for n in nodes if any(self.ctx.checks.get(id(n), (True,)))}
+        return out
 
     def fresh(self, array: str, subs) -> str:
         parts = [i.name if isinstance(i, ir.Var) else (str(i.value) if isinstance(i, ir.Const) else "") for i in subs]
@@ -139,6 +175,34 @@ class _Rewriter:
             name = f"{base}{k}"
         self.taken.add(name)
         return name
+
+
+def _every_iteration(body, array: str) -> bool:
+    """Whether every iteration of a loop with this body accesses ``array``: a
+    statement of the body itself (not one under an ``if`` or in a loop inside)
+    loads or stores it."""
+    for s in body:
+        if isinstance(s, ir.Store) and s.array == array:
+            return True
+        if isinstance(s, (ir.Assign, ir.Store)) and any(_surely_loads(e, array) for e in ir.stmt_exprs(s)):
+            return True
+    return False
+
+
+def _surely_loads(e: ir.Expr, array: str) -> bool:
+    """Whether evaluating ``e`` always loads from ``array`` (not only in an arm of
+    a select or the right side of ``and`` / ``or``)."""
+    if isinstance(e, ir.Load):
+        return e.array == array or any(_surely_loads(i, array) for i in e.indices)
+    if isinstance(e, (ir.Unary, ir.Cast)):
+        return _surely_loads(e.operand, array)
+    if isinstance(e, ir.Binary):
+        return _surely_loads(e.left, array) or (e.op not in ir.LOGIC_OPS and _surely_loads(e.right, array))
+    if isinstance(e, ir.Select):
+        return _surely_loads(e.cond, array)
+    if isinstance(e, ir.Call):
+        return any(_surely_loads(a, array) for a in e.args)
+    return False
 
 
 def _stores_under_if(body) -> set[str]:

@@ -282,13 +282,13 @@ class Kernel:
             pool()  # started before the code that calls it is linked
         name = self._symbol(variant.tag)
         if not variant.dims:
-            build_variant(lowered, variant, name, module, sched, self.options.fastmath)
+            build_variant(lowered, variant, name, module, sched, self.options.fastmath, self.ir)
             return module
         # a copy for the short dims' values at the call that compiled it, and the
         # general code for any other values
-        general = build_variant(lowered, variant, name + "_any", module, sched, self.options.fastmath)
+        general = build_variant(lowered, variant, name + "_any", module, sched, self.options.fastmath, self.ir)
         lowered, sched = self.schedule(variant, fixed=True)
-        fixed = build_variant(lowered, variant, name + "_fixed", module, sched, self.options.fastmath)
+        fixed = build_variant(lowered, variant, name + "_fixed", module, sched, self.options.fastmath, self.ir)
         for f in (general, fixed):
             f.linkage = "internal"
         build_dim_switch(self.ir, variant, name, module, fixed, general)
