@@ -47,6 +47,9 @@ kernel decay(y: T[M], A: T[K, L], x: T[M]) {
 kernel decay_kli(y: T[M], A: T[K, L], x: T[M]) {
     for k in 0:K, l in 0:L, i in 0:M { y[i] = 0.5 * y[i] + A[k, l] * x[i] }
 }
+kernel bmm(C: T[P, M, N], A: T[P, M, K], B: T[P, K, N]) {
+    for b in 0:P, i in 0:M, k in 0:K, j in 0:N { C[b, i, j] += A[b, i, k] * B[b, k, j] }
+}
 kernel total(out: T[1], x: T[N]) {
     for i in 0:N { out[0] += x[i] }
 }
@@ -187,6 +190,34 @@ def test_orders_keep_the_loops_an_element_is_updated_across_in_their_order():
     orders = [o for _, o in interchange.orders(ctx, site, variant, True)]
     # of the five other orders of k, l, i, those with k before l
     assert sorted(orders) == [("i", "k", "l"), ("k", "i", "l")]
+
+
+@pytest.mark.parametrize("dt", ["f32", "f64"])
+def test_a_deeper_nest_runs_the_loop_an_element_is_updated_across_innermost(dt):
+    # for b, i, k, j: orders of b, i, k alone never bring k inside j
+    m = module(OTHERS, dt)
+    s = scheduled(m.bmm)
+    (x,) = s.interchanges
+    assert (x.order, x.written) == (("b", "i", "j", "k"), ("b", "i", "k", "j"))
+    assert [(h.array, h.loop) for h in s.promotions] == [("C", "k")]
+    (p,) = s.regions
+    assert p.vector == "j" and p.factor("i") > 1
+    npdt = np.dtype({"f32": "float32", "f64": "float64"}[dt])
+    rng = np.random.default_rng(11)
+    for P, M, N, K in [(0, 2, 3, 4), (2, 3, 0, 4), (1, 5, 9, 0), (3, 7, 17, 6), (2, 13, 8, 33)]:
+        assert_same(m.bmm, rand(rng, (P, M, N), npdt), rand(rng, (P, M, K), npdt), rand(rng, (P, K, N), npdt))
+
+
+def test_a_deeper_nest_tries_one_order_beyond_its_first_three_loops():
+    from turbo.passes import analysis, interchange
+
+    kernel = module(OTHERS, "f64").bmm
+    ctx = analysis.Context.of(kernel.ir)
+    (site,) = [x for x in analysis.loop_sites(kernel.ir.body) if not x.outer]
+    orders = [o for _, o in interchange.orders(ctx, site, Variant((True,) * 3, False, None), True)]
+    # five other orders of b, i, k (j innermost), and k moved inside j
+    assert len(orders) == 6 and orders[-1] == ("b", "i", "j", "k")
+    assert sorted(orders[:5]) == sorted(p for p in itertools.permutations("bik") if p != ("b", "i", "k"))
 
 
 def test_an_element_out_of_bounds_is_not_touched_when_its_loop_is_empty():

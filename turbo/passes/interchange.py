@@ -28,45 +28,91 @@ from . import analysis
 from .analysis import Context, LoopSite, Path
 
 MAX_LOOPS = 3  # loops of a perfect nest whose orders are tried (3! = 6 orders)
+DEEP_LOOPS = 6  # ... and how deep a nest may be for the one order of a deeper nest tried (``orders``)
 
 
-def perfect_chain(loop: ir.For) -> list[ir.For]:
+def perfect_chain(loop: ir.For, limit: int = MAX_LOOPS) -> list[ir.For]:
     """The loop and the loops perfectly nested in it (each the only statement of
-    the one above), at most MAX_LOOPS."""
+    the one above), at most ``limit``."""
     chain = [loop]
-    while len(chain) < MAX_LOOPS and len(chain[-1].body) == 1 and isinstance(chain[-1].body[0], ir.For):
+    while len(chain) < limit and len(chain[-1].body) == 1 and isinstance(chain[-1].body[0], ir.For):
         chain.append(chain[-1].body[0])
     return chain
 
 
 def orders(ctx: Context, site: LoopSite, variant, fastmath: bool) -> list[tuple[ir.For, tuple[str, ...]]]:
     """The nest at ``site`` in each other legal order of its perfect loops:
-    (the new root loop, the order of the indices)."""
-    chain = perfect_chain(site.loop)
+    (the new root loop, the order of the indices). Every order of the first
+    MAX_LOOPS; in a deeper perfect nest, also the order that runs the loops
+    written arrays are updated across innermost (a batched gemm written
+    ``for b, i, k, j { C[b, i, j] += ... }`` as ``b, i, j, k``)."""
+    deep = perfect_chain(site.loop, DEEP_LOOPS)
+    out = []
+    chain = deep[:MAX_LOOPS]
+    if _reorderable(ctx, site, chain, variant, fastmath):
+        out += _permuted(chain, [p for p in itertools.permutations(range(len(chain)))])
+    if len(deep) > MAX_LOOPS and _reorderable(ctx, site, deep, variant, fastmath):
+        inward = _carried_inward(deep)
+        if inward is not None and inward[MAX_LOOPS:] != tuple(range(MAX_LOOPS, len(deep))):  # else tried above
+            out += _permuted(deep, [inward])
+    return out
+
+
+def _reorderable(ctx: Context, site: LoopSite, chain: list[ir.For], variant, fastmath: bool) -> bool:
+    """Whether the loops ``chain`` (perfectly nested, from ``site``) may run in
+    some other order: rectangular, counting up by constant steps, none marked
+    parallel, their iterations independent but for elements updated in place."""
     if len(chain) < 2 or any(s.parallel for s in chain):
-        return []
+        return False
     names = {s.index for s in chain}
     for s in chain:
         if not (isinstance(s.step, ir.Const) and s.step.value > 0):
-            return []
+            return False
         if (analysis.names_read(s.start) | analysis.names_read(s.stop)) & names:
-            return []  # triangular: the bounds would change meaning
-    if analysis.region_problems(ctx, site, tuple(chain), None, variant, fastmath, reorder=True):
-        return []
+            return False  # triangular: the bounds would change meaning
+    return not analysis.region_problems(ctx, site, tuple(chain), None, variant, fastmath, reorder=True)
+
+
+def _permuted(chain: list[ir.For], perms) -> list[tuple[ir.For, tuple[str, ...]]]:
+    """The nest ``chain`` in each order of ``perms`` (positions in it) but the one
+    written and those that would change the order in which an element updated
+    across two of its loops sees its updates."""
     carried = analysis.carried_across(tuple(chain))
-    inner_body = chain[-1].body
     out = []
-    for perm in itertools.permutations(range(len(chain))):
+    for perm in perms:
         if perm == tuple(range(len(chain))):
             continue
         ran = [chain[k].index for k in perm]
         if any([n for n in ran if n in free] != [s.index for s in chain if s.index in free] for free in carried):
-            continue  # an element updated across two loops would see its updates in another order
-        body = inner_body
+            continue
+        body = chain[-1].body
         for k in reversed(perm):
             body = (dataclasses.replace(chain[k], body=body),)
-        out.append((body[0], tuple(chain[k].index for k in perm)))
+        out.append((body[0], tuple(ran)))
     return out
+
+
+def _carried_inward(chain: list[ir.For]) -> tuple[int, ...] | None:
+    """The order (positions in ``chain``) that keeps the loops in their order but
+    moves the loops every written array is updated across (none of its
+    subscripts reads them) innermost; None when the written arrays disagree on
+    them or there are none."""
+    written = {s.array for s in ir.walk_stmts(chain[-1].body) if isinstance(s, ir.Store)}
+    across = set()
+    for a in sorted(written):
+        read = set()
+        for node in analysis.accesses(chain[-1].body):
+            if node.array == a:
+                for i in node.indices:
+                    read |= analysis.names_read(i)
+        free = frozenset(k for k, s in enumerate(chain) if s.index not in read)
+        across.add(free)
+    if len(across) != 1:
+        return None
+    (free,) = across
+    if not free:
+        return None
+    return tuple(k for k in range(len(chain)) if k not in free) + tuple(sorted(free))
 
 
 def replace_at(body: tuple[ir.Stmt, ...], path: Path, new: ir.Stmt) -> tuple[ir.Stmt, ...]:

@@ -252,7 +252,7 @@ def _interchange(kernel: ir.Kernel, variant, target: TargetDesc, options: Option
                     best = (cycles, key, candidate, cctx, order, d, promoted)
         if best is not None:
             cycles, _, kernel, ctx, order, known[site.path], promoted = best
-            as_written = tuple(s.index for s in interchange.perfect_chain(site.loop))
+            as_written = tuple(s.index for s in interchange.perfect_chain(site.loop, len(order)))
             swaps.append(Interchange(site.path, order, as_written, cycles, written))
             held += promoted
     return kernel, tuple(swaps), known, tuple(held)
