@@ -424,10 +424,26 @@ def touch_loops(out, a, b):
 # ----------------------------------------------------------------------------- registry
 
 
-def _gemm(name, a_shape, b_shape, a_idx, b_idx, loops, np_fn, torch_fn):
+# the other way a naive gemm is written: updated in place, k between m and n
+GEMM_IKJ = """
+kernel gemm_ikj(out: T[M, N], A: T[M, K], B: T[K, N]) {
+    for m in 0:M, k in 0:K, n in 0:N { out[m, n] += A[m, k] * B[k, n] }
+}
+"""
+
+
+def gemm_ikj_loops(out, A, B):
+    for m in range(out.shape[0]):
+        for k in range(A.shape[1]):
+            for n in range(out.shape[1]):
+                out[m, n] += A[m, k] * B[k, n]
+
+
+def _gemm(name, a_shape, b_shape, a_idx, b_idx, loops, np_fn, torch_fn, source=None):
     return Kernel(
         name=name, family="BLAS3",
-        source=_gemm_source(name, a_idx, b_idx, {"MK": "M, K", "KM": "K, M"}[a_shape], {"KN": "K, N", "NK": "N, K"}[b_shape]),
+        source=source or _gemm_source(name, a_idx, b_idx, {"MK": "M, K", "KM": "K, M"}[a_shape],
+                                      {"KN": "K, N", "NK": "N, K"}[b_shape]),
         setup=lambda rng, n, dt: {
             "out": np.zeros((n, n), dt),
             "A": _mat(rng, (n, n), dt),
@@ -602,6 +618,8 @@ KERNELS: list[Kernel] = [
     _gemm("gemm_AtB", "KM", "KN", "k, m", "k, n", gemm_atb_loops, _atb, lambda a, b: (a.t(), b)),
     _gemm("gemm_ABt", "MK", "NK", "m, k", "n, k", gemm_abt_loops, _abt, lambda a, b: (a, b.t())),
     _gemm("gemm_AtBt", "KM", "NK", "k, m", "n, k", gemm_atbt_loops, _atbt, lambda a, b: (a.t(), b.t())),
+    # out += A B from zeros: checked against A B; NumPy and PyTorch compute A B
+    _gemm("gemm_ikj", "MK", "KN", "", "", gemm_ikj_loops, _ab, lambda a, b: (a, b), source=GEMM_IKJ),
     Kernel("filter2d_3x3", "other", FILTER,
            lambda rng, n, dt: {"out": np.zeros((n, n), dt), "img": _mat(rng, (n + 2, n + 2), dt), "k": _mat(rng, (3, 3), dt)},
            ("out", "img", "k"),
