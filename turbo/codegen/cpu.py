@@ -61,15 +61,19 @@ class SiteNumbers:
     kernel as written (``number_sites``): by identity for the nodes the scheduler
     left as they were; for a node it rebuilt (a specialized copy, an element held
     in a local: passes/promote.py), the written node of the same kind, array and
-    source location, else of the same array and location; -1 if none."""
+    source location, else of the same array and location; for a node without a
+    location, its position when the compiled kernel has as many sites as the
+    written one (a copy with the same statements); -1 if none."""
 
-    def __init__(self, written: ir.Kernel):
+    def __init__(self, written: ir.Kernel, compiled: ir.Kernel):
         sites = number_sites(written)
         self.by_id = {id(n): k for k, n in enumerate(sites)}
         self.by_place: dict[tuple, int] = {}
         for k, n in enumerate(sites):
             self.by_place.setdefault(self._place(n), k)
             self.by_place.setdefault(self._place(n)[1:], k)
+        mine = number_sites(compiled) if compiled is not written else []
+        self.by_position = {id(n): k for k, n in enumerate(mine)} if len(mine) == len(sites) else {}
 
     @staticmethod
     def _place(node) -> tuple:
@@ -77,9 +81,11 @@ class SiteNumbers:
 
     def get(self, node) -> int:
         hit = self.by_id.get(id(node))
-        if hit is None:
+        if hit is None and node.loc is not None:
             place = self._place(node)
-            hit = self.by_place.get(place, self.by_place.get(place[1:], -1)) if node.loc is not None else -1
+            hit = self.by_place.get(place, self.by_place.get(place[1:]))
+        if hit is None:
+            hit = self.by_position.get(id(node), -1)
         return hit
 
 
@@ -163,7 +169,7 @@ class KernelCodegen:
         self.schedule = schedule
         self.fastmath = fastmath
         self.fflags: tuple[str, ...] = ()  # fast-math flags of float arithmetic being emitted
-        self.sites = SiteNumbers(written or kernel)
+        self.sites = SiteNumbers(written or kernel, kernel)
         abi = variant.abi(kernel)
         arg_types = []
         for a in abi:
