@@ -135,3 +135,46 @@ def test_error_names_the_kernel_and_parameter(mod):
     with pytest.raises(turbo.ArgumentTypeError) as info:
         mod.gemm(C, A, B.astype(np.float64))
     assert str(info.value).startswith("gemm(): parameter 'B' (B: f32[K, N])")
+
+
+SCALARS = """
+kernel mix(out: f64[N], x: f64[N], a: f32, b: f64, i: i32, j: i64, flag: bool) {
+    for k in 0:N {
+        v = x[k] * f64(a) + b + f64(i) + f64(j)
+        if flag { v = -v }
+        out[k] = v
+    }
+}
+"""
+
+
+def python_calls(fn, *args) -> list[str]:
+    """The Python functions a call runs (none on the fast path)."""
+    import sys
+
+    seen = []
+    sys.setprofile(lambda frame, event, arg: seen.append(frame.f_code.co_name) if event == "call" else None)
+    try:
+        fn(*args)
+    finally:
+        sys.setprofile(None)
+    return seen
+
+
+def test_numpy_scalars_of_the_parameters_types_take_the_fast_path():
+    k = compiled(SCALARS).mix
+    out, x = np.zeros(5), np.arange(5.0)
+    k(out, x, 1.5, 2.0, 3, 4, False)  # compiles; the entry point exists from here on
+    cases = [
+        ((np.float32(0.25), np.float64(-1.5), np.int32(-7), np.int64(2**40), np.bool_(True)), []),
+        ((0.25, -1.5, -7, 2**40, True), []),  # Python numbers, as before
+        ((np.float32(3.0), np.float64(0.5), np.int32(2**31 - 1), np.int64(-(2**62)), np.bool_(False)), []),
+        # another NumPy type than the parameter's: converted by the slow path
+        ((np.float64(0.25), np.float32(-1.5), np.int64(-7), np.int32(5), np.bool_(True)), ["_slow"]),
+    ]
+    for (a, b, i, j, flag), slow in cases:
+        out[:] = np.nan
+        calls = python_calls(k, out, x, a, b, i, j, flag)
+        assert [c for c in calls if c == "_slow"] == slow, calls
+        want = x * np.float64(np.float32(a)) + np.float64(b) + float(i) + float(j)
+        np.testing.assert_array_equal(out, -want if flag else want)

@@ -12,8 +12,9 @@ from a table, and calls it.
 
 It accepts only the common case (exact ``ndarray``\\s with the canonical dtype
 object, aligned, writeable where written; exact ``float``/``int``/``bool``
-scalars). Anything else -- a wrong argument, an unusual but valid one, or a
-variant not compiled yet -- goes to the slow path: ``self`` is a tuple
+scalars, and NumPy scalars of the parameter's type). Anything else -- a wrong
+argument, an unusual but valid one, or a variant not compiled yet -- goes to
+the slow path: ``self`` is a tuple
 ``(slow, raise_error)`` of Python callables, and ``slow(*args)`` does the full
 check (raising the located error), compiles the variant, records it in the table
 and makes the call. A kernel that fails at run time calls ``raise_error(err)``
@@ -40,6 +41,7 @@ NPY_ALIGNED = 0x0100
 NPY_WRITEABLE = 0x0400
 
 _DESCR_SYMBOL = {t: f"turbo_descr_{t.numpy_name}" for t in DType}
+_NUMPY_SCALAR_SYMBOL = {t: f"turbo_np_{t.numpy_name}_Type" for t in DType}
 
 
 class _EntryBuilder:
@@ -184,25 +186,52 @@ class _EntryBuilder:
         return p, data, strides, dim_vals, contig
 
     def scalar(self, p: ir.ScalarParam, obj, tp):
+        """A scalar argument's value: a Python ``float`` / ``int`` / ``bool``, or the
+        NumPy scalar of the parameter's own type (``np.float32`` for an f32
+        parameter; ``x.sum()`` of a float64 array is an ``np.float64``), whose value
+        sits at the same offset (NumPy's ``Py<Type>ScalarObject``: the object head,
+        then ``obval``). A NumPy scalar of another type takes the slow path, which
+        converts it as the signature it belongs to requires."""
         b = self.b
-        if p.dtype.is_float:
-            self.require(b.icmp_unsigned("==", tp, self.extern_global("turbo_PyFloat_Type")))
-            v = self.field(obj, FLOAT_VALUE, F64)
-            return b.fptrunc(v, MEM_TYPES[p.dtype]) if p.dtype is DType.F32 else v
-        if p.dtype is DType.BOOL:
-            self.require(b.icmp_unsigned("==", tp, self.extern_global("turbo_PyBool_Type")))
+        t = p.dtype
+        mine = b.icmp_unsigned("==", tp, self.extern_global(_NUMPY_SCALAR_SYMBOL[t]))
+        if t.is_float:
+            py = b.icmp_unsigned("==", tp, self.extern_global("turbo_PyFloat_Type"))
+            self.require(b.or_(py, mine))
+            v = self.field(obj, FLOAT_VALUE, F64)  # np.float64 is a float: the same layout
+            if t is DType.F64:
+                return v
+            return b.select(mine, self.field(obj, FLOAT_VALUE, MEM_TYPES[t]), b.fptrunc(v, MEM_TYPES[t]))
+        if t is DType.BOOL:
+            py = b.icmp_unsigned("==", tp, self.extern_global("turbo_PyBool_Type"))
+            self.require(b.or_(py, mine))
             is_true = b.icmp_unsigned("==", obj, self.extern_global("turbo_Py_True"))
-            return b.zext(is_true, I8)
+            raw = self.field(obj, FLOAT_VALUE, I8)
+            return b.select(mine, b.zext(b.icmp_unsigned("!=", raw, ll.Constant(I8, 0)), I8), b.zext(is_true, I8))
+        # an integer: NumPy's value read directly, a Python int converted by CPython
+        numpy_bb = self.fn.append_basic_block("numpy_int")
+        python_bb = self.fn.append_basic_block("python_int")
+        done_bb = self.fn.append_basic_block("int_done")
+        b.cbranch(mine, numpy_bb, python_bb)
+        b.position_at_end(numpy_bb)
+        from_numpy = self.field(obj, FLOAT_VALUE, MEM_TYPES[t])
+        b.branch(done_bb)
+        b.position_at_end(python_bb)
         self.require(b.icmp_unsigned("==", tp, self.extern_global("turbo_PyLong_Type")))
         overflow = b.alloca(I32)
         conv = self.extern_fn("turbo_PyLong_AsLongLongAndOverflow", I64, [PTR, PTR])
         v = b.call(conv, [obj, overflow])
         self.require(b.icmp_signed("==", b.load(overflow, typ=I32), ll.Constant(I32, 0)))
-        if p.dtype is DType.I32:
-            fits = b.icmp_signed("==", b.sext(b.trunc(v, I32), I64), v)
-            self.require(fits)
-            return b.trunc(v, I32)
-        return v
+        if t is DType.I32:
+            self.require(b.icmp_signed("==", b.sext(b.trunc(v, I32), I64), v))
+            v = b.trunc(v, I32)
+        from_python = b.block
+        b.branch(done_bb)
+        b.position_at_end(done_bb)
+        value = b.phi(MEM_TYPES[t])
+        value.add_incoming(from_numpy, numpy_bb)
+        value.add_incoming(v, from_python)
+        return value
 
     def slot_index(self, arrays):
         """Layout bits (C-contiguous per array) plus the may-alias bit."""

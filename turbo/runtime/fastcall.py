@@ -72,6 +72,10 @@ def layout_ok() -> bool:
         ok = ok and bool(flags & E.NPY_ALIGNED) and bool(flags & E.NPY_WRITEABLE) and not flags & E.NPY_C_CONTIGUOUS
         f = 2.5
         ok = ok and _read(id(f) + E.FLOAT_VALUE, ctypes.c_double) == 2.5
+        # NumPy scalars: the value right after the object head, as for a float
+        for v, ctype in ((np.float64(2.5), ctypes.c_double), (np.float32(2.5), ctypes.c_float),
+                         (np.int64(-7), ctypes.c_int64), (np.int32(-7), ctypes.c_int32), (np.bool_(True), ctypes.c_uint8)):
+            ok = ok and _read(id(v) + E.FLOAT_VALUE, ctype) == v.item()
         t = (a, f)
         ok = ok and _read(id(t) + E.TUPLE_ITEMS, ctypes.c_void_p) == id(a)
         return bool(ok)

@@ -82,6 +82,7 @@ def process_symbols() -> dict[str, int]:
     for name in ("float32", "float64", "int32", "int64", "bool"):
         # the canonical, native-byte-order descriptors are singletons
         syms[f"turbo_descr_{name}"] = id(np.dtype(name))
+        syms[f"turbo_np_{name}_Type"] = id(np.dtype(name).type)  # np.float32, ..., np.bool_
     return syms
 
 
