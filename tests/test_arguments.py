@@ -53,8 +53,9 @@ def test_argument_count_and_kinds(mod):
     check(mod.gemm, (C, A, [[1.0]]), TypeError, "parameter 'B'", "expects a NumPy array, got list")
     check(mod.gemm, (C, A, 1.0), TypeError, "expects a NumPy array, got float")
     check(mod.gemm, (C, A, None), TypeError, "got NoneType")
-    with pytest.raises(TypeError):
-        mod.gemm(C, A, B=B)
+    C[:] = 0
+    mod.gemm(C, A, B=B)  # keywords are bound to the parameters (test_keyword_arguments_...)
+    np.testing.assert_array_equal(C, A @ B)
 
 
 def test_dtype_and_ndim(mod):
@@ -178,3 +179,23 @@ def test_numpy_scalars_of_the_parameters_types_take_the_fast_path():
         assert [c for c in calls if c == "_slow"] == slow, calls
         want = x * np.float64(np.float32(a)) + np.float64(b) + float(i) + float(j)
         np.testing.assert_array_equal(out, -want if flag else want)
+
+
+def test_keyword_arguments_are_bound_to_the_parameters(mod):
+    out, x = np.zeros((28, 28)), np.ones((28, 28))
+    mod.img(out, x, s=2.0, n=3)
+    assert np.all(out == 5.0)
+    out[:] = 0
+    mod.img(n=np.int32(1), s=np.float64(0.5), x=x, out=out)
+    assert np.all(out == 1.5)
+    with pytest.raises(turbo.ArgumentTypeError, match="img\\(\\) missing 1 required argument: 'n'"):
+        mod.img(out, x, s=2.0)
+    with pytest.raises(turbo.ArgumentTypeError, match="unexpected keyword argument 'z'"):
+        mod.img(out, x, 2.0, 1, z=3)
+    with pytest.raises(turbo.ArgumentTypeError, match="multiple values for argument 'x'"):
+        mod.img(out, x, 2.0, 1, x=x)
+    with pytest.raises(turbo.ArgumentTypeError, match="takes 4 positional arguments"):
+        mod.img(out, x, 2.0, 1, 5, s=1.0)
+    # keywords with the wrong kind of value get the usual located check
+    with pytest.raises(turbo.ArgumentTypeError, match="parameter 'n'"):
+        mod.img(out, x, s=1.0, n=1.5)

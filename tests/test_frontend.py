@@ -297,6 +297,19 @@ def test_calls_after_the_first_take_the_machine_code_entry():
     assert f(x[::2], x[::2]) == 2.0 and f(xi[::2], xi[::2]) == 4
 
 
+def test_keyword_arguments_reach_the_signature_of_their_values():
+    f = jit(P.dot)
+    x, xi = np.ones(4), np.arange(4, dtype=np.int32)
+    assert f(x, x) == 4.0 and f(xi, xi) == 14  # two signatures, their entry points chained
+    assert f(x=x, y=x) == 4.0 and f(xi, y=xi) == 14 and f(y=xi, x=xi) == 14
+    assert f(x[::2], y=x[::2]) == 2.0  # a layout not compiled yet, by keyword
+    with pytest.raises(turbo.ArgumentTypeError, match="unexpected keyword argument 'z'"):
+        f(x, z=x)
+    with pytest.raises(turbo.ArgumentTypeError, match="missing 1 required argument: 'y'"):
+        f(x=x)
+    assert f(x, x) == 4.0  # positional calls still take the chain
+
+
 def test_inspect_stages_and_errors():
     f = jit(P.selfdot)
     with pytest.raises(TypeError, match="pass example arguments"):

@@ -29,6 +29,32 @@ class BoundCall:
     dims: dict[str, int]
 
 
+def bind_keywords(name: str, params: list[str] | tuple[str, ...], args: tuple, kwargs: dict) -> tuple:
+    """``args`` and ``kwargs`` as positional arguments in the order of ``params``,
+    refused as Python refuses them (an unknown name, a value given twice, one
+    missing)."""
+    if len(args) > len(params):
+        raise ArgumentTypeError(f"{name}() takes {len(params)} positional argument{'s' if len(params) != 1 else ''} "
+                                f"({', '.join(params)}), got {len(args)}")
+    out = list(args) + [_MISSING] * (len(params) - len(args))
+    for key, value in kwargs.items():
+        if key not in params:
+            raise ArgumentTypeError(f"{name}() got an unexpected keyword argument '{key}'",
+                                    hint=f"its parameters are {', '.join(params)}")
+        k = list(params).index(key)
+        if out[k] is not _MISSING:
+            raise ArgumentTypeError(f"{name}() got multiple values for argument '{key}'")
+        out[k] = value
+    missing = [p for p, v in zip(params, out) if v is _MISSING]
+    if missing:
+        raise ArgumentTypeError(f"{name}() missing {len(missing)} required argument{'s' if len(missing) != 1 else ''}: "
+                                + ", ".join(f"'{m}'" for m in missing))
+    return tuple(out)
+
+
+_MISSING = object()
+
+
 def check_arguments(kernel: ir.Kernel, args: tuple, written: frozenset[str]) -> BoundCall:
     name = kernel.name
     params = kernel.params

@@ -1,8 +1,8 @@
 """The fast call path: a CPython entry point emitted as machine code.
 
-For each kernel we emit a ``METH_FASTCALL`` C function
+For each kernel we emit a ``METH_FASTCALL | METH_KEYWORDS`` C function
 
-    PyObject *entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+    PyObject *entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 
 that CPython calls directly (vectorcall), with no Python frame, no ctypes and no
 argument tuple. It reads NumPy's array struct (whose layout is NumPy's stable ABI,
@@ -51,10 +51,10 @@ class _EntryBuilder:
         self.written = written
         self.overlap = written | overlap  # arrays whose memory overlapping another's selects the aliasing slot
         self.module = module
-        fnty = ll.FunctionType(PTR, [PTR, PTR, I64])
+        fnty = ll.FunctionType(PTR, [PTR, PTR, I64, PTR])
         self.fn = ll.Function(module, fnty, name)
         self.fn.attributes.add("nounwind")
-        self.self_arg, self.args, self.nargs = self.fn.args
+        self.self_arg, self.args, self.nargs, self.kwnames = self.fn.args
         n_slots = slot_count(len(kernel.arrays))
         self.slots = ll.GlobalVariable(module, ll.ArrayType(PTR, n_slots), slots_name)
         self.slots.initializer = ll.Constant(ll.ArrayType(PTR, n_slots), None)
@@ -86,6 +86,7 @@ class _EntryBuilder:
     def build(self) -> ll.Function:
         b = self.b
         k = self.kernel
+        self.require(b.icmp_unsigned("==", self.kwnames, ll.Constant(PTR, None)))  # keywords: bound in Python
         self.require(b.icmp_signed("==", self.nargs, ll.Constant(I64, len(k.params))))
         dims: dict[str, ll.Value] = {}
         arrays = []  # (param, data, strides list, dim values, contiguous bit)
@@ -135,10 +136,10 @@ class _EntryBuilder:
         res = b.call(vectorcall, [handler, argv, ll.Constant(I64, 1), ll.Constant(PTR, None)])
         b.call(self.extern_fn("turbo_Py_DecRef", ll.VoidType(), [PTR]), [addr])
         b.ret(res)
-        # anything unusual: slow(*args) checks, compiles, calls, or raises
+        # anything unusual: slow(*args, **kwargs) binds, checks, compiles, calls, or raises
         b.position_at_end(self.slow_bb)
         slow = self.field(self.self_arg, TUPLE_ITEMS, PTR)
-        b.ret(b.call(vectorcall, [slow, self.args, self.nargs, ll.Constant(PTR, None)]))
+        b.ret(b.call(vectorcall, [slow, self.args, self.nargs, self.kwnames]))
         return self.fn
 
     def box_result(self, slot):

@@ -1,6 +1,6 @@
 """Turning a JIT-compiled entry point into a Python callable (a builtin function).
 
-``make_builtin`` wraps a ``METH_FASTCALL`` machine-code function in a
+``make_builtin`` wraps a ``METH_FASTCALL | METH_KEYWORDS`` machine-code function in a
 ``PyCFunction`` object through ``PyCFunction_NewEx``: calling it costs what calling
 ``len`` costs. ``layout_ok`` checks, once per process, that the struct offsets the
 entry point reads match this interpreter and this NumPy; where they do not (a
@@ -20,6 +20,7 @@ import numpy as np
 from ..codegen import entry as E
 
 METH_FASTCALL = 0x0080
+METH_KEYWORDS = 0x0002
 
 
 class PyMethodDef(ctypes.Structure):
@@ -40,7 +41,7 @@ def make_builtin(name: str, address: int, self_obj: tuple, doc: str | None = Non
     """A builtin function calling ``address`` with ``self_obj`` as its ``self``.
 
     Returns (function, keepalive): the method definition must outlive the function."""
-    mdef = PyMethodDef(name.encode(), address, METH_FASTCALL, doc.encode() if doc else None)
+    mdef = PyMethodDef(name.encode(), address, METH_FASTCALL | METH_KEYWORDS, doc.encode() if doc else None)
     fn = _new_ex(ctypes.addressof(mdef), self_obj, None)
     return fn, mdef
 

@@ -21,6 +21,7 @@ import warnings
 import numpy as np
 
 from .. import frontend, ir
+from ..arguments import bind_keywords
 from ..errors import ArgumentTypeError, FallbackWarning, TurboError
 from ..ir import DType
 from ..passes.schedule import make_options
@@ -104,12 +105,17 @@ class TurboFunction:
 
     # ------------------------------------------------------------------ calling
 
-    def __call__(self, *args):  # replaced on this function's own class by an entry point
-        return self._dispatch(None, *args)
+    def __call__(self, *args, **kwargs):  # replaced on this function's own class by an entry point
+        return self._dispatch(None, *args, **kwargs)
 
-    def _dispatch(self, came_from, *args):
+    def _dispatch(self, came_from, *args, **kwargs):
         """Calls the kernel of these arguments' signature, compiling it if new.
-        ``came_from``: the kernel whose entry point did not take the call."""
+        ``came_from``: the kernel whose entry point did not take the call.
+        Keyword arguments are bound to the function's parameters first."""
+        if kwargs:
+            if self._unsupported is not None:
+                return self.py_func(*args, **kwargs)
+            args = bind_keywords(self._parsed.name, self._parsed.params, args, kwargs)
         target = self._target(args)
         if isinstance(target, _Python):
             return self.py_func(*args)

@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 
 from .. import ir
-from ..arguments import check_arguments
+from ..arguments import bind_keywords, check_arguments
 from ..codegen import abi
 from ..codegen.cpu import build_dim_switch, build_variant, number_sites
 from ..codegen.entry import build_entry
@@ -137,8 +137,8 @@ class Kernel:
 
     # ------------------------------------------------------------------ calling
 
-    def __call__(self, *args):  # replaced on this kernel's own class by the entry point
-        return self._slow(*args)
+    def __call__(self, *args, **kwargs):  # replaced on this kernel's own class by the entry point
+        return self._slow(*args, **kwargs)
 
     def _variant_of(self, bound) -> abi.Variant:
         """The variant a checked call needs: its arrays' layouts and overlap, and
@@ -163,7 +163,9 @@ class Kernel:
             hit = self._worth[key] = specialize.worth_fixing(lowered, regions, dict(values))
         return hit
 
-    def _slow(self, *args):
+    def _slow(self, *args, **kwargs):
+        if kwargs:
+            args = bind_keywords(self.name, [p.name for p in self.ir.params], args, kwargs)
         bound = check_arguments(self.ir, args, self.written)
         variant = self._variant_of(bound)
         if variant.may_alias and self.refuse_alias:
