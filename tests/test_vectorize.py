@@ -371,6 +371,19 @@ kernel trsv(x: f64[N], L: f64[N, N], b: f64[N]) {
         assert_same(trsv, np.zeros(n), L, rand(rng, n, "float64"))
 
 
+def test_arrays_passed_with_run_time_strides_are_priced_as_gathers():
+    # y[::2] and x[::3]: along i every vector would be a gather and a scatter
+    kernel = module(SOURCE, "f64").axpy
+    (p,) = S.schedule(kernel.ir, Variant((True, True), False, None), AVX2).regions
+    assert p.vector == "i"
+    assert S.schedule(kernel.ir, Variant((False, False), False, None), AVX2).regions == ()
+    text = kernel.explain(np.zeros(20)[::2], 0.5, np.ones(30)[::3])
+    assert "chosen: loops as written (scalar)" in text and "bound by mem" in text
+    y = np.zeros(20)
+    kernel(y[::2], 0.5, np.arange(30.0)[::3])
+    np.testing.assert_array_equal(y[::2], 0.5 * np.arange(30.0)[::3])
+
+
 def test_aliasing_variant_keeps_writes_scalar():
     kernel = module(SOURCE, "f64").axpy
     variant = Variant((True, True), True, None)

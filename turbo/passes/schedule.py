@@ -367,7 +367,7 @@ def _nests(body, path=(), outer=()):
 
 
 def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: Options) -> NestDecision:
-    facts = _Facts(ctx)
+    facts = _Facts(ctx, variant)
     scalar = Option(None, estimate(ctx, nest, None, target, options, facts))
 
     loops_at: dict[Path, ir.For] = {}
@@ -617,8 +617,12 @@ class _Facts:
     per decision instead of once per candidate plan (about 200 for a gemm). Keyed
     by node identity: the nest is alive while it is being decided."""
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, variant=None):
         self.ctx = ctx
+        # arrays this variant passes with strides known only at run time: an access
+        # moving along their last axis is a gather or scatter, not a vector load
+        flags = getattr(variant, "contiguous", None) or (True,) * len(ctx.kernel.arrays)
+        self.strided = frozenset(p.name for p, c in zip(ctx.kernel.arrays, flags) if not c)
         self._loops: dict[int, tuple] = {}
         self._leaf: dict[int, bool] = {}
         self._access: dict[int, tuple] = {}
@@ -777,7 +781,10 @@ class _Facts:
         key = (id(node), frozenset(loops), v)
         hit = self._kinds.get(key)
         if hit is None:
-            hit = self._kinds[key] = analysis.access_kind(self.ctx, node, loops, v)[0]
+            hit = analysis.access_kind(self.ctx, node, loops, v)[0]
+            if hit == "contiguous" and node.array in self.strided:
+                hit = "strided"
+            self._kinds[key] = hit
         return hit
 
 
@@ -1210,7 +1217,7 @@ class _Counter:
                     for k in fresh:
                         lane = self.m.facts.lanes[k] % env.width
                         counts[lane] = counts.get(lane, 0) + 1
-            elif not store and self._transposed(node):
+            elif not store and node.array not in self.m.facts.strided and self._transposed(node):
                 # W loads per W instances, and log2(W) rounds of shuffles; the
                 # blocks' columns are live together until the instances use them,
                 # and the last block's W rows while it is transposed
