@@ -22,6 +22,7 @@ kernel f_sigmoid(y: T[N], x: T[N]) { for i in 0:N { y[i] = sigmoid(x[i]) } }
 kernel f_sin(y: T[N], x: T[N]) { for i in 0:N { y[i] = sin(x[i]) } }
 kernel f_cos(y: T[N], x: T[N]) { for i in 0:N { y[i] = cos(x[i]) } }
 kernel f_pow(z: T[N], x: T[N], y: T[N]) { for i in 0:N { z[i] = pow(x[i], y[i]) } }
+kernel f_half(z: T[N], w: T[N], x: T[N]) { for i in 0:N { z[i] = x[i] ** 0.5; w[i] = pow(x[i], 0.5) } }
 kernel f_powers(z: T[N, 6], x: T[N]) {
     for i in 0:N { z[i, 0] = x[i] ** 2; z[i, 1] = x[i] ** 3; z[i, 2] = pow(x[i], 4); z[i, 3] = x[i] ** -1; z[i, 4] = x[i] ** 0; z[i, 5] = x[i] ** 1 }
 }
@@ -179,6 +180,27 @@ def test_literal_integer_powers_multiply(dt):
         sq = x * x
         want = np.stack([sq, sq * x, sq * sq, dt(1) / x, np.ones_like(x), x], axis=1)
     np.testing.assert_array_equal(z, want)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("n", [3, 203], ids=["scalar", "vector"])
+def test_half_powers_are_square_roots_with_pows_values(dt, n):
+    """x ** 0.5 and pow(x, 0.5) take a square root (no pow in the IR), with NumPy's
+    values (np.power(x, 0.5) is np.sqrt(x), -0 and -inf included), as the
+    reference interpreter has them."""
+    kernel = compiled(dt)["f_half"]
+    rng = np.random.default_rng(4)
+    special = [0.0, -0.0, np.inf, -np.inf, np.nan, -1.0, np.finfo(dt).tiny / 4, np.finfo(dt).max, 2.0]
+    x = np.concatenate([special, rng.uniform(0, 1e6, 200) ** rng.uniform(-3, 3, 200)]).astype(dt)[-n:]
+    x[: min(n, len(special))] = np.array(special, dtype=dt)[: min(n, len(special))]
+    z, w = np.zeros_like(x), np.zeros_like(x)
+    kernel(z, w, x)
+    assert not re.search(r"@(llvm\.)?pow", kernel.inspect("llvm-unoptimized", z, w, x))
+    with np.errstate(all="ignore"):
+        want = np.power(x, dt(0.5))
+    for got in (z, w):
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
 
 
 CONTEXTS = """

@@ -588,8 +588,11 @@ class KernelCodegen:
             if op in ("//", "%"):
                 return self.float_divmod(op, a, c, t)
             if op == "**":
-                n = analysis.small_power(node.right if isinstance(node, ir.Binary) else getattr(node, "value", None))
-                return self.power(a, n) if n is not None else self.math("pow", t, [a, c])
+                exponent = node.right if isinstance(node, ir.Binary) else getattr(node, "value", None)
+                n = analysis.small_power(exponent)
+                if n is not None:
+                    return self.power(a, n)
+                return self.root(a) if analysis.half_power(exponent) else self.math("pow", t, [a, c])
         lt = REG_TYPES[t]
         if op == "+":
             return b.add(a, c)
@@ -684,6 +687,8 @@ class KernelCodegen:
         b = self.b
         if fn == "pow" and node is not None and (n := analysis.small_power(node.args[1])) is not None:
             return self.power(args[0], n)
+        if fn == "pow" and node is not None and analysis.half_power(node.args[1]):
+            return self.root(args[0])
         if fn in ("min", "max"):
             a, c = args
             pick_c = self.compare("<" if fn == "min" else ">", t, c, a)
@@ -713,6 +718,12 @@ class KernelCodegen:
         if n == 2:
             return sq
         return b.fmul(sq, x) if n == 3 else b.fmul(sq, sq)
+
+    def root(self, x):
+        """x ** 0.5: the square root, as NumPy's power computes it (and the reference
+        interpreter, which uses it): correctly rounded, -0 at -0 and nan at -inf,
+        where C's pow gives +0 and +inf."""
+        return self.b.call(self.intrinsic("sqrt", x.type), [x])
 
     def math(self, fn: str, t: DType, args):
         """exp, log, sin, cos, tanh, sigmoid, pow: turbo's SIMD routines on vectors

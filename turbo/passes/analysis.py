@@ -99,6 +99,12 @@ def small_power(exponent: ir.Expr | None) -> int | None:
     return None
 
 
+def half_power(exponent: ir.Expr | None) -> bool:
+    """Whether a float power's exponent is the literal 0.5: the code takes a square
+    root, as NumPy's ``power`` does (docs/language.md)."""
+    return isinstance(exponent, ir.Const) and exponent.type.is_float and exponent.value == 0.5
+
+
 def names_read(e: ir.Expr) -> frozenset[str]:
     """The variables ``e`` reads."""
     return _memo(_NAMES, e, lambda x: frozenset(sub.name for sub in ir.walk_expr(x) if isinstance(sub, ir.Var)))

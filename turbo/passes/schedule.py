@@ -1166,7 +1166,9 @@ class _Counter:
 
     def _power(self, exponent: ir.Expr, n: float) -> None:
         k = analysis.small_power(exponent)
-        if k is None:
+        if k is None and analysis.half_power(exponent):
+            self.add("sqrt32" if exponent.type is DType.F32 else "sqrt64", n)
+        elif k is None:
             self._math("pow", n)
         elif k == -1:
             self.add("fdiv32" if exponent.type is DType.F32 else "fdiv64", n)
