@@ -449,22 +449,26 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
     return None
 
 
-def carried_across(chain: tuple[ir.For, ...]) -> list[set[str]]:
-    """Per array written in the loops ``chain``: the loops of the chain none of its
-    subscripts read (each of their iterations updates the same element), when
-    there are two or more of them: any order of the chain that keeps each such
-    set's loops in their order updates every element in the same order."""
-    names = [t.index for t in chain]
-    out = []
-    for a in sorted({s.array for s in ir.walk_stmts(chain[0].body) if isinstance(s, ir.Store)}):
+def updated_across(chain: tuple[ir.For, ...]) -> dict[str, frozenset[str]]:
+    """Per array written in the perfectly nested loops ``chain``: the loops of the
+    chain none of its subscripts read (each of their iterations updates the same
+    element)."""
+    body = chain[-1].body
+    out = {}
+    for a in sorted({s.array for s in ir.walk_stmts(body) if isinstance(s, ir.Store)}):
         read = set()
-        for n in _accesses(chain[0].body, a):
+        for n in _accesses(body, a):
             for i in n.indices:
                 read |= names_read(i)
-        free = {t for t in names if t not in read}
-        if len(free) > 1:
-            out.append(free)
+        out[a] = frozenset(t.index for t in chain if t.index not in read)
     return out
+
+
+def carried_across(chain: tuple[ir.For, ...]) -> list[frozenset[str]]:
+    """The sets of two or more loops of ``chain`` a written array is updated across
+    (``updated_across``): any order of the chain that keeps each set's loops in
+    their order updates every element in the same order."""
+    return [free for free in updated_across(chain).values() if len(free) > 1]
 
 
 def stored_around(outer: ir.For, vector: ir.For) -> str | None:

@@ -97,22 +97,14 @@ def _carried_inward(chain: list[ir.For]) -> tuple[int, ...] | None:
     moves the loops every written array is updated across (none of its
     subscripts reads them) innermost; None when the written arrays disagree on
     them or there are none."""
-    written = {s.array for s in ir.walk_stmts(chain[-1].body) if isinstance(s, ir.Store)}
-    across = set()
-    for a in sorted(written):
-        read = set()
-        for node in analysis.accesses(chain[-1].body):
-            if node.array == a:
-                for i in node.indices:
-                    read |= analysis.names_read(i)
-        free = frozenset(k for k, s in enumerate(chain) if s.index not in read)
-        across.add(free)
+    across = set(analysis.updated_across(tuple(chain)).values())
     if len(across) != 1:
         return None
     (free,) = across
     if not free:
         return None
-    return tuple(k for k in range(len(chain)) if k not in free) + tuple(sorted(free))
+    names = [s.index for s in chain]
+    return tuple(k for k, n in enumerate(names) if n not in free) + tuple(k for k, n in enumerate(names) if n in free)
 
 
 def replace_at(body: tuple[ir.Stmt, ...], path: Path, new: ir.Stmt) -> tuple[ir.Stmt, ...]:

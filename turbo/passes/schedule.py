@@ -207,7 +207,8 @@ def make_options(fastmath: bool = True, vectorize: str | bool | None = None, unr
 
 def schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options = Options(), warn: bool = False) -> Schedule:
     """The schedule of every nest of ``kernel``; its ``kernel`` is the one to
-    compile: ``kernel`` with the nests the cost model interchanged."""
+    compile: ``kernel`` with the array elements updated in place held in locals
+    (passes/promote.py) and the nests the cost model interchanged."""
     kernel, held = promote.promote(kernel, variant, options.parallel)
     kernel, swaps, known, held_inside = _interchange(kernel, variant, target, options)
     sched = _schedule(kernel, variant, target, options, warn, known)
