@@ -20,6 +20,7 @@ from turbo.passes import schedule as S
 from turbo.passes.target import TargetDesc
 
 from helpers import assert_same, rand
+from turbo.interpret import interpret
 
 AVX2 = TargetDesc.from_features("+avx2,+avx,+fma,-avx512f")
 
@@ -49,6 +50,9 @@ kernel decay_kli(y: T[M], A: T[K, L], x: T[M]) {
 }
 kernel bmm(C: T[P, M, N], A: T[P, M, K], B: T[P, K, N]) {
     for b in 0:P, i in 0:M, k in 0:K, j in 0:N { C[b, i, j] += A[b, i, k] * B[b, k, j] }
+}
+kernel gemm_n(C: T[P, Q], A: T[R, S], B: T[U, V], n: i64) {
+    for i in 0:n, k in 0:n, j in 0:n { C[i, j] += A[i, k] * B[k, j] }
 }
 kernel total(out: T[1], x: T[N]) {
     for i in 0:N { out[0] += x[i] }
@@ -218,6 +222,38 @@ def test_a_deeper_nest_tries_one_order_beyond_its_first_three_loops():
     # five other orders of b, i, k (j innermost), and k moved inside j
     assert len(orders) == 6 and orders[-1] == ("b", "i", "j", "k")
     assert sorted(orders[:5]) == sorted(p for p in itertools.permutations("bik") if p != ("b", "i", "k"))
+
+
+@pytest.mark.parametrize("dt", ["f32", "f64"])
+def test_a_versioned_nests_unchecked_copy_is_reordered_and_holds_the_element(dt):
+    # n is a parameter: every access needs a check, decided before the nest (n <= the
+    # dims). The unchecked copy runs as i, j, k with C[i, j] in a register; the
+    # checked copy keeps the order written, so errors come in that order
+    m = module(OTHERS, dt)
+    s = scheduled(m.gemm_n)
+    (v,) = s.versions
+    assert (v.order, v.written) == (("i", "j", "k"), ("i", "k", "j"))
+    assert [(h.array, h.subscripts, h.loop) for h in v.promotions] == [("C", "i, j", "k")]
+    (p,) = s.fast.regions
+    assert p.vector == "j" and p.factor("i") > 1
+    assert s.interchanges == () and s.promotions == ()  # the checked copy: as written
+    npdt = np.dtype({"f32": "float32", "f64": "float64"}[dt])
+    text = m.gemm_n.explain(*(np.zeros((4, 4), npdt) for _ in range(3)), 4)
+    assert "unchecked copy interchanged: loops i, j, k (written i, k, j)" in text
+    assert "unchecked copy holds in a register: C[i, j]" in text
+    rng = np.random.default_rng(9)
+    for size, n in [(9, 9), (20, 17), (33, 0), (40, 40)]:
+        C, A, B = (rand(rng, (size, size), npdt) for _ in range(3))
+        assert_same(m.gemm_n, C, A, B, n)
+    C, A, B = (rand(rng, (6, 6), npdt) for _ in range(3))
+    B = rand(rng, (6, 8), npdt)
+    got, want = C.copy(), C.copy()
+    with pytest.raises(IndexError) as mine:
+        m.gemm_n(got, A, B, 7)  # guards fail: the checked copy, in the written order
+    with pytest.raises(IndexError) as ref:
+        interpret(m.gemm_n.ir, want, A.copy(), B.copy(), 7)
+    assert str(mine.value).endswith(str(ref.value))  # the same index, axis, array and line
+    np.testing.assert_array_equal(got, want)  # the same updates made before the error
 
 
 def test_an_element_out_of_bounds_is_not_touched_when_its_loop_is_empty():

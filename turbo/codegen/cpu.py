@@ -209,6 +209,14 @@ class KernelCodegen:
             self.arrays[p.name] = _Array(p, data[p.name], strides.get(p.name, []), contig)
         self.loop_ctx = analysis.Context.of(kernel)  # affine forms and bounds facts, shared with regions
         self.checks = self.loop_ctx.checks
+        # the kernel's locals, and those of versioned nests' unchecked copies (elements
+        # held in locals there: passes/schedule.py ``_unchecked_nest``)
+        self.local_types = dict(ir.local_types(kernel))
+        for v in (schedule.versions if schedule is not None else ()):
+            if v.nest is not None:
+                for x in ir.walk_stmts((v.nest,)):
+                    if isinstance(x, ir.Assign):
+                        self.local_types.setdefault(x.name, x.value.type)
         self.entry = self.fn.append_basic_block("entry")
         self.b = ll.IRBuilder(self.entry)
         self.locals: dict[str, ll.Value] = {}
@@ -218,7 +226,7 @@ class KernelCodegen:
 
     def build(self) -> ll.Function:
         b = self.b
-        for name, t in ir.local_types(self.kernel).items():
+        for name, t in self.local_types.items():
             self.locals[name] = b.alloca(REG_TYPES[t], name=f"local_{name}")
         for name, arg in list(self.scalars.items()):
             p = self.kernel.param(name)
@@ -331,7 +339,7 @@ class KernelCodegen:
         saved = self.schedule, self.checks, self.version_tag
         self.schedule, self.checks, self.version_tag = saved[0].fast, saved[0].fast.checks, "u"
         try:
-            self.nest(s, path)
+            self.nest(version.nest if version.nest is not None else s, path)
         finally:
             self.schedule, self.checks, self.version_tag = saved
         if not b.block.is_terminated:

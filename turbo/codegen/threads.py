@@ -214,6 +214,7 @@ class ChunkCodegen(KernelCodegen):
         self.sites = parent.sites
         self.loop_ctx = parent.loop_ctx
         self.checks = parent.checks
+        self.local_types = parent.local_types
         self.target_loop = loop
         self.path = path
         self.par = par

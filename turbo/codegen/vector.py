@@ -93,7 +93,7 @@ class RegionEmitter:
         self.W = plan.width
         self.ctx = cg.loop_ctx
         self.shared = dict(cg.locals)  # the kernel's own local slots
-        self.local_types = ir.local_types(cg.kernel)
+        self.local_types = cg.local_types
         self.iota = ll.Constant(ll.VectorType(I64, self.W), [ll.Constant(I64, k) for k in range(self.W)])
         self.unrolled = {p for p, _, _ in plan.unrolled}
         self.tail_masks: dict[int, object] = {}  # id of a tail mask -> the vector loop's last index value

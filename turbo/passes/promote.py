@@ -73,13 +73,17 @@ def promote(kernel: ir.Kernel, variant, threads: bool) -> tuple[ir.Kernel, tuple
     return dataclasses.replace(kernel, body=body), tuple(rewriter.done)
 
 
-def promote_inside(kernel: ir.Kernel, loop: ir.For, variant, threads: bool) -> tuple[ir.For, tuple[Promotion, ...]]:
+def promote_inside(kernel: ir.Kernel, loop: ir.For, variant, threads: bool,
+                   checks: dict | None = None) -> tuple[ir.For, tuple[Promotion, ...]]:
     """``loop`` (a loop of ``kernel``, e.g. an interchanged nest) with the elements
     held in locals across the loops inside it (not across ``loop`` itself: that
-    would put statements beside it)."""
+    would put statements beside it). ``checks``: the bounds checks to assume, by
+    node id (a versioned nest's unchecked copy); by default the kernel's."""
     if getattr(variant, "may_alias", False) or getattr(variant, "boundscheck", None) is True:
         return loop, ()
     rewriter = _Rewriter(kernel, threads, getattr(variant, "boundscheck", None))
+    if checks is not None:
+        rewriter.ctx = dataclasses.replace(rewriter.ctx, checks=checks)
     new = dataclasses.replace(loop, body=rewriter.body(loop.body))
     return (new, tuple(rewriter.done)) if rewriter.done else (loop, ())
 

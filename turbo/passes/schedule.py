@@ -134,6 +134,13 @@ class Version:
     path: Path  # the nest's root loop
     guards: tuple[Guard, ...]  # each "affine form >= 0", over dims and integer parameters
     arrays: tuple[str, ...]  # arrays whose accesses in the nest lose their checks
+    # the unchecked copy, when it runs in another order than the checked one or holds
+    # elements in locals (``_unchecked_nest``): its root loop, the order of its
+    # perfect loops (and as written), and the elements it holds
+    nest: ir.For | None = field(default=None, compare=False)
+    order: tuple[str, ...] = ()
+    written: tuple[str, ...] = ()
+    promotions: tuple[promote.Promotion, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -284,20 +291,77 @@ def _schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options, 
     # nests with bounds checks the kernel can decide before they start: scheduled
     # twice, without those checks (taken when the guards hold) and with them
     fast_ctx = dataclasses.replace(ctx, checks=_relaxed(ctx, guards))
-    fast_decisions, slow_decisions = [], []
+    fast_checks = dict(fast_ctx.checks)
+    fast_decisions, slow_decisions, made = [], [], []
+    split = {p.path for p in plans}
     for site in sites:
         if site.path in versions:
-            fast_decisions.append(decide(fast_ctx, site, variant, target, options))
+            conds, arrays = versions[site.path]
+            other = None if site.path in split else _unchecked_nest(kernel, site, conds, variant, target, options)
+            if other is None:
+                fast_decisions.append(decide(fast_ctx, site, variant, target, options))
+                made.append(Version(site.path, tuple(sorted(conds)), arrays))
+            else:
+                root, decision, order, written, held, checks = other
+                fast_decisions.append(decision)
+                fast_checks.update(checks)
+                made.append(Version(site.path, tuple(sorted(conds)), arrays, root, order, written, held))
             slow_decisions.append(_decide_checked(ctx, site, variant, target, options))
         else:
             d = checked(site)
             fast_decisions.append(d)
             slow_decisions.append(d)
     fast = _assemble(fast_decisions, plans, notes, target)
-    fast = dataclasses.replace(fast, checks=fast_ctx.checks)
+    fast = dataclasses.replace(fast, checks=fast_checks)
     slow = _assemble(slow_decisions, plans, notes, target)
-    return dataclasses.replace(slow, fast=fast, versions=tuple(
-        Version(path, tuple(sorted(guards)), arrays) for path, (guards, arrays) in versions.items()))
+    return dataclasses.replace(slow, fast=fast, versions=tuple(made))
+
+
+def _unchecked_nest(kernel: ir.Kernel, site: LoopSite, conds: frozenset, variant, target: TargetDesc,
+                    options: Options):
+    """The unchecked copy of a versioned nest in the order, and with the elements
+    held in locals, that its accesses' checks kept the nest as written from (a
+    gemm written ``for i in range(n) ... C[i, j] += ...`` with ``n`` a parameter):
+    without the checks the guards cover, it runs like a nest whose bounds are
+    proven. None when it is best as written with nothing held. Else (its root,
+    its decision, its order and as written, the elements held, the checks of its
+    nodes). The checked copy keeps the nest as written, so errors are raised in
+    the order the user wrote."""
+    from ..errors import ScheduleError
+
+    def unchecked(root: ir.For):
+        k = dataclasses.replace(kernel, body=interchange.replace_at(kernel.body, site.path, root))
+        c = Context.of(k)
+        g = access_guards(k, c.checks, c.symbols)
+        inside = {id(n) for n in analysis.accesses((root,))}
+        return k, dataclasses.replace(c, checks={i: (tuple(False for _ in f) if i in inside and g.get(i) is not None
+                                                     and g[i] <= conds else f) for i, f in c.checks.items()})
+
+    base_kernel, base_ctx = unchecked(site.loop)
+    candidates = [(site.loop, ())] + interchange.orders(base_ctx, site, variant, options.fastmath)
+    best, written = None, math.inf
+    for root, order in candidates:
+        k, c = unchecked(root)
+        root, held = promote.promote_inside(k, root, variant, options.parallel, c.checks)
+        if held:
+            k, c = unchecked(root)
+        try:
+            d = decide(c, LoopSite(site.path, root), variant, target, options)
+        except ScheduleError:
+            continue
+        cycles = d.chosen.estimate.cycles
+        if not order:
+            written = cycles
+            if held:
+                best = (cycles, root, d, order, held, c)
+        elif cycles < 0.95 * written and (best is None or cycles < 0.95 * best[0]):
+            best = (cycles, root, d, order, held, c)
+    if best is None:
+        return None
+    _, root, d, order, held, c = best
+    nodes = {id(n) for n in analysis.accesses((root,))}
+    as_written = tuple(s.index for s in interchange.perfect_chain(site.loop, len(order))) if order else ()
+    return root, d, order, as_written, held, {i: f for i, f in c.checks.items() if i in nodes}
 
 
 def _versions(sites, guards: dict) -> dict:
@@ -1265,6 +1329,10 @@ def format_schedule(kernel: ir.Kernel, sched: Schedule) -> str:
             fast = sched.fast.decisions[k]
             out.append(f"    versioned: without the bounds checks of {', '.join(v.arrays)} when "
                        f"{' and '.join(guard_text(g) for g in v.guards)} (tested before the loop starts)")
+            if v.order:
+                out.append(f"    unchecked copy interchanged: loops {', '.join(v.order)} (written {', '.join(v.written)})")
+            for h in v.promotions:
+                out.append(f"    unchecked copy holds in a register: {h.describe()}")
             _decision_lines(out, fast, "    ")
             out.append("    otherwise, with the checks:")
             _decision_lines(out, d, "      ")
