@@ -371,6 +371,27 @@ kernel trsv(x: f64[N], L: f64[N, N], b: f64[N]) {
         assert_same(trsv, np.zeros(n), L, rand(rng, n, "float64"))
 
 
+ADD3 = """
+kernel add3(out: T[P, Q, R], a: T[P, Q, R], b: T[P, Q, R]) {
+    for i in 0:P, j in 0:Q, k in 0:R { out[i, j, k] = a[i, j, k] + b[i, j, k] }
+}
+"""
+
+
+@pytest.mark.parametrize("dt", ["f32", "f64"])
+def test_jammed_rows_are_limited_by_the_address_registers(dt):
+    # each row of out, a and b that a step walks needs a register for its address
+    # (run-time strides): jamming 8 x 4 rows of i and j walked 96 and ran 3x slower
+    # than the model predicted
+    (p,) = plans("add3", AVX2, dt, ADD3)
+    assert p.vector == "k" and 3 * p.factor("i") * p.factor("j") <= AVX2.address_registers
+    kernel = module(ADD3, dt).add3
+    npdt = {"f32": np.float32, "f64": np.float64}[dt]
+    rng = np.random.default_rng(2)
+    for shape in [(0, 3, 4), (3, 5, 8), (9, 4, 7), (5, 17, 3)]:
+        assert_same(kernel, np.zeros(shape, npdt), rand(rng, shape, npdt), rand(rng, shape, npdt))
+
+
 def test_arrays_passed_with_run_time_strides_are_priced_as_gathers():
     # y[::2] and x[::3]: along i every vector would be a gather and a scatter
     kernel = module(SOURCE, "f64").axpy

@@ -701,6 +701,8 @@ class _Facts:
         self._subs: dict[int, tuple] = {}
         self._hazards: dict[tuple, str | None] = {}
         self._ids: dict[tuple, int] = {}  # element key -> its number
+        self._rows: dict[tuple, frozenset] = {}
+        self._literal: dict[str, bool] = {}
         self.lanes: list[int] = []  # per element number: its last subscript's constant (0: not affine)
 
     def loop(self, s: ir.For) -> tuple[tuple[str, ...], int, frozenset[str]]:
@@ -780,6 +782,36 @@ class _Facts:
                     self.lanes.append(v[-1] if lane else 0)
                 ids.append(n)
             hit = self._keys[(id(node), moving)] = tuple(ids)
+        return hit
+
+    def rows(self, node, offsets: tuple[tuple[str, int, int], ...], loops: set[str]) -> frozenset:
+        """The array rows the instances of an access walk, as keys: per instance its
+        subscripts but the last (``A[i + 1, j]`` of instances i0 .. i0 + 3: four
+        rows). Rows of an array whose strides are run-time values each need an
+        address register of their own; one with literal dims past the first shares
+        one base (the rows are constant offsets from it)."""
+        subs, reads = self._subscripts(node, loops)
+        if self._literal_strides(node.array) or len(subs) < 2:
+            return frozenset({(node.array,)})
+        moving = tuple((f, d, n) for n, f, d in offsets if f > 1 and n in reads)
+        key = (id(node), moving)
+        hit = self._rows.get(key)
+        if hit is None:
+            heads = subs[:-1]
+            values = [tuple(const if sym is not None else 0 for sym, const, _ in heads)]
+            for k, (f, d, n) in enumerate(moving):
+                mult = tuple((d * used.get(n, 0) if sym is not None else (MAX_INSTANCES ** k if n in used else 0))
+                             for sym, _, used in heads)
+                values = [tuple(v + r * m for v, m in zip(value, mult)) for value in values for r in range(f)]
+            syms = tuple(sym if sym is not None else const for sym, const, _ in heads)
+            hit = self._rows[key] = frozenset((node.array, syms, v) for v in values)
+        return hit
+
+    def _literal_strides(self, array: str) -> bool:
+        hit = self._literal.get(array)
+        if hit is None:
+            shape = next(p.shape for p in self.ctx.kernel.arrays if p.name == array)
+            hit = self._literal[array] = all(isinstance(d, int) for d in shape[1:])
         return hit
 
     def writers(self, node, offsets: tuple[tuple[str, int, int], ...], loops: set[str]) -> int:
@@ -1000,6 +1032,10 @@ class _Model:
             counter.add("broadcast", reload)
             regs, over = regs - reload, over - reload
         counter.add("load", counter.split_loads())
+        # rows walked at run-time strides beyond the general registers: their addresses
+        # are reloaded from the stack each iteration (a 3-d a + b jammed over 8 x 4 rows
+        # of its two outer axes walked 96 rows: 3x slower than the model thought)
+        counter.add("load", max(0, len(counter.rows) - self.t.address_registers))
         own = counter.throughput()
         chain, inner = counter.chain_latency(straight)
         # a chain inside one iteration overlaps with the next iterations' work, as
@@ -1064,6 +1100,7 @@ class _Counter:
         self.pos = 0  # statements counted so far
         self.uops = 0.0
         self.offsets: dict[tuple, dict[int, int]] = {}  # (array, element bytes) -> lane offset of vector loads -> how many
+        self.rows: set = set()  # array rows the loop walks (address registers: _Facts.rows)
 
     def add(self, op: str, n: float = 1.0) -> None:
         self.ops[op] = self.ops.get(op, 0.0) + n
@@ -1255,6 +1292,8 @@ class _Counter:
             if env.vector:  # invariant in this loop: hoisted out of it, a register held per element
                 self.held.update(self.m.facts.keys(node, env.offsets, env.loops))
             return
+        if env.vector and loop_idx is not None and loop_idx in idx_names:
+            self.rows |= self.m.facts.rows(node, env.offsets, env.loops)
         # iterations run together that read the same element share one load, and so
         # do statements (LLVM's GVN merges the loads)
         if store:  # every instance writes its own element (the region's legality)

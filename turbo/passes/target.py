@@ -28,6 +28,9 @@ class TargetDesc:
     # uops in flight the core overlaps across loop iterations (reorder and scheduler
     # capacity): how far a dependence chain inside one iteration is hidden
     window: int = 128
+    # general registers a loop can keep array row addresses in: x86-64's 16 less the
+    # stack pointer, the loop's counter and bound, and a spare (schedule._Counter.rows)
+    address_registers: int = 12
 
     def width(self, t: DType) -> int:
         """Lanes of one vector register for element type ``t``."""
