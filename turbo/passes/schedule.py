@@ -298,8 +298,8 @@ def _schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options, 
         if site.path in versions:
             conds, arrays = versions[site.path]
             other = None if site.path in split else _unchecked_nest(kernel, site, conds, variant, target, options)
-            if other is None:
-                fast_decisions.append(decide(fast_ctx, site, variant, target, options))
+            if other is None or other[0] is None:  # as written (its decision, when priced)
+                fast_decisions.append(other[1] if other is not None else decide(fast_ctx, site, variant, target, options))
                 made.append(Version(site.path, tuple(sorted(conds)), arrays))
             else:
                 root, decision, order, written, held, checks = other
@@ -323,10 +323,11 @@ def _unchecked_nest(kernel: ir.Kernel, site: LoopSite, conds: frozenset, variant
     held in locals, that its accesses' checks kept the nest as written from (a
     gemm written ``for i in range(n) ... C[i, j] += ...`` with ``n`` a parameter):
     without the checks the guards cover, it runs like a nest whose bounds are
-    proven. None when it is best as written with nothing held. Else (its root,
-    its decision, its order and as written, the elements held, the checks of its
-    nodes). The checked copy keeps the nest as written, so errors are raised in
-    the order the user wrote."""
+    proven. Returns (its root, its decision, its order and as written, the
+    elements held, the checks of its nodes); the root is None when the nest is
+    best as written with nothing held (the decision is then the one for it as
+    written), and None is returned when no order had a legal plan. The checked copy
+    keeps the nest as written, so errors are raised in the order the user wrote."""
     from ..errors import ScheduleError
 
     def unchecked(root: ir.For):
@@ -339,7 +340,7 @@ def _unchecked_nest(kernel: ir.Kernel, site: LoopSite, conds: frozenset, variant
 
     base_kernel, base_ctx = unchecked(site.loop)
     candidates = [(site.loop, ())] + interchange.orders(base_ctx, site, variant, options.fastmath)
-    best, written = None, math.inf
+    best, written, as_written = None, math.inf, None
     for root, order in candidates:
         k, c = unchecked(root)
         root, held = promote.promote_inside(k, root, variant, options.parallel, c.checks)
@@ -351,13 +352,13 @@ def _unchecked_nest(kernel: ir.Kernel, site: LoopSite, conds: frozenset, variant
             continue
         cycles = d.chosen.estimate.cycles
         if not order:
-            written = cycles
+            written, as_written = cycles, d
             if held:
                 best = (cycles, root, d, order, held, c)
         elif cycles < 0.95 * written and (best is None or cycles < 0.95 * best[0]):
             best = (cycles, root, d, order, held, c)
     if best is None:
-        return None
+        return None if as_written is None else (None, as_written, (), (), (), {})
     _, root, d, order, held, c = best
     nodes = {id(n) for n in analysis.accesses((root,))}
     as_written = tuple(s.index for s in interchange.perfect_chain(site.loop, len(order))) if order else ()
@@ -807,6 +808,15 @@ class _Facts:
             hit = self._rows[key] = frozenset((node.array, syms, v) for v in values)
         return hit
 
+    def row_bound(self, node, offsets: tuple[tuple[str, int, int], ...], loops: set[str]) -> int:
+        """At least as many as ``rows`` (the instances of the loops its subscripts
+        but the last read), without naming them."""
+        subs, _ = self._subscripts(node, loops)
+        if self._literal_strides(node.array) or len(subs) < 2:
+            return 1
+        heads = set().union(*(used for _, _, used in subs[:-1]))
+        return math.prod(f for n, f, _ in offsets if f > 1 and n in heads)
+
     def _literal_strides(self, array: str) -> bool:
         hit = self._literal.get(array)
         if hit is None:
@@ -1035,7 +1045,7 @@ class _Model:
         # rows walked at run-time strides beyond the general registers: their addresses
         # are reloaded from the stack each iteration (a 3-d a + b jammed over 8 x 4 rows
         # of its two outer axes walked 96 rows: 3x slower than the model thought)
-        counter.add("load", max(0, len(counter.rows) - self.t.address_registers))
+        counter.add("load", max(0, counter.address_rows() - self.t.address_registers))
         own = counter.throughput()
         chain, inner = counter.chain_latency(straight)
         # a chain inside one iteration overlaps with the next iterations' work, as
@@ -1100,7 +1110,7 @@ class _Counter:
         self.pos = 0  # statements counted so far
         self.uops = 0.0
         self.offsets: dict[tuple, dict[int, int]] = {}  # (array, element bytes) -> lane offset of vector loads -> how many
-        self.rows: set = set()  # array rows the loop walks (address registers: _Facts.rows)
+        self.walked: list = []  # accesses that move with the loop (address registers: address_rows)
 
     def add(self, op: str, n: float = 1.0) -> None:
         self.ops[op] = self.ops.get(op, 0.0) + n
@@ -1127,6 +1137,19 @@ class _Counter:
         carried = self.m.facts.loop(self.loop)[1] if self.loop is not None else 0
         accs = carried * self.env.instances
         return accs + self.shared_vectors + 2 + self.extra_regs + len(self.held) + self._reused()
+
+    def address_rows(self) -> int:
+        """How many array rows the loop's accesses walk at once (``_Facts.rows``),
+        counted exactly only when the accesses' instances could exceed the
+        address registers."""
+        facts, env = self.m.facts, self.env
+        bound = sum(facts.row_bound(n, env.offsets, env.loops) for n in self.walked)
+        if bound <= self.t.address_registers:
+            return bound
+        rows = set()
+        for n in self.walked:
+            rows |= facts.rows(n, env.offsets, env.loops)
+        return len(rows)
 
     def split_loads(self) -> float:
         """The extra loads vector loads cost where they straddle cache lines: an
@@ -1293,7 +1316,7 @@ class _Counter:
                 self.held.update(self.m.facts.keys(node, env.offsets, env.loops))
             return
         if env.vector and loop_idx is not None and loop_idx in idx_names:
-            self.rows |= self.m.facts.rows(node, env.offsets, env.loops)
+            self.walked.append(node)  # rows counted only when there may be too many (address_rows)
         # iterations run together that read the same element share one load, and so
         # do statements (LLVM's GVN merges the loads)
         if store:  # every instance writes its own element (the region's legality)
