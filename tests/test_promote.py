@@ -287,6 +287,23 @@ def test_errors_point_at_the_access_as_written():
     assert "of 'z' with size 3" in str(e.value) and "z[i + 1] = y[i]" in e.value.loc.source_line
 
 
+def test_a_subscript_read_from_an_array_the_loop_writes_is_not_invariant():
+    # without bounds checks h[c[0]] looks invariant in k by its names alone, but
+    # c[0] changes every iteration
+    m = turbo.compile("""
+kernel bump(c: i64[2], h: i64[8], x: i64[K]) {
+    for k in 0:K {
+        c[0] += 1
+        h[c[0]] += x[k]
+    }
+}""", "promote.loop", boundscheck=False)
+    variant = Variant((True,) * 3, False, False)
+    sched = S.schedule(m.bump.lowered(variant), variant, AVX2, m.bump.options)
+    assert {(p.array, p.loop) for p in sched.promotions} == {("c", "k")}
+    for K in (0, 1, 5):
+        assert_same(m.bump, np.zeros(2, np.int64), np.zeros(8, np.int64), np.arange(1, K + 1, dtype=np.int64))
+
+
 def test_overlapping_arguments_are_not_held():
     kernel = module(OTHERS, "f64").self_update
     assert not S.schedule(kernel.ir, Variant((True, True), True, None), AVX2).promotions

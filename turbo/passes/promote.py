@@ -129,6 +129,8 @@ class _Rewriter:
                 subs = nodes[0].indices
                 if any(analysis.names_read(i) & changes for i in subs):
                     continue
+                if any(isinstance(x, ir.Load) and x.array in stored for i in subs for x in ir.walk_expr(i)):
+                    continue  # the subscript reads an array the loop writes: it may change
                 if self.threads and array in conditional:
                     continue
                 if checked:
@@ -139,6 +141,7 @@ class _Rewriter:
                         break
                     guarded = True
                 local = self.fresh(array, subs)
+                changes.add(local)  # a later subscript reading the element now reads it
                 t = self.types[array]
                 var = ir.Var(local, t, nodes[0].loc)
                 s = dataclasses.replace(s, body=tuple(_replace_stmt(x, array, local, var) for x in s.body))
