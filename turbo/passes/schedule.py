@@ -765,14 +765,7 @@ class _Facts:
         moving = tuple((f, d, n) for n, f, d in offsets if f > 1 and n in reads)
         hit = self._keys.get((id(node), moving))  # plans that differ in loops it does not read share them
         if hit is None:
-            # a subscript's value: its constant plus, per instance number r of each
-            # loop, r times a multiplier (a non-affine one numbers the instances)
-            values = [tuple(const if sym is not None else 0 for sym, const, _ in subs)]
-            for k, (f, d, n) in enumerate(moving):
-                mult = tuple((d * used.get(n, 0) if sym is not None else (MAX_INSTANCES ** k if n in used else 0))
-                             for sym, _, used in subs)
-                values = [tuple(v + r * m for v, m in zip(value, mult)) for value in values for r in range(f)]
-            syms = tuple(sym if sym is not None else const for sym, const, _ in subs)
+            syms, values = _instance_subscripts(subs, moving)
             lane = subs[-1][0] is not None
             ids = []
             for v in dict.fromkeys(values):  # keys numbered: cheap to hash and compare
@@ -798,13 +791,7 @@ class _Facts:
         key = (id(node), moving)
         hit = self._rows.get(key)
         if hit is None:
-            heads = subs[:-1]
-            values = [tuple(const if sym is not None else 0 for sym, const, _ in heads)]
-            for k, (f, d, n) in enumerate(moving):
-                mult = tuple((d * used.get(n, 0) if sym is not None else (MAX_INSTANCES ** k if n in used else 0))
-                             for sym, _, used in heads)
-                values = [tuple(v + r * m for v, m in zip(value, mult)) for value in values for r in range(f)]
-            syms = tuple(sym if sym is not None else const for sym, const, _ in heads)
+            syms, values = _instance_subscripts(subs[:-1], moving)
             hit = self._rows[key] = frozenset((node.array, syms, v) for v in values)
         return hit
 
@@ -893,6 +880,20 @@ class _Facts:
                 hit = "strided"
             self._kinds[key] = hit
         return hit
+
+
+def _instance_subscripts(subs: tuple, moving: tuple) -> tuple[tuple, list[tuple]]:
+    """(per subscript (``_Facts._subscripts`` entries) its affine names, or its
+    text when not affine; per instance of the ``moving`` loops, (factor, how far
+    apart, index), the subscripts' values): a subscript's value is its constant
+    plus, per instance number r of each loop, r times a multiplier (a non-affine
+    one numbers the instances)."""
+    values = [tuple(const if sym is not None else 0 for sym, const, _ in subs)]
+    for k, (f, d, n) in enumerate(moving):
+        mult = tuple((d * used.get(n, 0) if sym is not None else (MAX_INSTANCES ** k if n in used else 0))
+                     for sym, _, used in subs)
+        values = [tuple(v + r * m for v, m in zip(value, mult)) for value in values for r in range(f)]
+    return tuple(sym if sym is not None else const for sym, const, _ in subs), values
 
 
 def _unroll(s: ir.For):
