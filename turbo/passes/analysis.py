@@ -340,21 +340,34 @@ def transposable(ctx: Context, node, u: str | None, indices: set[str], factor: i
 # ----------------------------------------------------------------------------- legality
 
 
-def _failure_sites(ctx: Context, body, policy) -> str | None:
+def failures(ctx: Context, body, policy):
+    """What in ``body`` can fail at run time, in statement order: ("step", loop) for
+    a step known only at run time, ("arith", expression) for an integer ``//``,
+    ``%``, ``**``, ("check", access) for a Load or Store that needs a bounds check
+    under ``policy`` (the variant's boundscheck)."""
     for s in ir.walk_stmts(body):
         if isinstance(s, ir.For) and not isinstance(s.step, ir.Const):
-            return f"loop {s.index} has a step known only at run time"
+            yield "step", s
         nodes = [s] if isinstance(s, ir.Store) else []
         for e in ir.stmt_exprs(s):
             for sub in ir.walk_expr(e):
                 if isinstance(sub, ir.Load):
                     nodes.append(sub)
                 elif isinstance(sub, ir.Binary) and sub.type.is_int and sub.op in ("//", "%", "**"):
-                    return f"integer '{sub.op}' may raise at run time"
+                    yield "arith", sub
         for n in nodes:
             flags = (policy,) * len(n.indices) if policy is not None else ctx.checks.get(id(n), (True,))
             if any(flags):
-                return f"{n.array}[...] needs a run-time bounds check"
+                yield "check", n
+
+
+def _failure_sites(ctx: Context, body, policy) -> str | None:
+    for kind, x in failures(ctx, body, policy):
+        if kind == "step":
+            return f"loop {x.index} has a step known only at run time"
+        if kind == "arith":
+            return f"integer '{x.op}' may raise at run time"
+        return f"{x.array}[...] needs a run-time bounds check"
     return None
 
 

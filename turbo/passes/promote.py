@@ -156,21 +156,13 @@ class _Rewriter:
 
     def checked(self, body) -> set[int] | None:
         """The accesses in ``body`` that need a run-time bounds check (by node id),
-        or None when something else there can fail (an integer ``//``, ``%``,
-        ``**``; a step known only at run time)."""
+        or None when something else there can fail (``analysis.failures``: an
+        integer ``//``, ``%``, ``**``; a step known only at run time)."""
         out: set[int] = set()
-        for s in ir.walk_stmts(body):
-            if isinstance(s, ir.For) and not isinstance(s.step, ir.Const):
+        for kind, x in analysis.failures(self.ctx, body, self.policy):
+            if kind != "check":
                 return None
-            nodes = [s] if isinstance(s, ir.Store) else []
-            for e in ir.stmt_exprs(s):
-                for sub in ir.walk_expr(e):
-                    if isinstance(sub, ir.Load):
-                        nodes.append(sub)
-                    elif isinstance(sub, ir.Binary) and sub.type.is_int and sub.op in ("//", "%", "**"):
-                        return None
-            if self.policy is None:
-                out |= {id(n) for n in nodes if any(self.ctx.checks.get(id(n), (True,)))}
+            out.add(id(x))
         return out
 
     def fresh(self, array: str, subs) -> str:
