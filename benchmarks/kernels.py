@@ -439,11 +439,15 @@ def gemm_ikj_loops(out, A, B):
                 out[m, n] += A[m, k] * B[k, n]
 
 
-def _gemm(name, a_shape, b_shape, a_idx, b_idx, loops, np_fn, torch_fn, source=None):
+def _gemm(name, a_shape, b_shape, a_idx, b_idx, loops, np_fn, torch_fn):
+    """A gemm written with an accumulator, A and B in the orientations given."""
+    source = _gemm_source(name, a_idx, b_idx, {"MK": "M, K", "KM": "K, M"}[a_shape], {"KN": "K, N", "NK": "N, K"}[b_shape])
+    return _gemm_kernel(name, source, loops, np_fn, torch_fn)
+
+
+def _gemm_kernel(name, source, loops, np_fn, torch_fn):
     return Kernel(
-        name=name, family="BLAS3",
-        source=source or _gemm_source(name, a_idx, b_idx, {"MK": "M, K", "KM": "K, M"}[a_shape],
-                                      {"KN": "K, N", "NK": "N, K"}[b_shape]),
+        name=name, family="BLAS3", source=source,
         setup=lambda rng, n, dt: {
             "out": np.zeros((n, n), dt),
             "A": _mat(rng, (n, n), dt),
@@ -456,6 +460,17 @@ def _gemm(name, a_shape, b_shape, a_idx, b_idx, loops, np_fn, torch_fn, source=N
         loops=loops,
         torch=lambda d, torch: _torch_mm(d, torch, torch_fn),
     )
+
+
+def _filter(name, source, r, loops):
+    """A filter of r x r taps over an (n + r - 1)-square image: n x n outputs."""
+    return Kernel(name, "other", source,
+                  lambda rng, n, dt: {"out": np.zeros((n, n), dt), "img": _mat(rng, (n + r - 1, n + r - 1), dt),
+                                      "k": _mat(rng, (r, r), dt)},
+                  ("out", "img", "k"),
+                  lambda d: _np_filter(d["img"].astype(np.float64), d["k"].astype(np.float64)),
+                  lambda d: (lambda: _np_filter(d["img"], d["k"])),
+                  lambda n: 2.0 * r * r * n * n, loops=loops)
 
 
 def _np_operands(np_fn, d):
@@ -619,31 +634,11 @@ KERNELS: list[Kernel] = [
     _gemm("gemm_ABt", "MK", "NK", "m, k", "n, k", gemm_abt_loops, _abt, lambda a, b: (a, b.t())),
     _gemm("gemm_AtBt", "KM", "NK", "k, m", "n, k", gemm_atbt_loops, _atbt, lambda a, b: (a.t(), b.t())),
     # out += A B from zeros: checked against A B; NumPy and PyTorch compute A B
-    _gemm("gemm_ikj", "MK", "KN", "", "", gemm_ikj_loops, _ab, lambda a, b: (a, b), source=GEMM_IKJ),
-    Kernel("filter2d_3x3", "other", FILTER,
-           lambda rng, n, dt: {"out": np.zeros((n, n), dt), "img": _mat(rng, (n + 2, n + 2), dt), "k": _mat(rng, (3, 3), dt)},
-           ("out", "img", "k"),
-           lambda d: _np_filter(d["img"].astype(np.float64), d["k"].astype(np.float64)),
-           lambda d: (lambda: _np_filter(d["img"], d["k"])),
-           lambda n: 2.0 * 9 * n * n, loops=filter_loops),
-    Kernel("filter2d_5x5", "other", FILTER,
-           lambda rng, n, dt: {"out": np.zeros((n, n), dt), "img": _mat(rng, (n + 4, n + 4), dt), "k": _mat(rng, (5, 5), dt)},
-           ("out", "img", "k"),
-           lambda d: _np_filter(d["img"].astype(np.float64), d["k"].astype(np.float64)),
-           lambda d: (lambda: _np_filter(d["img"], d["k"])),
-           lambda n: 2.0 * 25 * n * n, loops=filter_loops),
-    Kernel("filter3x3_lit", "other", FILTER3,
-           lambda rng, n, dt: {"out": np.zeros((n, n), dt), "img": _mat(rng, (n + 2, n + 2), dt), "k": _mat(rng, (3, 3), dt)},
-           ("out", "img", "k"),
-           lambda d: _np_filter(d["img"].astype(np.float64), d["k"].astype(np.float64)),
-           lambda d: (lambda: _np_filter(d["img"], d["k"])),
-           lambda n: 2.0 * 9 * n * n, loops=filter3_loops),
-    Kernel("filter5x5_lit", "other", FILTER5,
-           lambda rng, n, dt: {"out": np.zeros((n, n), dt), "img": _mat(rng, (n + 4, n + 4), dt), "k": _mat(rng, (5, 5), dt)},
-           ("out", "img", "k"),
-           lambda d: _np_filter(d["img"].astype(np.float64), d["k"].astype(np.float64)),
-           lambda d: (lambda: _np_filter(d["img"], d["k"])),
-           lambda n: 2.0 * 25 * n * n, loops=filter5_loops),
+    _gemm_kernel("gemm_ikj", GEMM_IKJ, gemm_ikj_loops, _ab, lambda a, b: (a, b)),
+    _filter("filter2d_3x3", FILTER, 3, filter_loops),
+    _filter("filter2d_5x5", FILTER, 5, filter_loops),
+    _filter("filter3x3_lit", FILTER3, 3, filter3_loops),
+    _filter("filter5x5_lit", FILTER5, 5, filter5_loops),
     Kernel("dense_tanh", "other", DENSE,
            lambda rng, n, dt: {"out": np.zeros((n, n), dt), "W": (_mat(rng, (n, n), dt) / np.sqrt(n)).astype(dt), "X": _mat(rng, (n, n), dt), "b": _vec(rng, n, dt)},
            ("out", "W", "X", "b"),
