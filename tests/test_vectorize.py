@@ -522,6 +522,41 @@ def test_reductions_of_many_instances_combined_together(dt, unroll):
             assert_same(kernel, np.zeros((M, N), npdt), A, B)
 
 
+SEEDED_SOURCE = """
+kernel abt_acc(C: T[M, N], A: T[M, K], B: T[N, K]) {
+    for m in 0:M, n in 0:N {
+        acc = C[m, n]
+        for k in 0:K { acc += A[m, k] * B[n, k] }
+        C[m, n] = acc
+    }
+}
+kernel abt_min(C: T[M, N], A: T[M, K], B: T[N, K]) {
+    for m in 0:M, n in 0:N {
+        acc = C[m, n]
+        for k in 0:K { acc = min(acc, A[m, k] - B[n, k]) }
+        C[m, n] = acc
+    }
+}
+"""
+
+
+@pytest.mark.parametrize("dt", ["f32", "f64", "i32", "i64"])
+@pytest.mark.parametrize("unroll", [{}, {"m": 2}, {"m": 3, "n": 2}, {"m": 4, "n": 2}, {"m": 4, "n": 4}, {"m": 5}])
+def test_vector_reductions_start_from_the_value_before_the_loop(dt, unroll):
+    """A vector reduction into a scalar starts its first vector from the value
+    the local had (lane 0), so that value takes part in the horizontal reduction;
+    a min whose start is the smallest, or K = 0, must give it back."""
+    rng = np.random.default_rng(9)
+    mod = module(SEEDED_SOURCE, dt, vectorize="k", unroll=unroll)
+    npdt = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64}[dt]
+    for name in ("abt_acc", "abt_min"):
+        for M, N, K in [(1, 1, 1), (5, 9, 7), (9, 5, 8), (4, 4, 0), (3, 4, 17), (8, 8, 33)]:
+            A = rng.integers(-9, 9, (M, K)).astype(npdt)
+            B = rng.integers(-9, 9, (N, K)).astype(npdt)
+            C = rng.integers(-30, 30, (M, N)).astype(npdt)
+            assert_same(mod[name], C, A, B)
+
+
 @pytest.mark.parametrize("n", range(0, 70, 3))
 def test_vector_loop_leftover_runs_one_masked_vector_per_step(n):
     """With 4 vectors per step, the leftover (up to 4 vectors) runs a vector at a time under a mask."""

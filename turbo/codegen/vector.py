@@ -184,6 +184,11 @@ class RegionEmitter:
         assigned = list(analysis.assigned_in(s.body))
         reductions = {n: analysis.reduction_op(n, s.body) for n in assigned if analysis.exposed(n, s.body)}
         vec_slots = is_vec or parents[0].vec
+        # a vector reduction into scalar parents starts its first vector from the
+        # parent's value in lane 0 (a reassociation, as the lanes' are): the value
+        # is then the lanes' total, with no scalar combine per parent after the
+        # horizontal reduction (ABt's 4 x 2 dot products: 8 adds per block)
+        seeded = is_vec and not parents[0].vec
         kids: list[list[Instance]] = []
         for p in parents:
             row = []
@@ -194,7 +199,12 @@ class RegionEmitter:
                     lt = self.vtype(t) if vec_slots else REG_TYPES[t]
                     slots[name] = self.cg.entry_alloca(lt, f"{name}_{s.index}{c}")
                     if name in reductions:
-                        b.store(const_like(lt, identity(reductions[name], t)), slots[name])
+                        start_value = const_like(lt, identity(reductions[name], t))
+                        if seeded and c == 0:
+                            parent = p.slots.get(name) or self.shared[name]
+                            old = b.load(parent, typ=parent.allocated_type)
+                            start_value = b.insert_element(start_value, old, ll.Constant(I32, 0))
+                        b.store(start_value, slots[name])
                 row.append(Instance(p.idx, slots, p.mask, vec_slots, p.group))
             kids.append(row)
         every = [k for row in kids for k in row]
@@ -296,6 +306,9 @@ class RegionEmitter:
                 t = self.local_types[name]
                 total = totals[k, name]
                 target = p.slots.get(name) or self.shared[name]
+                if seeded:
+                    b.store(total, target)
+                    continue
                 old = b.load(target, typ=target.allocated_type)
                 if isinstance(old.type, ll.VectorType):
                     total = self.splat(total)
@@ -331,41 +344,77 @@ class RegionEmitter:
 
     def hreduce_many(self, op: str, t: DType, vecs: list) -> list:
         """The lanes of each vector combined into one scalar, for several vectors at
-        once: adjacent vectors are paired and each pair's halves interleaved, so one
-        shuffle pair and one combine halve two vectors' lanes (8 vectors of 8 lanes:
-        21 shuffles and combines, against 48 one at a time). The result's lane i
-        is vector i's total."""
+        once, in x86's order of cheap shuffles: while several vectors remain they are
+        paired, first adjacent lanes within each 128-bit block (``vhaddps``'s
+        pattern: no lane crossing), then adjacent blocks; one vector left is
+        narrowed the same way, blocks first, then lanes within one. 8 vectors of 8
+        f32: 6 in-block pair combines (vhaddps), then 2 block shuffles and one
+        combine, 9 instructions where halving whole vectors first took 24. Each lane's origin (vector, its lanes) is tracked, and
+        each vector's total is read from a lane that holds all of its lanes."""
         if not vecs:
             return []
         b = self.b
         n = vecs[0].type.count
+        block = max(1, min(n, 16 // t.itemsize))  # lanes per 128-bit block
         ident = const_like(vecs[0].type, identity(op, t))
 
-        def halves(x, y, group: int, groups: int, width: int):
-            half = group // 2
-            lo = [g * group + j for g in range(groups) for j in range(half)]
-            if y is not None:
-                lo = lo + [width + i for i in lo]
-            hi = [i + half for i in lo]
-            y = x if y is None else y
+        def apply(x, y, lo, hi, labels_x, labels_y):
+            """x's and y's lanes ``lo`` combined with lanes ``hi`` (indices into the
+            pair, y's counted after x's), and what each result lane holds."""
+            both = labels_x + labels_y
             mask = lambda idx: ll.Constant(ll.VectorType(I32, len(idx)), idx)  # noqa: E731
-            return self.combine(op, t, b.shuffle_vector(x, y, mask(lo)), b.shuffle_vector(x, y, mask(hi)))
+            labels = []
+            for i, j in zip(lo, hi):
+                (vi, a), (vj, c) = both[i], both[j]
+                if vi != vj:
+                    raise AssertionError("horizontal reduction combined two vectors' lanes")
+                labels.append((vi, a | c))
+            y = x if y is None else y
+            value = self.combine(op, t, b.shuffle_vector(x, y, mask(lo)), b.shuffle_vector(x, y, mask(hi)))
+            return value, labels
+
+        def pair_lanes(width: int, unit: int, two: bool):
+            """Adjacent units of ``unit`` lanes paired within each block of
+            ``block * unit`` lanes (unit 1: lanes within a 128-bit block; unit
+            ``block``: blocks within the vector), x's then y's per block."""
+            span = min(width, block * unit) if unit == 1 else width
+            lo = []
+            for first in range(0, width, span):
+                for src in ((0, width) if two else (0,)):
+                    for u in range(0, span // unit, 2):
+                        lo += [src + first + u * unit + j for j in range(unit)]
+            hi = [i + unit for i in lo]
+            return lo, hi
 
         out = []
         for first in range(0, len(vecs), n):
             chunk = vecs[first:first + n]
             m = len(chunk)
             chunk = chunk + [ident] * ((1 << (m - 1).bit_length()) - m)
-            group = n  # lanes per vector's partial total
-            while len(chunk) > 1:  # pair vectors: twice the groups, half the lanes each
-                chunk = [halves(chunk[i], chunk[i + 1], group, n // group, n) for i in range(0, len(chunk), 2)]
-                group //= 2
-            v, width = chunk[0], n
-            while group > 1:  # halve within each group: a narrower vector
-                v = halves(v, None, group, width // group, width)
+            state = [(v, [(k if k < m else None, frozenset([i])) for i in range(n)]) for k, v in enumerate(chunk)]
+            paired = 1  # lanes of one vector each lane holds within its block
+            while len(state) > 1:  # pair vectors: adjacent lanes, then adjacent blocks
+                unit = 1 if paired < block else block
+                lo, hi = pair_lanes(n, unit, True)
+                state = [apply(state[i][0], state[i + 1][0], lo, hi, state[i][1], state[i + 1][1])
+                         for i in range(0, len(state), 2)]
+                paired *= 2
+            v, labels = state[0]
+            width = n
+            while width > 1 and not all(len(lanes) == n for _, lanes in labels):
+                if width > block:  # one vector left: its even blocks with its odd ones
+                    lo, hi = pair_lanes(width, block, False)
+                else:  # then within the block: adjacent lanes
+                    lo, hi = list(range(0, width, 2)), list(range(1, width, 2))
+                v, labels = apply(v, None, lo, hi, labels, labels)
                 width //= 2
-                group //= 2
-            out += [b.extract_element(v, ll.Constant(I32, i)) for i in range(m)]
+            lane_of = {}
+            for lane, (k, lanes) in enumerate(labels):
+                if k is not None and len(lanes) == n:
+                    lane_of.setdefault(k, lane)
+            if len(lane_of) != m:
+                raise AssertionError("horizontal reduction left a vector's total unfinished")
+            out += [b.extract_element(v, ll.Constant(I32, lane_of[k])) for k in range(m)]
         return out
 
     # ------------------------------------------------------------------ statements
