@@ -137,3 +137,18 @@ def locality(root: ir.For, order: tuple[str, ...]) -> int:
         elif any(moves):
             score -= 1
     return score
+
+
+def row_walks(root: ir.For, order: tuple[str, ...]) -> int:
+    """Accesses inside the innermost loop of ``order`` that step from row to row
+    with it: an earlier subscript moves with that loop and the last one does not
+    (a C-order array's column, one cache line per iteration). Accesses it does
+    not move are held or hoisted, and do not count."""
+    inner = order[-1]
+    loop = next(s for s in ir.walk_stmts((root,)) if isinstance(s, ir.For) and s.index == inner)
+    count = 0
+    for n in analysis.accesses(loop.body):
+        moves = [inner in analysis.names_read(i) for i in n.indices]
+        if moves and not moves[-1] and any(moves):
+            count += 1
+    return count
