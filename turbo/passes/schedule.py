@@ -58,6 +58,12 @@ SPLIT_GAIN = 0.85
 # plans predicted within this fraction of the cheapest are near-ties, chosen
 # among by what the cost model does not see (_near_tie_key)
 NEAR_TIE = 0.005
+# ... and in a nest bound by streaming its data (_streaming: more than the cache
+# holds, at the assumed sizes, taking longer to move than the cheapest plan takes
+# to compute), vector plans within MEMORY_TIE: what more unrolling saves there is
+# loop overhead the stream hides, and each unrolled row is one more stream (a 3-d
+# outer product jammed 8 x 4 wrote 32 rows at once: 2.5x slower than one row)
+MEMORY_TIE = 0.25
 ORDER_GAIN = 0.95
 LOCALITY_GAIN = 0.85
 
@@ -125,6 +131,13 @@ class NestDecision:
     # the root runs as written and each loop directly inside it has a decision of its
     # own (sibling loops, each vectorized: a row's sum, then its scaling)
     parts: tuple["NestDecision", ...] = ()
+    # the lowest prediction among its plans, where a near-tie chose another: what
+    # other orders and splits of the nest are compared with (None: the chosen's)
+    cheapest: float | None = None
+
+    @property
+    def predicted(self) -> float:
+        return self.chosen.estimate.cycles if self.cheapest is None else self.cheapest
 
     def regions(self) -> list[RegionPlan]:
         """The plans this decision puts in the schedule, its parts' included."""
@@ -248,7 +261,7 @@ def _interchange(kernel: ir.Kernel, variant, target: TargetDesc, options: Option
             continue
         try:
             known[site.path] = decide(ctx, site, variant, target, options)
-            written = known[site.path].chosen.estimate.cycles
+            written = known[site.path].predicted
         except ScheduleError:
             written = math.inf  # an override this order cannot take; another order may
         best = None
@@ -264,7 +277,7 @@ def _interchange(kernel: ir.Kernel, variant, target: TargetDesc, options: Option
                 d = decide(cctx, LoopSite(site.path, root), variant, target, options)
             except ScheduleError:
                 continue
-            cycles = d.chosen.estimate.cycles
+            cycles = d.predicted
             if cycles < _order_gain(site.loop, root, order) * written:
                 # near-ties (within 5%) go to the order that walks memory in order
                 key = (-interchange.locality(root, order), cycles)
@@ -370,7 +383,7 @@ def _unchecked_nest(kernel: ir.Kernel, site: LoopSite, conds: frozenset, variant
             d = decide(c, LoopSite(site.path, root), variant, target, options)
         except ScheduleError:
             continue
-        cycles = d.chosen.estimate.cycles
+        cycles = d.predicted
         if not order:
             written, as_written = cycles, d
             if held:
@@ -512,7 +525,10 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
     if options.vectorize is False and not options.unroll:
         pool = [scalar]
     pool.sort(key=lambda o: (o.estimate.cycles, o.plan.instances if o.plan else 0))
-    near = [o for o in pool if o.estimate.cycles <= pool[0].estimate.cycles * (1 + NEAR_TIE)]
+    best = pool[0].estimate.cycles
+    streaming = _streaming(ctx, nest, facts, target, best)
+    near = [o for o in pool if o.estimate.cycles <= best * (1 + NEAR_TIE)
+            or streaming and o.plan is not None and o.plan.vector and o.estimate.cycles <= best * (1 + MEMORY_TIE)]
     chosen = min(near, key=lambda o: (_near_tie_key(ctx, o.plan), o.estimate.cycles,
                                       o.plan.instances if o.plan else 0))
     rest = [o for o in pool if o is not chosen]
@@ -522,13 +538,33 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
         why = ("its unrolled loop streams a block of an array through the cache fewer times"
                if _near_tie_key(ctx, chosen.plan)[0] < _near_tie_key(ctx, pool[0].plan)[0]
                else "it unrolls loops nearer the innermost one, their rows nearer in memory")
+        if streaming:
+            why = f"the nest streams more data than the cache holds, and {why.replace('it unrolls', 'unrolls')}"
         said.append(f"near-tie: chosen over {pool[0].plan.describe()} (predicted "
                     f"{1 - pool[0].estimate.cycles / chosen.estimate.cycles:.2%} cheaper): {why}")
     decision = NestDecision(nest.path, f"for {nest.loop.index}", chosen, tuple(alternatives),
-                            tuple(n for n in said if n))
+                            tuple(n for n in said if n), cheapest=best if chosen is not pool[0] else None)
     if not forced and options.vectorize is not False:
         decision = _split(ctx, nest, variant, target, options, facts, decision)
     return decision
+
+
+def _streaming(ctx: Context, nest: LoopSite, facts: _Facts, target: TargetDesc, cycles: float) -> bool:
+    """Whether the nest, at the assumed sizes, touches more data than the cache
+    holds and moving it takes longer than ``cycles``. An access touches, along
+    each axis, as many elements as the trips of the nest's loops its subscript
+    reads add up to (``img[i + di, j]``: i's and di's), an array the most any
+    of its accesses does."""
+    trips: dict[str, float] = {}
+    for site in analysis.loop_sites((nest.loop,)):
+        trips[site.loop.index] = facts.trip(site.loop, {o.index for o in nest.outer + site.outer})
+    elements: dict[str, float] = {}
+    for n in analysis.accesses((nest.loop,)):
+        extent = math.prod(max(1.0, sum(trips.get(x, 0.0) for x in analysis.names_read(i))) for i in n.indices)
+        elements[n.array] = max(elements.get(n.array, 0.0), extent)
+    sizes = {p.name: p.dtype.itemsize for p in ctx.kernel.arrays}
+    total = sum(e * sizes[a] for a, e in elements.items())
+    return total > target.cache_bytes and total / target.stream_bytes_per_cycle > cycles
 
 
 def _near_tie_key(ctx: Context, plan: RegionPlan | None) -> tuple[int, int]:
@@ -610,7 +646,7 @@ def _split(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
     if not plans:
         return whole
     split = Option(None, estimate(ctx, nest, None, target, options, facts, plans))
-    if split.estimate.cycles >= SPLIT_GAIN * whole.chosen.estimate.cycles:
+    if split.estimate.cycles >= SPLIT_GAIN * whole.predicted:
         return whole
     rejected = (whole.chosen,) + tuple(o for o in whole.rejected if o.plan is not None)[:3]
     return NestDecision(whole.root, whole.header, split, rejected, (), parts)
