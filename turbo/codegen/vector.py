@@ -349,8 +349,9 @@ class RegionEmitter:
         pattern: no lane crossing), then adjacent blocks; one vector left is
         narrowed the same way, blocks first, then lanes within one. 8 vectors of 8
         f32: 6 in-block pair combines (vhaddps), then 2 block shuffles and one
-        combine, 9 instructions where halving whole vectors first took 24. Each lane's origin (vector, its lanes) is tracked, and
-        each vector's total is read from a lane that holds all of its lanes."""
+        combine, 9 instructions where halving whole vectors first took 24. Each
+        lane's origin (vector, its lanes) is tracked, and each vector's total is
+        read from a lane that holds all of its lanes."""
         if not vecs:
             return []
         b = self.b

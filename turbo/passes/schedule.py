@@ -48,13 +48,6 @@ MAX_INSTANCES = 32  # largest number of iterations run side by side
 # to 1.6x (a row normalization, predicted 11% cheaper split, ran 1.5x faster split
 # at n = 256 and 1.4x slower at n = 16)
 SPLIT_GAIN = 0.85
-# a loop order must be predicted this much cheaper than the order as written to
-# replace it; one whose innermost loop walks more arrays from row to row
-# (interchange.row_walks) must be predicted LOCALITY_GAIN cheaper, the cost model
-# not seeing caches: a 3-d add, its inner rows 16 f32 long, moved its row loop
-# inside the vector loop for a predicted 5% (loop overhead at 128 iterations) and
-# ran 2.3x slower, every pass of the row loop reading half of each line and the
-# next pass the other half
 # plans predicted within this fraction of the cheapest are near-ties, chosen
 # among by what the cost model does not see (_near_tie_key)
 NEAR_TIE = 0.005
@@ -64,6 +57,13 @@ NEAR_TIE = 0.005
 # loop overhead the stream hides, and each unrolled row is one more stream (a 3-d
 # outer product jammed 8 x 4 wrote 32 rows at once: 2.5x slower than one row)
 MEMORY_TIE = 0.25
+# a loop order must be predicted this much cheaper than the order as written to
+# replace it; one whose innermost loop walks more arrays from row to row
+# (interchange.row_walks) must be predicted LOCALITY_GAIN cheaper, the cost model
+# not seeing caches: a 3-d add, its inner rows 16 f32 long, moved its row loop
+# inside the vector loop for a predicted 5% (loop overhead at 128 iterations) and
+# ran 2.3x slower, every pass of the row loop reading half of each line and the
+# next pass the other half
 ORDER_GAIN = 0.95
 LOCALITY_GAIN = 0.85
 
@@ -249,7 +249,9 @@ def schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options = 
 
 def _interchange(kernel: ir.Kernel, variant, target: TargetDesc, options: Options):
     """Each nest in the order of its perfect loops the cost model prices lowest
-    (passes/interchange.py); a new order must be at least 5% cheaper. Also the
+    (passes/interchange.py); a new order must be predicted under ORDER_GAIN (95%)
+    of the written order's cycles, under LOCALITY_GAIN (85%) where it walks more
+    arrays from row to row. Also the
     decisions it made for the nests as they now stand, by path."""
     from ..errors import ScheduleError
 
