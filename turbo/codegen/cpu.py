@@ -17,7 +17,7 @@ from llvmlite.ir import values as ll_values
 from .. import ir
 from ..ir import DType
 from ..passes import analysis
-from ..passes.bounds import GUARD_LIMIT
+from ..passes.bounds import GUARD_LIMIT, factors
 from .abi import (
     ERR_INDEX,
     ERR_NEGATIVE_POWER,
@@ -318,19 +318,20 @@ class KernelCodegen:
         b = self.b
         ok = ll.Constant(ll.IntType(1), 1)
         limit = ll.Constant(I64, GUARD_LIMIT)
+        wide = ll.IntType(128)  # a product of symbols needs more than 64 bits (bounds.GUARD_LIMIT)
         seen = set()
         for g in version.guards:
-            total = ll.Constant(I64, 0)
-            for name, coef in g:
-                if not name:
-                    total = b.add(total, ll.Constant(I64, coef))
-                    continue
-                v = self.symbol_value(name)
-                if name not in seen:  # symbols are bounded, so the sums below cannot overflow
-                    seen.add(name)
-                    ok = b.and_(ok, b.icmp_unsigned("<=", b.add(v, limit), ll.Constant(I64, 2 * GUARD_LIMIT)))
-                total = b.add(total, b.mul(v, ll.Constant(I64, coef)))
-            ok = b.and_(ok, b.icmp_signed(">=", total, ll.Constant(I64, 0)))
+            total = ll.Constant(wide, 0)
+            for key, coef in g:
+                term = ll.Constant(wide, coef)
+                for name in factors(key):
+                    v = self.symbol_value(name)
+                    if name not in seen:  # symbols are bounded, so the sums below cannot overflow
+                        seen.add(name)
+                        ok = b.and_(ok, b.icmp_unsigned("<=", b.add(v, limit), ll.Constant(I64, 2 * GUARD_LIMIT)))
+                    term = b.mul(term, b.sext(v, wide))
+                total = b.add(total, term)
+            ok = b.and_(ok, b.icmp_signed(">=", total, ll.Constant(wide, 0)))
         fast_bb = self.fn.append_basic_block(f"unchecked{'_'.join(map(str, path))}")
         slow_bb = self.fn.append_basic_block(f"checked{'_'.join(map(str, path))}")
         join = self.fn.append_basic_block(f"versions{'_'.join(map(str, path))}_end")

@@ -556,6 +556,12 @@ class RegionEmitter:
         if kind == "invariant":
             return kind, ptr, None
         # a gather/scatter: byte distance between lanes
+        if None in coefs:  # a coefficient known at run time (``A[i*n + j]`` along i): lane 1's address
+            self.view(inst.with_index(self.vname, b.add(inst.idx[self.vname], ll.Constant(I64, 1))))
+            nxt = self.cg.address_of(node.array, [self.cg.expr(i) for i in node.indices])
+            self.view(inst)
+            stride = b.sub(b.ptrtoint(nxt, I64), b.ptrtoint(ptr, I64))
+            return "strided", ptr, b.mul(self.iota, self.splat(stride))
         p = arr.param
         stride = ll.Constant(I64, 0)
         for axis, c in enumerate(coefs):

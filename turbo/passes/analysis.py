@@ -28,7 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import ir
-from .bounds import access_checks, symbols_of, to_affine
+from .bounds import (LoopRange, access_checks, add_forms, coefficient, extreme, loop_range, mentions, product_terms,
+                     provably_nonneg, scale_form, symbols_of, to_affine)
 
 Path = tuple[int, ...]
 
@@ -305,22 +306,29 @@ class Context:
         """(dims, integer scalar parameters, fixed locals), as bounds.py takes them."""
         return self.dims, self.int_scalars, self.defs
 
-    def affine(self, e: ir.Expr, indices) -> dict | None:
-        return to_affine(e, self.dims, self.int_scalars, frozenset(indices), self.defs)
+    def affine(self, e: ir.Expr, indices, products: bool = False) -> dict | None:
+        """``bounds.to_affine``; ``products``: with terms like ``i*n`` (flattened
+        subscripts), whose keys ``bounds.factors`` reads."""
+        return to_affine(e, self.dims, self.int_scalars, frozenset(indices), self.defs, products)
 
 
 def loop_indices(body) -> set[str]:
     return {s.index for s in ir.walk_stmts(body) if isinstance(s, ir.For)}
 
 
-def access_kind(ctx: Context, node, indices: set[str], v: str) -> tuple[str, tuple[int, ...]]:
+def access_kind(ctx: Context, node, indices: set[str], v: str) -> tuple[str, tuple[int | None, ...]]:
     """How an access moves along loop ``v``: ("invariant" | "contiguous" |
-    "strided", coefficients of ``v`` per subscript)."""
-    coefs = []
+    "strided", coefficients of ``v`` per subscript). A coefficient that is a
+    product of symbols (``A[i*n + j]`` along ``i``) is None: strided, by a
+    distance known at run time. A subscript that is not affine counts as
+    invariant: ``indirect_along`` keeps loops it changes along from being
+    vectorized."""
+    coefs: list[int | None] = []
     for i in node.indices:
-        a = ctx.affine(i, indices)
-        coefs.append(0 if a is None else a.get(v, 0))
-    if not any(coefs):
+        a = ctx.affine(i, indices, products=True)
+        c = {"": 0} if a is None else coefficient(a, v)
+        coefs.append(None if product_terms(c) or len(c) > 1 else c[""])
+    if not any(c is None or c for c in coefs):
         return "invariant", tuple(coefs)
     if all(c == 0 for c in coefs[:-1]) and coefs[-1] == 1:
         return "contiguous", tuple(coefs)
@@ -390,6 +398,10 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
             return f"loop {t.index} does not count upward by a constant step"
     if vector is not None and not (isinstance(vector.step, ir.Const) and vector.step.value == 1):
         return f"loop {vector.index} has step {ir.print_expr(vector.step)}; vectorized loops need step 1"
+    if vector is not None:
+        why = indirect_along(ctx, vector, {o.index for o in site.outer} | loop_indices((root,)))
+        if why:
+            return why
     region_locals = set(assigned_in(region))
     region_idx = loop_indices(region)
     outer_idx = {o.index for o in site.outer}
@@ -425,21 +437,28 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
     all_idx = region_idx | outer_idx
     for a in sorted(written):
         subs = set()
+        first = None
         for node in _accesses(region, a):
-            aff = tuple(ctx.affine(i, all_idx) for i in node.indices)
+            aff = tuple(ctx.affine(i, all_idx, products=True) for i in node.indices)
             if any(x is None for x in aff):
                 return f"{a} is written with a subscript that is not affine"
             subs.add(tuple(tuple(sorted(x.items())) for x in aff))
+            first = first or node
         if len(subs) > 1:
             return f"{a} is written and accessed at different subscripts in the same loops (a dependence between iterations)"
         (sub,) = subs
+        injective = None  # per subscript, computed when needed
         for t in tnames:
             loop_t = next(x for x in chain if x.index == t)
             if not any(True for _ in _accesses(loop_t.body, a)):
                 continue  # accessed only outside t (after a reduction over t): t's iterations never touch it
-            ok = any(dict(d).get(t, 0) != 0 and not any(k in region_idx and k != t for k, c in d if c)
-                     for d in sub)
-            if not ok and reorder and not any(dict(d).get(t, 0) for d in sub):
+            ok = any(dict(d).get(t, 0) != 0 and not mentions(dict(d), region_idx - {t}) for d in sub)
+            if not ok and any(t in mentions(dict(d), {t}) for d in sub):
+                if injective is None:
+                    ranges = _ranges_to(ctx, site, first)
+                    injective = [ranges is not None and _injective(ctx, dict(d), region_idx, ranges) for d in sub]
+                ok = any(inj and t in mentions(dict(d), {t}) for inj, d in zip(injective, sub))
+            if not ok and reorder and not any(mentions(dict(d), {t}) for d in sub):
                 continue  # every iteration of t updates the same element, in t's order
             if not ok:
                 return f"iterations of {t} may write the same element of {a}"
@@ -460,6 +479,86 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
             elif _read_outside(ctx.kernel, site, t, name):
                 return f"'{name}' is set in loop {t.index} and used after it"
     return None
+
+
+def indirect_along(ctx: Context, vector: ir.For, indices: set[str]) -> str | None:
+    """An access in loop ``vector`` whose subscript is not affine and may change
+    from one of its iterations to the next (``x[idx[i]]``, or through a local set
+    in the loop), described; None when there is none. ``indices``: the loop
+    indices around and inside it. Vector code computes each access's address
+    once, for its first lane."""
+    varying = {vector.index} | set(assigned_in(vector.body))
+    for n in accesses(vector.body):
+        for e in n.indices:
+            if names_read(e) & varying and ctx.affine(e, indices, products=True) is None:
+                return (f"{n.array}[{ir.print_expr(e)}] changes along {vector.index} without a constant stride "
+                        f"(an indirect access)")
+    return None
+
+
+def _ranges_to(ctx: Context, site: LoopSite, node) -> list[LoopRange] | None:
+    """The ranges of the loops around ``node`` (outermost first), from the
+    kernel's top; None when ``node`` is not in ``site``'s loop."""
+    loops: list[ir.For] = []
+
+    def holds(s) -> bool:
+        return s is node or any(x is node for e in ir.stmt_exprs(s) for x in ir.walk_expr(e))
+
+    def find(body) -> bool:
+        for s in body:
+            if isinstance(s, ir.For):
+                loops.append(s)
+                if find(s.body):
+                    return True
+                loops.pop()
+            elif isinstance(s, ir.If):
+                if holds(s) or find(s.then) or find(s.orelse):
+                    return True
+            elif holds(s):
+                return True
+        return False
+
+    if not find((site.loop,)):
+        return None
+    out: list[LoopRange] = []
+    for loop in (*site.outer, *loops):
+        known = frozenset(r.index for r in out) | {loop.index}
+        out.append(loop_range(loop, ctx.dims, ctx.int_scalars, known, ctx.defs))
+    return out
+
+
+def _injective(ctx: Context, d: dict, region_idx: set[str], ranges: list[LoopRange]) -> bool:
+    """Whether the subscript ``d`` (an affine form, maybe with product terms) takes
+    distinct values for distinct values of the region's loop indices in it, for
+    any values of the indices outside: ``i*n + j`` with ``j`` in ``[0, n)`` does.
+    Its terms are placed from the least significant (fewest factors in the
+    coefficient first): a loop's term may follow when its coefficient exceeds the
+    spread of those placed (their largest minus smallest sum over the loops'
+    ranges), provably on every call. The last term's own spread is not needed."""
+    coefs = {u: coefficient(d, u) for u in mentions(d, region_idx)}
+    order = sorted(coefs, key=lambda u: (max(len(k.split("*")) if k else 0 for k in coefs[u]),
+                                         abs(coefs[u].get("", 0)), u))
+    spread: dict = {"": 0}
+    while order:
+        for u in order:
+            c = coefs[u]
+            gap = add_forms(spread, {"": 1})
+            if not any(provably_nonneg(add_forms(sign, scale_form(gap, -1)), ctx.dims, ranges)
+                       for sign in (c, scale_form(c, -1))):
+                continue
+            if len(order) == 1:
+                return True
+            term = {k: v for k, v in d.items() if mentions({k: v}, {u})}
+            hi = extreme(term, ranges, True, ctx.dims)
+            lo = extreme(term, ranges, False, ctx.dims)
+            if hi is None or lo is None:
+                continue  # its spread is unknown: it can only come last
+            spread = add_forms(spread, add_forms(hi, scale_form(lo, -1)))
+            order.remove(u)
+            break
+        else:
+            return False
+    return True
 
 
 def updated_across(chain: tuple[ir.For, ...]) -> dict[str, frozenset[str]]:

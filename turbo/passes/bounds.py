@@ -15,7 +15,16 @@ or when the difference between such an expression and a loop's non-emptiness fac
 
 Example: ``for i in 0:N { for j in 0:i+1 { A[i, j] } }`` with ``A: f32[N, N]``:
 max(j) = i, then max(i) = N - 1, so both indices are proven and compile unchecked.
-Anything else (``h[x[i]]``, ``A[i*N + j]``, bounds given by scalars) is checked.
+Flattened subscripts (``A[i*N + j]``, ``A[(i*N + j)*M + k]``) are affine in
+the loop indices with coefficients that are products of symbols: ``to_affine(...,
+products=True)`` keeps such a term under the key ``"i*N"`` (its factors, sorted,
+joined by ``*``). The extremes substitute a loop's bound into each term that
+holds its index; a term's sign is known when its other factors are dims (never
+negative), and a run-time guard may assume an integer parameter is not negative
+(``n >= 0`` becomes one of its conditions). With ``A: f32[S]`` and
+``for i in 0:M { for j in 0:N { A[i*N + j] } }`` the largest subscript is
+``(M - 1)*N + N - 1``, so the guard is ``M*N <= S``.
+Anything else (``h[x[i]]``, ``A[i*i]``, bounds given by scalars) is checked.
 """
 
 from __future__ import annotations
@@ -24,7 +33,9 @@ from dataclasses import dataclass
 
 from .. import ir
 
-Affine = dict  # name -> int coefficient; the key "" holds the constant
+Affine = dict  # name -> int coefficient; the key "" holds the constant, "i*N" a product (``products``)
+
+MAX_DEGREE = 3  # factors in one product term: ``(i*N + j)*M + k`` has i*M*N
 
 
 @dataclass(frozen=True)
@@ -35,10 +46,13 @@ class LoopRange:
 
 
 def to_affine(e: ir.Expr, dims: frozenset[str], int_scalars: frozenset[str], indices: frozenset[str],
-              defs: dict | None = None) -> Affine | None:
+              defs: dict | None = None, products: bool = False) -> Affine | None:
     """``e`` as an affine form over dims, integer scalar parameters and loop
     indices, or None. ``defs``: locals that stand for a fixed affine form
-    (``invariant_locals``)."""
+    (``invariant_locals``). ``products``: a product of two non-constant forms is
+    kept as terms keyed by their factors (``"N*i"``), when every term has at most
+    one loop index among them and MAX_DEGREE factors; a caller that asks for them
+    must read keys with ``factors``."""
     def go(e: ir.Expr) -> Affine | None:
         if isinstance(e, ir.Const):
             return {"": int(e.value)} if e.type.is_int else None
@@ -53,21 +67,21 @@ def to_affine(e: ir.Expr, dims: frozenset[str], int_scalars: frozenset[str], ind
             return go(e.operand) if e.to.bits >= e.operand.type.bits else None
         if isinstance(e, ir.Unary) and e.op == "neg":
             a = go(e.operand)
-            return None if a is None else _scale(a, -1)
+            return None if a is None else scale_form(a, -1)
         if isinstance(e, ir.Binary) and e.op in ("+", "-", "*"):
             a = go(e.left)
             b = go(e.right)
             if a is None or b is None:
                 return None
             if e.op == "+":
-                return _add(a, b)
+                return add_forms(a, b)
             if e.op == "-":
-                return _add(a, _scale(b, -1))
+                return add_forms(a, scale_form(b, -1))
             if _is_const(a):
-                return _scale(b, a.get("", 0))
+                return scale_form(b, a.get("", 0))
             if _is_const(b):
-                return _scale(a, b.get("", 0))
-            return None
+                return scale_form(a, b.get("", 0))
+            return _mul(a, b, indices) if products else None
         return None
 
     return go(e)
@@ -101,11 +115,54 @@ def _is_const(a: Affine) -> bool:
     return all(k == "" or v == 0 for k, v in a.items())
 
 
-def _scale(a: Affine, c: int) -> Affine:
+def scale_form(a: Affine, c: int) -> Affine:
     return {k: v * c for k, v in a.items() if v * c != 0 or k == ""}
 
 
-def _add(a: Affine, b: Affine) -> Affine:
+def factors(key: str) -> list[str]:
+    """The names a term's key multiplies: ``"N*i"`` -> ["N", "i"]; ``""`` -> []."""
+    return key.split("*") if key else []
+
+
+def product_terms(a: Affine) -> bool:
+    """Whether ``a`` has a term with more than one factor."""
+    return any("*" in k for k in a)
+
+
+def mentions(a: Affine, names) -> set[str]:
+    """The names among ``names`` that some nonzero term of ``a`` multiplies."""
+    return {f for k, v in a.items() if v for f in factors(k) if f in names}
+
+
+def coefficient(a: Affine, name: str) -> Affine:
+    """``a``'s coefficient of ``name``, itself a form: ``3*i + N*i + j`` -> ``3 + N``."""
+    out: Affine = {"": 0}
+    for k, v in a.items():
+        fs = factors(k)
+        if v and name in fs:
+            fs.remove(name)
+            key = "*".join(fs)
+            out[key] = out.get(key, 0) + v
+    return {k: v for k, v in out.items() if v or k == ""}
+
+
+def _mul(a: Affine, b: Affine, indices=frozenset()) -> Affine | None:
+    """The product of two forms, or None when a term would multiply two loop
+    indices or more than MAX_DEGREE names."""
+    out: Affine = {"": 0}
+    for ka, va in a.items():
+        for kb, vb in b.items():
+            if not (va and vb):
+                continue
+            fs = factors(ka) + factors(kb)
+            if len(fs) > MAX_DEGREE or sum(f in indices for f in fs) > 1:
+                return None
+            key = "*".join(sorted(fs))
+            out[key] = out.get(key, 0) + va * vb
+    return {k: v for k, v in out.items() if v or k == ""}
+
+
+def add_forms(a: Affine, b: Affine) -> Affine:
     out = dict(a)
     for k, v in b.items():
         out[k] = out.get(k, 0) + v
@@ -120,29 +177,49 @@ def loop_range(loop: ir.For, dims, int_scalars, indices, defs=None) -> LoopRange
     if start is None or stop is None or not isinstance(step, ir.Const):
         return LoopRange(loop.index, None, None)
     if step.value > 0:
-        return LoopRange(loop.index, start, _add(stop, {"": -1}))
-    return LoopRange(loop.index, _add(stop, {"": 1}), start)
+        return LoopRange(loop.index, start, add_forms(stop, {"": -1}))
+    return LoopRange(loop.index, add_forms(stop, {"": 1}), start)
 
 
-def _extreme(a: Affine, ranges: list[LoopRange], want_max: bool) -> Affine | None:
+def extreme(a: Affine, ranges: list[LoopRange], want_max: bool, nonneg: frozenset[str] = frozenset(),
+             assume: set[str] | None = None) -> Affine | None:
+    """A bound on ``a``'s largest (smallest) value over the loops ``ranges``,
+    innermost first: each term that holds a loop's index takes the loop's bound
+    on the side its sign asks for. A product term's sign is its coefficient's
+    when its other factors are in ``nonneg`` (dims); other factors are added to
+    ``assume`` (names the caller must check are >= 0), or make the answer None
+    when it is None. Exact for affine forms; for products, bounding each term on
+    its own bounds their sum."""
     for r in reversed(ranges):  # innermost first: its bounds may mention outer indices
-        c = a.get(r.index, 0)
-        if c == 0:
+        terms = [(k, v) for k, v in a.items() if v and r.index in factors(k)]
+        if not terms:
             continue
-        bound = r.hi if (c > 0) == want_max else r.lo
-        if bound is None:
-            return None
-        rest = {k: v for k, v in a.items() if k != r.index}
-        a = _add(rest, _scale(bound, c))
+        rest = {k: v for k, v in a.items() if not (v and r.index in factors(k))}
+        for k, v in terms:
+            others = factors(k)
+            others.remove(r.index)
+            unknown = [f for f in others if f not in nonneg]
+            if unknown:
+                if assume is None:
+                    return None
+                assume.update(unknown)
+            bound = r.hi if (v > 0) == want_max else r.lo
+            if bound is None:
+                return None
+            term = _mul({"*".join(others): v}, bound)
+            if term is None:
+                return None
+            rest = add_forms(rest, term)
+        a = rest
     return a
 
 
 def _nonneg(a: Affine, dims: frozenset[str]) -> bool:
     """True when ``a`` (affine in symbols only) is >= 0 for every value of the dims."""
     for k, v in a.items():
-        if k == "":
+        if k == "" or v == 0:
             continue
-        if k not in dims or v < 0:
+        if v < 0 or any(f not in dims for f in factors(k)):
             return False
     return a.get("", 0) >= 0
 
@@ -155,36 +232,44 @@ def _loop_facts(ranges: list[LoopRange]) -> list[Affine]:
     for r in ranges:
         if r.lo is None or r.hi is None:
             continue
-        f = _add(r.hi, _scale(r.lo, -1))
-        if not any(k in indices for k in f if k):
+        f = add_forms(r.hi, scale_form(r.lo, -1))
+        if not mentions(f, indices):
             facts.append(f)
     return facts
 
 
 def _provably_nonneg(a: Affine, dims: frozenset[str], facts: list[Affine]) -> bool:
-    return _nonneg(a, dims) or any(_nonneg(_add(a, _scale(f, -1)), dims) for f in facts)
+    return _nonneg(a, dims) or any(_nonneg(add_forms(a, scale_form(f, -1)), dims) for f in facts)
 
 
-def _conditions(index: Affine | None, size: int | str, ranges: list[LoopRange]) -> tuple[Affine, Affine] | None:
+def provably_nonneg(a: Affine, dims: frozenset[str], ranges: list[LoopRange]) -> bool:
+    """Whether ``a`` (in symbols only) is >= 0 on every call, wherever all the
+    loops ``ranges`` run (each then has an iteration)."""
+    return _provably_nonneg(a, dims, _loop_facts(ranges))
+
+
+def _conditions(index: Affine | None, size: int | str, ranges: list[LoopRange], dims: frozenset[str],
+                assume: set[str] | None = None) -> tuple[Affine, Affine] | None:
     """The two forms that must be >= 0 for ``index`` to stay inside ``[0, size)``
     over the loops ``ranges``: its smallest value, and size - 1 - its largest.
-    None when an extreme is unknown (a loop without a literal step)."""
+    None when an extreme is unknown (a loop without a literal step, a product
+    term of unknown sign when ``assume`` is None; see ``_extreme``)."""
     if index is None:
         return None
-    lo = _extreme(index, ranges, want_max=False)
-    hi = _extreme(index, ranges, want_max=True)
+    lo = extreme(index, ranges, False, dims, assume)
+    hi = extreme(index, ranges, True, dims, assume)
     if lo is None or hi is None:
         return None
     size_aff = {"": size} if isinstance(size, int) else {size: 1, "": 0}
-    return lo, _add(_add(size_aff, {"": -1}), _scale(hi, -1))
+    return lo, add_forms(add_forms(size_aff, {"": -1}), scale_form(hi, -1))
 
 
 def index_in_bounds(index: Affine | None, size: int | str, ranges: list[LoopRange], dims: frozenset[str]) -> bool:
-    conds = _conditions(index, size, ranges)
+    conds = _conditions(index, size, ranges, dims)
     if conds is None:
         return False
     loops = {r.index for r in ranges}
-    if any(k in loops for c in conds for k in c if k):
+    if any(mentions(c, loops) for c in conds):
         return False
     facts = _loop_facts(ranges)
     return all(_provably_nonneg(c, dims, facts) for c in conds)
@@ -237,7 +322,7 @@ def access_checks(kernel: ir.Kernel, symbols=None) -> dict[int, tuple[bool, ...]
     def visit_access(array: str, node, indices, ranges) -> None:
         known = frozenset(r.index for r in ranges)
         flags = tuple(
-            not index_in_bounds(to_affine(i, dims, int_scalars, known, defs), size, ranges, dims)
+            not index_in_bounds(to_affine(i, dims, int_scalars, known, defs, True), size, ranges, dims)
             for i, size in zip(indices, shapes[array])
         )
         prev = out.get(id(node))
@@ -251,24 +336,28 @@ def access_checks(kernel: ir.Kernel, symbols=None) -> dict[int, tuple[bool, ...]
 
 Guard = tuple  # an affine form over symbols, as sorted (name, coefficient) pairs; the condition is "value >= 0"
 
-GUARD_LIMIT = 1 << 40  # every symbol a guard reads must lie within +-this, so the sums cannot overflow
+# Every symbol a guard reads must lie within +-GUARD_LIMIT, and its coefficients
+# sum to at most _MAX_COEF_SUM, so that a guard evaluated in 128-bit integers
+# cannot overflow: a product of MAX_DEGREE symbols stays below 2**108.
+GUARD_LIMIT = 1 << 36
 _MAX_COEF_SUM = 1 << 8
 
 
 def access_guards(kernel: ir.Kernel, checks: dict[int, tuple[bool, ...]],
                   symbols=None) -> dict[int, frozenset[Guard] | None]:
     """For every access that needs a check (by node id): the conditions, affine in
-    dims and integer scalar parameters only, under which each of its checked
-    subscripts stays inside its axis for every iteration of the loops around it;
-    None when some subscript has no such condition (not affine, a loop bound
-    that is not, a local in it). The conditions are the parts of the bounds
-    proof above (``_conditions``) that the compiler could not decide and the
-    kernel can: at run time, before the loops start (symbols never change during
-    a call).
+    dims and integer scalar parameters only (or polynomial, for flattened
+    subscripts), under which each of its checked subscripts stays inside its axis
+    for every iteration of the loops around it; None when some subscript has no
+    such condition (not affine, a loop bound that is not, a local in it). The
+    conditions are the parts of the bounds proof above (``_conditions``) that the
+    compiler could not decide and the kernel can: at run time, before the loops
+    start (symbols never change during a call).
 
     Example: ``for i in 0:n { out[i] = x[i] }`` with ``out: f32[N]`` and an
     integer ``n`` gives ``N - n >= 0`` (largest i = n - 1 <= N - 1); smallest i = 0
-    needs nothing."""
+    needs nothing. ``for i in 0:m { for j in 0:n { out[i*n + j] } }`` gives
+    ``m*n <= N`` and ``0 <= n`` (the sign of the product's factor)."""
     symbols = symbols or symbols_of(kernel)
     dims, int_scalars, defs = symbols
     names = dims | int_scalars
@@ -277,7 +366,7 @@ def access_guards(kernel: ir.Kernel, checks: dict[int, tuple[bool, ...]],
 
     def condition(a: Affine, facts) -> Guard | None | bool:
         """True: provable; a Guard: decidable at run time; None: neither."""
-        if any(k and k not in names for k in a):
+        if any(f not in names for k, v in a.items() if v for f in factors(k)):
             return None
         if _provably_nonneg(a, dims, facts):
             return True
@@ -295,8 +384,10 @@ def access_guards(kernel: ir.Kernel, checks: dict[int, tuple[bool, ...]],
         for i, size, flag in zip(indices, shapes[array], flags):
             if not flag:
                 continue
-            both = _conditions(to_affine(i, dims, int_scalars, known, defs), size, ranges)
-            decided = [None] if both is None else [condition(c, facts) for c in both]
+            assumed: set[str] = set()
+            both = _conditions(to_affine(i, dims, int_scalars, known, defs, True), size, ranges, dims, assumed)
+            both = both and both + tuple({name: 1, "": 0} for name in sorted(assumed))
+            decided = [None] if not both else [condition(c, facts) for c in both]
             if None in decided:
                 out[id(node)] = None
                 return

@@ -841,7 +841,8 @@ class _Facts:
             for x in ir.walk_expr(e):
                 if isinstance(x, ir.Load):
                     for i in x.indices:
-                        if not isinstance(i, (ir.Var, ir.Const)) and self.ctx.affine(i, analysis.names_read(i)) is not None:
+                        if not isinstance(i, (ir.Var, ir.Const)) and self.ctx.affine(
+                                i, analysis.names_read(i) - self.ctx.dims - self.ctx.int_scalars, products=True) is not None:
                             skip.update(id(y) for y in ir.walk_expr(i))
             hit = self._parts[id(e)] = tuple(x for x in ir.walk_expr(e) if id(x) not in skip)
         return hit
