@@ -95,8 +95,12 @@ class RegionEmitter:
         self.shared = dict(cg.locals)  # the kernel's own local slots
         self.local_types = cg.local_types
         self.iota = ll.Constant(ll.VectorType(I64, self.W), [ll.Constant(I64, k) for k in range(self.W)])
+        self.vstep = 1  # the vector loop's step (its lanes' index values are this far apart)
+        self.lanes = self.iota  # lane k's distance from lane 0's index value: k * vstep
         self.unrolled = {p for p, _, _ in plan.unrolled}
         self.tail_masks: dict[int, object] = {}  # id of a tail mask -> the vector loop's last index value
+        self.phases: dict[int, int] = {}  # the statement's "every" loads read with shared loads: id -> phase
+        self._groups: dict[int, dict] = {}
         self.transposed_rows: dict[tuple, list] = {}  # transpose_load's blocks, per instance group
 
     # ------------------------------------------------------------------ driver
@@ -123,9 +127,11 @@ class RegionEmitter:
         elif isinstance(s, ir.If):
             self.if_(s, path, insts)
         elif isinstance(s, ir.Assign):
+            self.phases = self.every_groups(s, insts[0])
             for inst in insts:
                 self.assign(s, inst)
         elif isinstance(s, ir.Store):
+            self.phases = self.every_groups(s, insts[0])
             for inst in insts:
                 self.store(s, inst)
         else:
@@ -212,17 +218,19 @@ class RegionEmitter:
         if is_vec:
             block = self.W * f
             main = b.sub(trip, b.urem(trip, ll.Constant(I64, block)))
+            self.vstep = step
+            self.lanes = ll.Constant(ll.VectorType(I64, self.W), [ll.Constant(I64, k * step) for k in range(self.W)])
 
             def step_fn(t, rows, vectors: int, masked=False):
                 """One step of ``vectors`` vectors per parent (``rows``: parent-major)."""
                 insts = []
-                last = b.add(start, b.sub(trip, ll.Constant(I64, 1))) if masked else None
+                last = b.add(start, b.mul(b.sub(trip, ll.Constant(I64, 1)), ll.Constant(I64, step))) if masked else None
                 values, masks = {}, {}  # per place in the step: one index, one mask
                 for k, inst in enumerate(rows):
                     c = k % vectors  # the vector's place in the step
                     if c not in values:
                         off = b.add(t, ll.Constant(I64, c * self.W))
-                        values[c] = b.add(start, off, name=f"{s.index}{c}")
+                        values[c] = b.add(start, b.mul(off, ll.Constant(I64, step)), name=f"{s.index}{c}")
                         if masked:
                             lanes = b.add(self.splat(off), self.iota)
                             masks[c] = b.icmp_signed("<", lanes, self.splat(trip))
@@ -334,7 +342,7 @@ class RegionEmitter:
             insts.append(Instance(p.idx, slots, None, False))
 
         def body(t):
-            value = self.b.add(start, t, name=s.index)
+            value = self.b.add(start, self.b.mul(t, ll.Constant(I64, self.vstep)), name=s.index)
             self.block(s.body, path, [i.with_index(s.index, value) for i in insts])
 
         self.counted(lo, trip, 1, f"{s.index}_rest", body)
@@ -470,6 +478,8 @@ class RegionEmitter:
         kind, ptr, lanes = self.where(s, inst)
         if kind == "invariant":
             raise AssertionError("a store that does not move along the vector loop")
+        if kind == "every":  # the elements between the lanes' are not the store's to write
+            kind, lanes = "strided", self.every_lanes(lanes, elem)
         if s.op is not None:
             old = self.from_mem(self.mem_load(kind, ptr, lanes, elem, inst.mask), elem)
             value = self.cg.arith(s.op, elem, old, value, s)
@@ -499,7 +509,7 @@ class RegionEmitter:
             return cg.expr(e)
         if isinstance(e, ir.Var):
             if e.name == self.vname:
-                return b.add(self.splat(inst.idx[e.name]), self.iota)
+                return b.add(self.splat(inst.idx[e.name]), self.lanes)
             if e.name in inst.slots:
                 slot = inst.slots[e.name]
                 return b.load(slot, typ=slot.allocated_type)
@@ -544,20 +554,26 @@ class RegionEmitter:
     # ------------------------------------------------------------------ memory
 
     def where(self, node, inst: Instance):
-        """(kind, address of lane 0, per-lane byte offsets or None) of an access."""
+        """(kind, address of lane 0, per-lane byte offsets) of an access: kind
+        "contiguous" or "invariant" (no offsets), "strided" (a gather or scatter),
+        or "every" (lanes a small constant number of elements apart in a
+        contiguous array, ``x[2*i]``; the offsets are that number, an int)."""
         b = self.b
         kind, coefs = analysis.access_kind(self.ctx, node, set(inst.idx) | {self.vname}, self.vname)
         self.view(inst)
         idx = [self.cg.expr(i) for i in node.indices]
         ptr = self.cg.address_of(node.array, idx)
         arr = self.cg.arrays[node.array]
-        if kind == "contiguous" and arr.contiguous:
-            return "contiguous", ptr, None
         if kind == "invariant":
             return kind, ptr, None
+        if kind == "contiguous" and arr.contiguous and self.vstep == 1:
+            return "contiguous", ptr, None
+        if arr.contiguous and None not in coefs and not any(coefs[:-1]) and 2 <= coefs[-1] * self.vstep <= analysis.MAX_EVERY:
+            return "every", ptr, coefs[-1] * self.vstep
         # a gather/scatter: byte distance between lanes
         if None in coefs:  # a coefficient known at run time (``A[i*n + j]`` along i): lane 1's address
-            self.view(inst.with_index(self.vname, b.add(inst.idx[self.vname], ll.Constant(I64, 1))))
+            nxt = b.add(inst.idx[self.vname], ll.Constant(I64, self.vstep))
+            self.view(inst.with_index(self.vname, nxt))
             nxt = self.cg.address_of(node.array, [self.cg.expr(i) for i in node.indices])
             self.view(inst)
             stride = b.sub(b.ptrtoint(nxt, I64), b.ptrtoint(ptr, I64))
@@ -574,8 +590,83 @@ class RegionEmitter:
                 step = row
             else:
                 step = arr.strides[axis]
-            stride = b.add(stride, b.mul(step, ll.Constant(I64, c)))
+            stride = b.add(stride, b.mul(step, ll.Constant(I64, c * self.vstep)))
         return "strided", ptr, b.mul(self.iota, self.splat(stride))
+
+    def every_groups(self, s, inst: Instance) -> dict[int, int]:
+        """The "every" loads of statement ``s`` (lanes ``e`` elements apart) that
+        come in complete groups: ``e`` loads of one row whose subscripts differ
+        only by constants ``c, c + 1, ..., c + e - 1`` (``c`` a multiple of ``e``;
+        a 2 x 2 max pool reads ``x[2*i, 2*j]`` and ``x[2*i, 2*j + 1]``). Together
+        they read every element from the first one's first lane to the last one's
+        last lane, so each may use the same ``e`` aligned vector loads
+        (``deinterleave``, which LLVM then loads once). By id: the load's phase
+        (its constant mod ``e``)."""
+        hit = self._groups.get(id(s))
+        if hit is not None or not inst.vec:
+            return hit or {}
+        indices = set(inst.idx) | {self.vname}
+        members: dict[tuple, dict[int, list]] = {}
+        for e in ir.stmt_exprs(s):
+            for x in ir.walk_expr(e):
+                if not isinstance(x, ir.Load) or not self.cg.arrays[x.array].contiguous:
+                    continue
+                coefs = analysis.access_kind(self.ctx, x, indices, self.vname)[1]
+                if None in coefs or any(coefs[:-1]):
+                    continue
+                every = coefs[-1] * self.vstep
+                last = self.ctx.affine(x.indices[-1], indices, products=True)
+                if not 2 <= every <= analysis.MAX_EVERY or last is None:
+                    continue
+                c = last.get("", 0)
+                key = (x.array, every, tuple(map(ir.print_expr, x.indices[:-1])),
+                       tuple(sorted((k, v) for k, v in last.items() if k)), c // every)
+                members.setdefault(key, {}).setdefault(c % every, []).append(x)
+        hit = {}
+        for (_, every, *_), phases in members.items():
+            if len(phases) == every:
+                hit.update({id(x): p for p, xs in phases.items() for x in xs})
+        self._groups[id(s)] = hit
+        return hit
+
+    def every_lanes(self, every: int, t: DType):
+        """The byte offsets of an "every" access's lanes, for a gather or scatter."""
+        return ll.Constant(ll.VectorType(I64, self.W), [ll.Constant(I64, k * every * t.itemsize) for k in range(self.W)])
+
+    def deinterleave(self, ptr, every: int, t: DType, phase: int | None = None):
+        """Lanes ``ptr[0], ptr[every], ..., ptr[(W - 1)*every]`` from ``every`` plain
+        vector loads and shuffles. The loads cover exactly the elements from the
+        first lane's to the last's: the last load ends at the last lane's element
+        (never past it, which may be past the array's end). A member of a complete
+        group (``every_groups``) at ``phase`` uses the group's aligned loads,
+        from ``phase`` elements before ``ptr`` to the last member's last lane."""
+        b = self.b
+        W = self.W
+        mt = ll.VectorType(MEM_TYPES[t], W)
+        span = (W - 1) * every + 1
+        if phase is None:
+            phase, starts = 0, sorted({min(m * W, span - W) for m in range(every)})
+        else:
+            starts = [m * W - phase for m in range(every)]
+        vecs = [b.load(b.gep(ptr, [ll.Constant(I64, o)], source_etype=MEM_TYPES[t]) if o else ptr,
+                       typ=mt, align=t.itemsize) for o in starts]
+        where = []  # per lane: (which load, lane in it)
+        for k in range(W):
+            e = k * every
+            m = max(j for j, o in enumerate(starts) if o <= e)
+            where.append((m, e - starts[m]))
+        out = None
+        for m, v in enumerate(vecs):  # lanes from load m join the lanes gathered so far
+            mine = [lane for lane, (mm, _) in enumerate(where) if mm == m]
+            if not mine:
+                continue
+            if out is None:
+                mask = [where[k][1] if where[k][0] == m else 0 for k in range(W)]
+                out = b.shuffle_vector(v, ll.Constant(mt, None), ll.Constant(ll.VectorType(I32, W), mask))
+            else:
+                mask = [W + where[k][1] if where[k][0] == m else k for k in range(W)]
+                out = b.shuffle_vector(out, v, ll.Constant(ll.VectorType(I32, W), mask))
+        return out
 
     def load(self, e: ir.Load, inst: Instance):
         kind, ptr, lanes = self.where(e, inst)
@@ -587,6 +678,10 @@ class RegionEmitter:
         if kind == "invariant":
             raw = self.b.load(ptr, typ=MEM_TYPES[e.type], align=e.type.itemsize)
             return self.cg.from_mem(raw, e.type)
+        if kind == "every":
+            if inst.mask is None:
+                return self.from_mem(self.deinterleave(ptr, lanes, e.type, self.phases.get(id(e))), e.type)
+            kind, lanes = "strided", self.every_lanes(lanes, e.type)  # the tail: lanes past the end are masked
         return self.from_mem(self.mem_load(kind, ptr, lanes, e.type, inst.mask), e.type)
 
     def transpose_load(self, e: ir.Load, inst: Instance):
@@ -610,7 +705,7 @@ class RegionEmitter:
             mt = ll.VectorType(MEM_TYPES[e.type], self.W)
             rows = []
             for k in range(self.W):
-                v = v0 if k == 0 else b.add(v0, ll.Constant(I64, k))
+                v = v0 if k == 0 else b.add(v0, ll.Constant(I64, k * self.vstep))
                 if last is not None and k > 0:
                     v = b.select(b.icmp_signed("<=", v, last), v, last)
                 self.view(inst.with_index(u, first).with_index(self.vname, v))

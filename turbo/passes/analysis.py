@@ -33,6 +33,11 @@ from .bounds import (LoopRange, access_checks, add_forms, coefficient, extreme, 
 
 Path = tuple[int, ...]
 
+# lanes of a vector access at most this many elements apart (``x[2*i]``, or a loop
+# of step 2) are read by that many plain loads and shuffles (codegen/vector.py
+# ``deinterleave``), not gathered
+MAX_EVERY = 4
+
 # reduction op -> how partial results combine
 COMBINE = {"+": "+", "-": "+", "*": "*", "/": "*", "min": "min", "max": "max"}
 
@@ -396,8 +401,6 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
     for t in chain:
         if not (isinstance(t.step, ir.Const) and t.step.value > 0):
             return f"loop {t.index} does not count upward by a constant step"
-    if vector is not None and not (isinstance(vector.step, ir.Const) and vector.step.value == 1):
-        return f"loop {vector.index} has step {ir.print_expr(vector.step)}; vectorized loops need step 1"
     if vector is not None:
         why = indirect_along(ctx, vector, {o.index for o in site.outer} | loop_indices((root,)))
         if why:

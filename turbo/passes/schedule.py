@@ -970,6 +970,18 @@ class _Facts:
             self._hazards[key] = None if outer is vector else analysis.stored_around(outer, vector)
         return self._hazards[key]
 
+    def every(self, node, loops: set[str], v: str, step: int) -> int | None:
+        """How many elements apart the lanes of an access vectorized along ``v``
+        (of step ``step``) are, when codegen loads them as plain vectors and
+        shuffles (``x[2*i]``; codegen/vector.py ``where``); else None."""
+        if node.array in self.strided:
+            return None
+        coefs = analysis.access_kind(self.ctx, node, loops, v)[1]
+        if None in coefs or any(coefs[:-1]):
+            return None
+        d = coefs[-1] * step
+        return d if 2 <= d <= analysis.MAX_EVERY else None
+
     def kind(self, node, loops: set[str], v: str) -> str:
         key = (id(node), frozenset(loops), v)
         hit = self._kinds.get(key)
@@ -1436,10 +1448,19 @@ class _Counter:
             self.add("store" if store else "load", unique)
             return
         kind = self.m.facts.kind(node, env.loops, env.vname)
+        vstep = next((d // env.width for n, _, d in env.offsets if n == env.vname), 1)
+        every = self.m.facts.every(node, env.loops, env.vname, vstep) if kind != "invariant" else None
+        if kind == "contiguous" and vstep != 1:
+            kind = "strided"
         if kind == "invariant":
             self.add("store" if store else "broadcast", unique)  # consumed right away: no register held
         else:
-            if kind == "contiguous":
+            if every and not store:
+                # lanes a few elements apart: that many plain loads, and shuffles
+                # (codegen/vector.py ``deinterleave``)
+                self.add("load", unique * every)
+                self.add("shuffle", unique * every)
+            elif kind == "contiguous":
                 self.add("store" if store else "load", unique)
                 if not store:
                     counts = self.offsets.setdefault((node.array, self.m.facts.itemsize(node.array)), {})
