@@ -455,7 +455,8 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
             loop_t = next(x for x in chain if x.index == t)
             if not any(True for _ in _accesses(loop_t.body, a)):
                 continue  # accessed only outside t (after a reduction over t): t's iterations never touch it
-            ok = any(dict(d).get(t, 0) != 0 and not mentions(dict(d), region_idx - {t}) for d in sub)
+            ok = any(coefficient(dict(d), t).keys() == {""} and coefficient(dict(d), t)[""] != 0
+                     and not mentions(dict(d), region_idx - {t}) for d in sub)
             if not ok and any(t in mentions(dict(d), {t}) for d in sub):
                 if injective is None:
                     ranges = _ranges_to(ctx, site, first)
