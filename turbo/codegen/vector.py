@@ -568,8 +568,9 @@ class RegionEmitter:
             return kind, ptr, None
         if kind == "contiguous" and arr.contiguous and self.vstep == 1:
             return "contiguous", ptr, None
-        if arr.contiguous and None not in coefs and not any(coefs[:-1]) and 2 <= coefs[-1] * self.vstep <= analysis.MAX_EVERY:
-            return "every", ptr, coefs[-1] * self.vstep
+        every = analysis.lanes_apart(coefs, self.vstep) if arr.contiguous else None
+        if every:
+            return "every", ptr, every
         # a gather/scatter: byte distance between lanes
         if None in coefs:  # a coefficient known at run time (``A[i*n + j]`` along i): lane 1's address
             nxt = b.add(inst.idx[self.vname], ll.Constant(I64, self.vstep))
@@ -611,12 +612,9 @@ class RegionEmitter:
             for x in ir.walk_expr(e):
                 if not isinstance(x, ir.Load) or not self.cg.arrays[x.array].contiguous:
                     continue
-                coefs = analysis.access_kind(self.ctx, x, indices, self.vname)[1]
-                if None in coefs or any(coefs[:-1]):
-                    continue
-                every = coefs[-1] * self.vstep
+                every = analysis.lanes_apart(analysis.access_kind(self.ctx, x, indices, self.vname)[1], self.vstep)
                 last = self.ctx.affine(x.indices[-1], indices, products=True)
-                if not 2 <= every <= analysis.MAX_EVERY or last is None:
+                if not every or last is None:
                     continue
                 c = last.get("", 0)
                 key = (x.array, every, tuple(map(ir.print_expr, x.indices[:-1])),

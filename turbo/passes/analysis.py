@@ -28,8 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import ir
-from .bounds import (LoopRange, access_checks, add_forms, coefficient, extreme, loop_range, mentions, product_terms,
-                     provably_nonneg, scale_form, symbols_of, to_affine)
+from .bounds import (LoopRange, access_checks, add_forms, coefficient, extreme, factors, loop_range, mentions,
+                     product_terms, provably_nonneg, scale_form, symbols_of, to_affine)
 
 Path = tuple[int, ...]
 
@@ -340,6 +340,18 @@ def access_kind(ctx: Context, node, indices: set[str], v: str) -> tuple[str, tup
     return "strided", tuple(coefs)
 
 
+def lanes_apart(coefs: tuple[int | None, ...], step: int) -> int | None:
+    """How many elements apart the lanes of an access are when it moves only along
+    its last axis (``access_kind``'s coefficients) in a vector loop of ``step``,
+    if that is 2 .. MAX_EVERY (``x[2*i]``, ``x[i]`` in ``0:N:2``): codegen reads
+    such lanes with plain loads and shuffles, the cost model prices them so. None
+    otherwise. The caller checks that the array is contiguous."""
+    if None in coefs or any(coefs[:-1]):
+        return None
+    d = coefs[-1] * step
+    return d if 2 <= d <= MAX_EVERY else None
+
+
 def transposable(ctx: Context, node, u: str | None, indices: set[str], factor: int, width: int) -> bool:
     """Whether a strided access of a vector loop can be read as columns of
     transposed W x W blocks (codegen/vector.py ``transpose_load``): ``u`` is the
@@ -449,20 +461,20 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
             first = first or node
         if len(subs) > 1:
             return f"{a} is written and accessed at different subscripts in the same loops (a dependence between iterations)"
-        (sub,) = subs
+        forms = [dict(d) for d in next(iter(subs))]
         injective = None  # per subscript, computed when needed
         for t in tnames:
             loop_t = next(x for x in chain if x.index == t)
             if not any(True for _ in _accesses(loop_t.body, a)):
                 continue  # accessed only outside t (after a reduction over t): t's iterations never touch it
-            ok = any(coefficient(dict(d), t).keys() == {""} and coefficient(dict(d), t)[""] != 0
-                     and not mentions(dict(d), region_idx - {t}) for d in sub)
-            if not ok and any(t in mentions(dict(d), {t}) for d in sub):
+            coefs = [coefficient(d, t) for d in forms]
+            ok = any(c.keys() == {""} and c[""] != 0 and not mentions(d, region_idx - {t}) for c, d in zip(coefs, forms))
+            if not ok and any(t in mentions(d, {t}) for d in forms):
                 if injective is None:
                     ranges = _ranges_to(ctx, site, first)
-                    injective = [ranges is not None and _injective(ctx, dict(d), region_idx, ranges) for d in sub]
-                ok = any(inj and t in mentions(dict(d), {t}) for inj, d in zip(injective, sub))
-            if not ok and reorder and not any(mentions(dict(d), {t}) for d in sub):
+                    injective = [ranges is not None and _injective(ctx, d, region_idx, ranges) for d in forms]
+                ok = any(inj and t in mentions(d, {t}) for inj, d in zip(injective, forms))
+            if not ok and reorder and not any(mentions(d, {t}) for d in forms):
                 continue  # every iteration of t updates the same element, in t's order
             if not ok:
                 return f"iterations of {t} may write the same element of {a}"
@@ -540,8 +552,7 @@ def _injective(ctx: Context, d: dict, region_idx: set[str], ranges: list[LoopRan
     spread of those placed (their largest minus smallest sum over the loops'
     ranges), provably on every call. The last term's own spread is not needed."""
     coefs = {u: coefficient(d, u) for u in mentions(d, region_idx)}
-    order = sorted(coefs, key=lambda u: (max(len(k.split("*")) if k else 0 for k in coefs[u]),
-                                         abs(coefs[u].get("", 0)), u))
+    order = sorted(coefs, key=lambda u: (max(len(factors(k)) for k in coefs[u]), abs(coefs[u].get("", 0)), u))
     spread: dict = {"": 0}
     while order:
         for u in order:

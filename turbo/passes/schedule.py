@@ -790,7 +790,7 @@ class _Facts:
         self._loops: dict[int, tuple] = {}
         self._leaf: dict[int, bool] = {}
         self._access: dict[int, tuple] = {}
-        self._kinds: dict[tuple, str] = {}
+        self._kinds: dict[tuple, tuple] = {}
         self._parts: dict[int, tuple] = {}
         self._trips: dict[int, float] = {}
         self._keys: dict[tuple, tuple] = {}
@@ -973,23 +973,20 @@ class _Facts:
     def every(self, node, loops: set[str], v: str, step: int) -> int | None:
         """How many elements apart the lanes of an access vectorized along ``v``
         (of step ``step``) are, when codegen loads them as plain vectors and
-        shuffles (``x[2*i]``; codegen/vector.py ``where``); else None."""
+        shuffles (``analysis.lanes_apart``); else None."""
         if node.array in self.strided:
             return None
-        coefs = analysis.access_kind(self.ctx, node, loops, v)[1]
-        if None in coefs or any(coefs[:-1]):
-            return None
-        d = coefs[-1] * step
-        return d if 2 <= d <= analysis.MAX_EVERY else None
+        return analysis.lanes_apart(self._access_kind(node, loops, v)[1], step)
 
     def kind(self, node, loops: set[str], v: str) -> str:
+        hit = self._access_kind(node, loops, v)[0]
+        return "strided" if hit == "contiguous" and node.array in self.strided else hit
+
+    def _access_kind(self, node, loops: set[str], v: str) -> tuple:
         key = (id(node), frozenset(loops), v)
         hit = self._kinds.get(key)
         if hit is None:
-            hit = analysis.access_kind(self.ctx, node, loops, v)[0]
-            if hit == "contiguous" and node.array in self.strided:
-                hit = "strided"
-            self._kinds[key] = hit
+            hit = self._kinds[key] = analysis.access_kind(self.ctx, node, loops, v)
         return hit
 
 
