@@ -74,12 +74,16 @@ COSTS: dict[str, OpCost] = {
     # data from the store: it waits until the store reaches the cache (trsv rows
     # ran ~30 cycles longer with a masked tail than with a scalar one on Zen 4)
     "forward_stall": OpCost(30, 30.0, unit="load"),
-    # per lane of a gather, and of a scatter (AVX2 has none: an extract and a store
-    # per lane). Both go element by element through the address ports that loads
-    # and stores share, so they share a unit: a loop that gathers and scatters
-    # pays for both. Measured on Zen 4 (f32 and f64, rows 250 apart): ~1.8 and
-    # ~2.0 cycles a lane; rows a power of two apart (256) cost 2-3x that, their
-    # lines competing for the same L1 sets, which these figures do not include.
+    # per lane of a gather, and of a scatter (AVX2 has none: codegen stores lane
+    # by lane, one extract-to-memory each at a scalar address). Both go element by
+    # element through the address ports that loads and stores share, so they
+    # share a unit: a loop that gathers and scatters pays for both. Measured on
+    # Zen 4 (f32 and f64, rows 250 apart): ~1.8 and ~1.2 cycles a lane; rows a
+    # power of two apart (256) cost 2-3x that, their lines competing for the same
+    # L1 sets. Row lengths are rarely known when the plan is made, so a scatter
+    # lane is priced at 2.0, above its best case: at 1.2 a row-wise prefix sum
+    # turned from scalar to vectorized across rows (a gather and a scatter per
+    # element), 1.18x faster at n = 250 but 0.44x at n = 256 and 0.65x at 16.
     "gather_lane": OpCost(6, 1.8, 1, unit="mem"),
     "scatter_lane": OpCost(2, 2.0, 2, unit="mem"),
     # control
