@@ -17,7 +17,7 @@ from llvmlite.ir import values as ll_values
 from .. import ir
 from ..ir import DType
 from ..passes import analysis
-from ..passes.bounds import GUARD_LIMIT, factors
+from ..passes.bounds import GUARD_LIMIT, factors, floor_of
 from .abi import (
     ERR_INDEX,
     ERR_NEGATIVE_POWER,
@@ -352,9 +352,21 @@ class KernelCodegen:
         b.position_at_end(join)
 
     def symbol_value(self, name: str) -> ll.Value:
-        """A dim or an integer scalar parameter, as i64."""
+        """A dim or an integer scalar parameter, as i64; or a floor symbol of them
+        (bounds.py ``floor_symbol``), computed as the kernel computes it."""
         if name in self.dims:
             return self.dims[name]
+        floor = floor_of(name)
+        if floor is not None:
+            b = self.b
+            form, c = floor
+            total = ll.Constant(I64, form.get("", 0))
+            for key, coef in form.items():
+                if key:
+                    total = b.add(total, b.mul(ll.Constant(I64, coef), self.symbol_value(key)))
+            q = b.sdiv(total, ll.Constant(I64, c))
+            below = b.icmp_signed("<", b.srem(total, ll.Constant(I64, c)), ll.Constant(I64, 0))
+            return b.sub(q, b.zext(below, I64))
         v = self.scalars[name]
         return v if v.type == I64 else self.b.sext(v, I64)
 
@@ -500,7 +512,7 @@ class KernelCodegen:
         """Whether evaluating ``e`` may take an error exit (so it must not be
         evaluated speculatively, e.g. on the untaken side of a conditional)."""
         for sub in ir.walk_expr(e):
-            if isinstance(sub, ir.Binary) and sub.type.is_int and sub.op in ("//", "%", "**"):
+            if analysis.may_raise(sub):
                 return True
             if isinstance(sub, ir.Load) and any(self.needs_check(sub)):
                 return True
@@ -612,9 +624,23 @@ class KernelCodegen:
         if op in ("//", "%"):
             return self.int_divmod(op, a, c, lt, node)
         if op == "**":
+            if isinstance(node, ir.Binary) and not analysis.may_raise(node):
+                return self.ipow_literal(a, int(node.right.value))
             self.fail(b.icmp_signed(">=", c, ll.Constant(lt, 0)), ERR_NEGATIVE_POWER, node)
             return b.call(self.ipow(lt), [a, c])
         raise TypeError(f"operator {op} on {t}")
+
+    def ipow_literal(self, a, n: int):
+        """a ** n for a literal n >= 0 by squaring, unrolled (scalars or vectors)."""
+        b = self.b
+        acc, x = None, a
+        while n:
+            if n & 1:
+                acc = x if acc is None else b.mul(acc, x)
+            n >>= 1
+            if n:
+                x = b.mul(x, x)
+        return acc if acc is not None else const_like(a.type, 1)
 
     def float_divmod(self, op, a, c, t: DType):
         """Python's (and NumPy's) float ``//`` and ``%``: derived from fmod, so that
@@ -641,17 +667,18 @@ class KernelCodegen:
     def int_divmod(self, op, a, c, lt, node):
         """Floored division and modulo; a zero divisor raises; MIN // -1 wraps."""
         b = self.b
-        zero, minus1 = ll.Constant(lt, 0), ll.Constant(lt, -1)
-        self.fail(b.icmp_signed("!=", c, zero), ERR_ZERO_DIVISION, node)
+        zero, one, minus1 = const_like(a.type, 0), const_like(a.type, 1), const_like(a.type, -1)
+        if not (isinstance(node, ir.Binary) and not analysis.may_raise(node)):  # a literal divisor is not 0
+            self.fail(b.icmp_signed("!=", c, zero), ERR_ZERO_DIVISION, node)
         is_m1 = b.icmp_signed("==", c, minus1)
-        safe = b.select(is_m1, ll.Constant(lt, 1), c)  # sdiv MIN, -1 would trap
+        safe = b.select(is_m1, one, c)  # sdiv MIN, -1 would trap
         q = b.sdiv(a, safe)
         r = b.srem(a, safe)
         q = b.select(is_m1, b.sub(zero, a), q)
         r = b.select(is_m1, zero, r)
         adjust = b.and_(b.icmp_signed("!=", r, zero), b.icmp_signed("<", b.xor(r, c), zero))
         if op == "//":
-            return b.select(adjust, b.sub(q, ll.Constant(lt, 1)), q)
+            return b.select(adjust, b.sub(q, one), q)
         return b.select(adjust, b.add(r, c), r)
 
     def ipow(self, lt) -> ll.Function:

@@ -174,7 +174,7 @@ def _units(cg: KernelCodegen, body, inside: set[str]):
 
 
 def _may_fail(e) -> bool:
-    return isinstance(e, ir.Load) or (e.type.is_int and e.op in ("//", "%", "**"))
+    return isinstance(e, ir.Load) or analysis.may_raise(e)
 
 
 def _packed_values(cg: KernelCodegen, par) -> dict:

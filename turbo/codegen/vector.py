@@ -115,8 +115,16 @@ class RegionEmitter:
             cg.indices, cg.locals, cg.fflags = saved
 
     def block(self, body, path, insts) -> None:
-        for k, s in enumerate(body):
-            self.stmt(s, path + (k,), insts)
+        groups = self.store_groups(body, insts[0])
+        k = 0
+        while k < len(body):
+            if id(body[k]) in groups:
+                e = groups[id(body[k])][1]
+                self.store_group(body[k:k + e], groups, insts)
+                k += e
+            else:
+                self.stmt(body[k], path + (k,), insts)
+                k += 1
 
     def stmt(self, s, path, insts) -> None:
         if isinstance(s, ir.For):
@@ -473,8 +481,70 @@ class RegionEmitter:
             self.view(inst)
             self.cg.store(s)
             return
+        self.put(s, inst, self.vector(self.value(s.value, inst)))
+
+    def store_groups(self, body, inst: Instance) -> dict[int, tuple[int, int]]:
+        """``analysis.store_groups`` of ``body`` in this vector loop, once per body."""
+        if not inst.vec:
+            return {}
+        key = ("stores", id(body))
+        hit = self._groups.get(key)
+        if hit is None:
+            hit = self._groups[key] = analysis.store_groups(
+                self.ctx, body, set(inst.idx) | {self.vname}, self.vname, self.vstep,
+                lambda a: self.cg.arrays[a].contiguous)
+        return hit
+
+    def store_group(self, stmts, groups, insts) -> None:
+        """Stores ``x[e*k + c]`` for every phase c of ``e``, one statement each
+        (``analysis.store_groups``): all values first, in statement order; then per
+        instance the ``e`` vectors interleaved into ``e`` plain stores of the
+        elements from phase 0's first lane to phase e - 1's last. Under a tail mask,
+        each statement's lanes are scattered."""
+        values = []
+        for s in stmts:
+            self.phases = self.every_groups(s, insts[0])
+            values.append([self.vector(self.value(s.value, inst)) for inst in insts])
+        e = len(stmts)
+        order = sorted(range(e), key=lambda j: groups[id(stmts[j])][0])
+        t = stmts[0].value.type
+        for n, inst in enumerate(insts):
+            if inst.mask is not None:
+                for s, vals in zip(stmts, values):
+                    self.put(s, inst, vals[n])
+                continue
+            _, ptr, _ = self.where(stmts[order[0]], inst)
+            parts = self.interleave([self.to_mem(values[j][n], t) for j in order])
+            for m, part in enumerate(parts):
+                at = self.b.gep(ptr, [ll.Constant(I64, m * self.W)], source_etype=MEM_TYPES[t]) if m else ptr
+                self.b.store(part, at, align=t.itemsize)
+
+    def interleave(self, vecs: list) -> list:
+        """``e`` vectors of W lanes as ``e`` vectors of their lanes in the order
+        v0[0], v1[0], ..., v(e-1)[0], v0[1], ...: what lies in memory when lane k of
+        vector p is element e*k + p."""
+        b = self.b
+        W, e = self.W, len(vecs)
+        wide = ll.VectorType(I32, 2 * W)
+
+        def cat(x, y):
+            if y is None:
+                y = ll.Constant(x.type, None)
+            return b.shuffle_vector(x, y, ll.Constant(wide, list(range(2 * W))))
+
+        if e == 2:
+            left, right = vecs
+        else:
+            left, right = cat(vecs[0], vecs[1]), cat(vecs[2], vecs[3] if e > 3 else None)
+        out = []  # lane p*W + k of (left, right) is vector p's lane k
+        for m in range(e):
+            picks = [(j % e) * W + j // e for j in range(m * W, (m + 1) * W)]
+            out.append(b.shuffle_vector(left, right, ll.Constant(ll.VectorType(I32, W), picks)))
+        return out
+
+    def put(self, s: ir.Store, inst: Instance, value) -> None:
+        """Store the vector ``value`` as statement ``s`` of instance ``inst``."""
         elem = s.value.type
-        value = self.vector(self.value(s.value, inst))
         kind, ptr, lanes = self.where(s, inst)
         if kind == "invariant":
             raise AssertionError("a store that does not move along the vector loop")

@@ -25,6 +25,7 @@ from the kernel's body, where an ``if`` contributes its position and 0 (then) or
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .. import ir
@@ -103,6 +104,18 @@ def small_power(exponent: ir.Expr | None) -> int | None:
     if isinstance(exponent, ir.Const) and exponent.type.is_float and exponent.value in SMALL_POWERS:
         return int(exponent.value)
     return None
+
+
+def may_raise(e: ir.Expr) -> bool:
+    """Whether the operation ``e`` itself (not its operands) may raise at run time:
+    an integer ``//`` or ``%`` by zero, an integer ``**`` with a negative exponent.
+    A literal right operand decides it (``n // 2``, ``i % 4``, ``k ** 2`` never
+    raise; MIN // -1 wraps), so such code may still be vectorized or speculated."""
+    if not (isinstance(e, ir.Binary) and e.type.is_int and e.op in ("//", "%", "**")):
+        return False
+    if isinstance(e.right, ir.Const):
+        return e.right.value < 0 if e.op == "**" else e.right.value == 0
+    return True
 
 
 def half_power(exponent: ir.Expr | None) -> bool:
@@ -352,6 +365,50 @@ def lanes_apart(coefs: tuple[int | None, ...], step: int) -> int | None:
     return d if 2 <= d <= MAX_EVERY else None
 
 
+def store_groups(ctx: Context, body, indices: set[str], v: str, step: int, contiguous) -> dict[int, tuple[int, int]]:
+    """The stores of ``body`` (in a vector loop ``v`` of ``step``) that codegen
+    writes together as interleaved plain vector stores: runs of consecutive
+    statements ``x[..., e*k + c] = ...`` of one contiguous array (``contiguous(x)``)
+    whose lanes are ``e`` elements apart (2 .. MAX_EVERY), one statement per phase
+    ``c mod e``, the same row and ``c // e``, none reading ``x`` (the stores wait
+    until the last value is computed). ``out[p, 2*k] = ...; out[p, 2*k + 1] =
+    ...`` (a rotation of pairs) is one. By id: (phase, e)."""
+    def member(s):
+        if not (isinstance(s, ir.Store) and s.op is None and contiguous(s.array)):
+            return None
+        e = lanes_apart(access_kind(ctx, s, indices, v)[1], step)
+        last = ctx.affine(s.indices[-1], indices, products=True)
+        if not e or last is None:
+            return None
+        c = last.get("", 0)
+        key = (s.array, e, tuple(map(ir.print_expr, s.indices[:-1])),
+               tuple(sorted((k, x) for k, x in last.items() if k)), c // e)
+        return key, e, c % e
+
+    out: dict[int, tuple[int, int]] = {}
+    k = 0
+    while k < len(body):
+        first = member(body[k])
+        if first is None:
+            k += 1
+            continue
+        key, e, _ = first
+        run = [(body[k], first[2])]
+        while len(run) < e and k + len(run) < len(body):
+            nxt = member(body[k + len(run)])
+            if nxt is None or nxt[0] != key:
+                break
+            run.append((body[k + len(run)], nxt[2]))
+        reads = any(isinstance(x, ir.Load) and x.array == key[0]
+                    for s, _ in run for y in ir.stmt_exprs(s) for x in ir.walk_expr(y))
+        if sorted(p for _, p in run) == list(range(e)) and not reads:
+            out.update({id(s): (p, e) for s, p in run})
+            k += e
+        else:
+            k += 1
+    return out
+
+
 def transposable(ctx: Context, node, u: str | None, indices: set[str], factor: int, width: int) -> bool:
     """Whether a strided access of a vector loop can be read as columns of
     transposed W x W blocks (codegen/vector.py ``transpose_load``): ``u`` is the
@@ -368,8 +425,8 @@ def transposable(ctx: Context, node, u: str | None, indices: set[str], factor: i
 def failures(ctx: Context, body, policy):
     """What in ``body`` can fail at run time, in statement order: ("step", loop) for
     a step known only at run time, ("arith", expression) for an integer ``//``,
-    ``%``, ``**``, ("check", access) for a Load or Store that needs a bounds check
-    under ``policy`` (the variant's boundscheck)."""
+    ``%``, ``**`` that may raise (``may_raise``), ("check", access) for a Load or
+    Store that needs a bounds check under ``policy`` (the variant's boundscheck)."""
     for s in ir.walk_stmts(body):
         if isinstance(s, ir.For) and not isinstance(s.step, ir.Const):
             yield "step", s
@@ -378,7 +435,7 @@ def failures(ctx: Context, body, policy):
             for sub in ir.walk_expr(e):
                 if isinstance(sub, ir.Load):
                     nodes.append(sub)
-                elif isinstance(sub, ir.Binary) and sub.type.is_int and sub.op in ("//", "%", "**"):
+                elif may_raise(sub):
                     yield "arith", sub
         for n in nodes:
             flags = (policy,) * len(n.indices) if policy is not None else ctx.checks.get(id(n), (True,))
@@ -451,33 +508,18 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
         return f"{', '.join(sorted(written))} may overlap another argument"
     all_idx = region_idx | outer_idx
     for a in sorted(written):
-        subs = set()
-        first = None
+        subs = {}  # subscript -> the first access at it
         for node in _accesses(region, a):
             aff = tuple(ctx.affine(i, all_idx, products=True) for i in node.indices)
             if any(x is None for x in aff):
                 return f"{a} is written with a subscript that is not affine"
-            subs.add(tuple(tuple(sorted(x.items())) for x in aff))
-            first = first or node
-        if len(subs) > 1:
+            subs.setdefault(tuple(tuple(sorted(x.items())) for x in aff), node)
+        if len(subs) > 1 and not _apart(list(subs), region_idx):
             return f"{a} is written and accessed at different subscripts in the same loops (a dependence between iterations)"
-        forms = [dict(d) for d in next(iter(subs))]
-        injective = None  # per subscript, computed when needed
-        for t in tnames:
-            loop_t = next(x for x in chain if x.index == t)
-            if not any(True for _ in _accesses(loop_t.body, a)):
-                continue  # accessed only outside t (after a reduction over t): t's iterations never touch it
-            coefs = [coefficient(d, t) for d in forms]
-            ok = any(c.keys() == {""} and c[""] != 0 and not mentions(d, region_idx - {t}) for c, d in zip(coefs, forms))
-            if not ok and any(t in mentions(d, {t}) for d in forms):
-                if injective is None:
-                    ranges = _ranges_to(ctx, site, first)
-                    injective = [ranges is not None and _injective(ctx, d, region_idx, ranges) for d in forms]
-                ok = any(inj and t in mentions(d, {t}) for inj, d in zip(injective, forms))
-            if not ok and reorder and not any(mentions(d, {t}) for d in forms):
-                continue  # every iteration of t updates the same element, in t's order
-            if not ok:
-                return f"iterations of {t} may write the same element of {a}"
+        for sub, first in subs.items():
+            why = _writes_apart(ctx, site, chain, a, [dict(d) for d in sub], first, tnames, region_idx, reorder)
+            if why:
+                return why
 
     # scalar locals: reductions or private
     for t in chain:
@@ -494,6 +536,54 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
                     return f"'{name}' is a boolean reduction"
             elif _read_outside(ctx.kernel, site, t, name):
                 return f"'{name}' is set in loop {t.index} and used after it"
+    return None
+
+
+def _apart(subs: list, region_idx: set[str]) -> bool:
+    """Whether accesses at the subscripts ``subs`` (affine forms, as sorted item
+    tuples) never touch one element, whatever iterations of the loops
+    ``region_idx`` they run in: for each pair, some axis where both forms have the
+    same terms but constants that differ by a non-multiple of the gcd of the loop
+    indices' coefficients (``x[p, 2*k]`` and ``x[p, 2*k + 1]``: odd against even;
+    ``y[i, 0]`` and ``y[i, 1]``)."""
+    for m, f in enumerate(subs):
+        for g in subs[m + 1:]:
+            if not any(_axis_apart(dict(x), dict(y), region_idx) for x, y in zip(f, g)):
+                return False
+    return True
+
+
+def _axis_apart(x: dict, y: dict, region_idx: set[str]) -> bool:
+    terms = {k: v for k, v in x.items() if k and v}
+    if terms != {k: v for k, v in y.items() if k and v}:
+        return False
+    if any(len(factors(k)) > 1 and mentions({k: 1}, region_idx) for k in terms):
+        return False  # a symbolic coefficient of a loop index
+    gcd = math.gcd(*(abs(v) for k, v in terms.items() if k in region_idx))
+    diff = x.get("", 0) - y.get("", 0)
+    return diff != 0 and (gcd == 0 or diff % gcd != 0)
+
+
+def _writes_apart(ctx: Context, site: LoopSite, chain, a: str, forms: list, first, tnames, region_idx,
+                  reorder: bool) -> str | None:
+    """Why two instances of the region's loops ``tnames`` may write one element of
+    ``a`` at the subscript ``forms``; None when they cannot."""
+    injective = None  # per subscript, computed when needed
+    for t in tnames:
+        loop_t = next(x for x in chain if x.index == t)
+        if not any(True for _ in _accesses(loop_t.body, a)):
+            continue  # accessed only outside t (after a reduction over t): t's iterations never touch it
+        coefs = [coefficient(d, t) for d in forms]
+        ok = any(c.keys() == {""} and c[""] != 0 and not mentions(d, region_idx - {t}) for c, d in zip(coefs, forms))
+        if not ok and any(t in mentions(d, {t}) for d in forms):
+            if injective is None:
+                ranges = _ranges_to(ctx, site, first)
+                injective = [ranges is not None and _injective(ctx, d, region_idx, ranges) for d in forms]
+            ok = any(inj and t in mentions(d, {t}) for inj, d in zip(injective, forms))
+        if not ok and reorder and not any(mentions(d, {t}) for d in forms):
+            continue  # every iteration of t updates the same element, in t's order
+        if not ok:
+            return f"iterations of {t} may write the same element of {a}"
     return None
 
 

@@ -68,6 +68,15 @@ def to_affine(e: ir.Expr, dims: frozenset[str], int_scalars: frozenset[str], ind
         if isinstance(e, ir.Unary) and e.op == "neg":
             a = go(e.operand)
             return None if a is None else scale_form(a, -1)
+        if (isinstance(e, ir.Binary) and e.op == "//" and isinstance(e.right, ir.Const)
+                and e.right.type.is_int and e.right.value > 0):
+            a = go(e.left)
+            if a is None or mentions(a, indices) or product_terms(a):
+                return None
+            c = int(e.right.value)
+            if _is_const(a) or c == 1:
+                return {"": a.get("", 0) // c} if c > 1 else a
+            return {floor_symbol(a, c): 1, "": 0}
         if isinstance(e, ir.Binary) and e.op in ("+", "-", "*"):
             a = go(e.left)
             b = go(e.right)
@@ -109,6 +118,43 @@ def invariant_locals(kernel: ir.Kernel) -> dict[str, Affine]:
             for e in ir.stmt_exprs(x):
                 read |= {v.name for v in ir.walk_expr(e) if isinstance(v, ir.Var)}
     return defs
+
+
+# Floor symbols: ``n // 2`` of symbols stands for one more symbol, keyed by its
+# text (``"(n // 2)"``), with the facts 2*q <= n <= 2*q + 1 that proofs use
+# (``_floors_out``). The key determines the value, so one table serves all kernels.
+_FLOORS: dict[str, tuple[Affine, int]] = {}
+
+
+def floor_symbol(a: Affine, c: int) -> str:
+    """The key of the symbol ``a // c`` (``a`` affine in symbols, ``c`` > 1)."""
+    terms = [(str(v) if k == "" else (k if v == 1 else f"{v} {k}")) for k, v in sorted(a.items()) if v]
+    key = f"(({' + '.join(terms)}) // {c})" if len(terms) > 1 else f"({terms[0]} // {c})"
+    _FLOORS[key] = (dict(a), c)
+    return key
+
+
+def floor_of(name: str) -> tuple[Affine, int] | None:
+    """(form, divisor) when ``name`` is a floor symbol, else None."""
+    return _FLOORS.get(name)
+
+
+def _floors_out(a: Affine) -> Affine | None:
+    """A form that is >= 0 only if ``a`` is (a positive multiple of a lower bound
+    of ``a``) with no floor symbols: ``v*q`` for ``q = E // c`` becomes ``v*E/c``
+    when v < 0 (q <= E/c) and ``v*(E - c + 1)/c`` when v > 0, the whole form
+    scaled by c. None when a floor symbol is multiplied by another name."""
+    while True:
+        key = next((k for k, v in a.items() if v and any(f in _FLOORS for f in factors(k))), None)
+        if key is None:
+            return a
+        if key not in _FLOORS:
+            return None
+        form, c = _FLOORS[key]
+        v = a[key]
+        rest = scale_form({k: x for k, x in a.items() if k != key}, c)
+        bound = form if v < 0 else add_forms(form, {"": 1 - c})
+        a = add_forms(rest, scale_form(bound, v))
 
 
 def _is_const(a: Affine) -> bool:
@@ -239,7 +285,11 @@ def _loop_facts(ranges: list[LoopRange]) -> list[Affine]:
 
 
 def _provably_nonneg(a: Affine, dims: frozenset[str], facts: list[Affine]) -> bool:
-    return _nonneg(a, dims) or any(_nonneg(add_forms(a, scale_form(f, -1)), dims) for f in facts)
+    for f in [{"": 0}, *facts]:
+        lower = _floors_out(add_forms(a, scale_form(f, -1)))
+        if lower is not None and _nonneg(lower, dims):
+            return True
+    return False
 
 
 def provably_nonneg(a: Affine, dims: frozenset[str], ranges: list[LoopRange]) -> bool:
@@ -364,9 +414,13 @@ def access_guards(kernel: ir.Kernel, checks: dict[int, tuple[bool, ...]],
     shapes = {p.name: p.shape for p in kernel.arrays}
     out: dict[int, frozenset[Guard] | None] = {}
 
+    def known(f: str) -> bool:  # a symbol the kernel can evaluate before its loops
+        floor = floor_of(f)
+        return f in names or (floor is not None and all(known(g) for k in floor[0] for g in factors(k)))
+
     def condition(a: Affine, facts) -> Guard | None | bool:
         """True: provable; a Guard: decidable at run time; None: neither."""
-        if any(f not in names for k, v in a.items() if v for f in factors(k)):
+        if any(not known(f) for k, v in a.items() if v for f in factors(k)):
             return None
         if _provably_nonneg(a, dims, facts):
             return True

@@ -802,6 +802,7 @@ class _Facts:
         self._ids: dict[tuple, int] = {}  # element key -> its number
         self._rows: dict[tuple, frozenset] = {}
         self._literal: dict[str, bool] = {}
+        self._stores: dict[tuple, dict] = {}
         self.lanes: list[int] = []  # per element number: its last subscript's constant (0: not affine)
 
     def loop(self, s: ir.For) -> tuple[tuple[str, ...], int, frozenset[str]]:
@@ -969,6 +970,16 @@ class _Facts:
         if key not in self._hazards:
             self._hazards[key] = None if outer is vector else analysis.stored_around(outer, vector)
         return self._hazards[key]
+
+    def store_groups(self, body, env: _Env) -> dict:
+        """``analysis.store_groups`` of ``body`` in the vector loop of ``env``."""
+        vstep = next((d // env.width for n, _, d in env.offsets if n == env.vname), 1)
+        key = (id(body), frozenset(env.loops), env.vname, vstep)
+        hit = self._stores.get(key)
+        if hit is None:
+            hit = self._stores[key] = analysis.store_groups(self.ctx, body, env.loops, env.vname, vstep,
+                                                            lambda a: a not in self.strided)
+        return hit
 
     def every(self, node, loops: set[str], v: str, step: int) -> int | None:
         """How many elements apart the lanes of an access vectorized along ``v``
@@ -1141,6 +1152,8 @@ class _Model:
             else:
                 straight.append(s)
         counter = _Counter(self, env, loop)
+        if env.vector:
+            counter.grouped = self.facts.store_groups(body, env)
         for s in straight:
             counter.stmt(s)
         regs = counter.registers()
@@ -1220,6 +1233,7 @@ class _Counter:
         self.uops = 0.0
         self.offsets: dict[tuple, dict[int, int]] = {}  # (array, element bytes) -> lane offset of vector loads -> how many
         self.walked: list = []  # accesses that move with the loop (address registers: address_rows)
+        self.grouped: dict = {}  # stores written as interleaved vectors (analysis.store_groups)
 
     def add(self, op: str, n: float = 1.0) -> None:
         self.ops[op] = self.ops.get(op, 0.0) + n
@@ -1457,6 +1471,12 @@ class _Counter:
                 # (codegen/vector.py ``deinterleave``)
                 self.add("load", unique * every)
                 self.add("shuffle", unique * every)
+            elif every and id(node) in self.grouped:
+                # one of ``every`` stores written together: interleaved by shuffles
+                # (two per vector on AVX2, whose shuffles stay within 128-bit halves
+                # unless they cross them at a cost) into as many plain stores
+                self.add("store", unique)
+                self.add("shuffle", unique * 2)
             elif kind == "contiguous":
                 self.add("store" if store else "load", unique)
                 if not store:
