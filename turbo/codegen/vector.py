@@ -308,10 +308,10 @@ class RegionEmitter:
             for name, op in reductions.items():
                 t = self.local_types[name]
                 parts = [b.load(x.slots[name], typ=x.slots[name].allocated_type) for x in row]
-                total = parts[0]
-                for x in parts[1:]:
-                    total = self.combine(op, t, total, x)
-                totals[k, name] = total
+                while len(parts) > 1:  # pairwise: a chain of log2 combines, not one per part
+                    parts = [self.combine(op, t, *parts[j:j + 2]) if j + 1 < len(parts) else parts[j]
+                             for j in range(0, len(parts), 2)]
+                totals[k, name] = parts[0]
         for name, op in reductions.items():
             t = self.local_types[name]
             keys = [(k, name) for k in range(len(kids)) if isinstance(totals[k, name].type, ll.VectorType)]
