@@ -622,7 +622,7 @@ class KernelCodegen:
         if op == "*":
             return b.mul(a, c)
         if op in ("//", "%"):
-            return self.int_divmod(op, a, c, lt, node)
+            return self.int_divmod(op, a, c, node)
         if op == "**":
             if isinstance(node, ir.Binary) and not analysis.may_raise(node):
                 return self.ipow_literal(a, int(node.right.value))
@@ -664,11 +664,11 @@ class KernelCodegen:
         result = b.select(b.fcmp_unordered("!=", div, zero), floor, b.call(copysign, [zero, quotient]))
         return b.select(b.fcmp_ordered("==", c, zero), quotient, result)
 
-    def int_divmod(self, op, a, c, lt, node):
+    def int_divmod(self, op, a, c, node):
         """Floored division and modulo; a zero divisor raises; MIN // -1 wraps."""
         b = self.b
         zero, one, minus1 = const_like(a.type, 0), const_like(a.type, 1), const_like(a.type, -1)
-        if not (isinstance(node, ir.Binary) and not analysis.may_raise(node)):  # a literal divisor is not 0
+        if not isinstance(node, ir.Binary) or analysis.may_raise(node):  # a literal divisor is not 0
             self.fail(b.icmp_signed("!=", c, zero), ERR_ZERO_DIVISION, node)
         is_m1 = b.icmp_signed("==", c, minus1)
         safe = b.select(is_m1, one, c)  # sdiv MIN, -1 would trap

@@ -682,14 +682,10 @@ class RegionEmitter:
             for x in ir.walk_expr(e):
                 if not isinstance(x, ir.Load) or not self.cg.arrays[x.array].contiguous:
                     continue
-                every = analysis.lanes_apart(analysis.access_kind(self.ctx, x, indices, self.vname)[1], self.vstep)
-                last = self.ctx.affine(x.indices[-1], indices, products=True)
-                if not every or last is None:
-                    continue
-                c = last.get("", 0)
-                key = (x.array, every, tuple(map(ir.print_expr, x.indices[:-1])),
-                       tuple(sorted((k, v) for k, v in last.items() if k)), c // every)
-                members.setdefault(key, {}).setdefault(c % every, []).append(x)
+                found = analysis.phase_of(self.ctx, x, indices, self.vname, self.vstep)
+                if found is not None:
+                    key, _, phase = found
+                    members.setdefault(key, {}).setdefault(phase, []).append(x)
         hit = {}
         for (_, every, *_), phases in members.items():
             if len(phases) == every:

@@ -365,6 +365,22 @@ def lanes_apart(coefs: tuple[int | None, ...], step: int) -> int | None:
     return d if 2 <= d <= MAX_EVERY else None
 
 
+def phase_of(ctx: Context, node, indices: set[str], v: str, step: int) -> tuple[tuple, int, int] | None:
+    """For an access whose lanes are ``e`` elements apart (``lanes_apart``; the
+    caller checks that the array is contiguous): (its group's key, e, its phase).
+    Accesses with one key differ only in the constant ``c`` of the last subscript,
+    within one run of ``e`` elements (the same ``c // e``); the phase is ``c % e``.
+    None for any other access."""
+    e = lanes_apart(access_kind(ctx, node, indices, v)[1], step)
+    last = ctx.affine(node.indices[-1], indices, products=True)
+    if not e or last is None:
+        return None
+    c = last.get("", 0)
+    key = (node.array, e, tuple(map(ir.print_expr, node.indices[:-1])),
+           tuple(sorted((k, x) for k, x in last.items() if k)), c // e)
+    return key, e, c % e
+
+
 def store_groups(ctx: Context, body, indices: set[str], v: str, step: int, contiguous) -> dict[int, tuple[int, int]]:
     """The stores of ``body`` (in a vector loop ``v`` of ``step``) that codegen
     writes together as interleaved plain vector stores: runs of consecutive
@@ -376,14 +392,7 @@ def store_groups(ctx: Context, body, indices: set[str], v: str, step: int, conti
     def member(s):
         if not (isinstance(s, ir.Store) and s.op is None and contiguous(s.array)):
             return None
-        e = lanes_apart(access_kind(ctx, s, indices, v)[1], step)
-        last = ctx.affine(s.indices[-1], indices, products=True)
-        if not e or last is None:
-            return None
-        c = last.get("", 0)
-        key = (s.array, e, tuple(map(ir.print_expr, s.indices[:-1])),
-               tuple(sorted((k, x) for k, x in last.items() if k)), c // e)
-        return key, e, c % e
+        return phase_of(ctx, s, indices, v, step)
 
     out: dict[int, tuple[int, int]] = {}
     k = 0

@@ -775,6 +775,11 @@ class _Env:
     # the step, times the width for the vector loop), for those enclosing here
     offsets: tuple[tuple[str, int, int], ...] = ()
 
+    @property
+    def vstep(self) -> int:
+        """The vector loop's step (its offset per step is the step times the width)."""
+        return next((d // self.width for n, _, d in self.offsets if n == self.vname), 1)
+
 
 class _Facts:
     """What the cost model asks of a nest's code whatever the plan, answered once
@@ -973,11 +978,10 @@ class _Facts:
 
     def store_groups(self, body, env: _Env) -> dict:
         """``analysis.store_groups`` of ``body`` in the vector loop of ``env``."""
-        vstep = next((d // env.width for n, _, d in env.offsets if n == env.vname), 1)
-        key = (id(body), frozenset(env.loops), env.vname, vstep)
+        key = (id(body), frozenset(env.loops), env.vname, env.vstep)
         hit = self._stores.get(key)
         if hit is None:
-            hit = self._stores[key] = analysis.store_groups(self.ctx, body, env.loops, env.vname, vstep,
+            hit = self._stores[key] = analysis.store_groups(self.ctx, body, env.loops, env.vname, env.vstep,
                                                             lambda a: a not in self.strided)
         return hit
 
@@ -1459,7 +1463,7 @@ class _Counter:
             self.add("store" if store else "load", unique)
             return
         kind = self.m.facts.kind(node, env.loops, env.vname)
-        vstep = next((d // env.width for n, _, d in env.offsets if n == env.vname), 1)
+        vstep = env.vstep
         every = self.m.facts.every(node, env.loops, env.vname, vstep) if kind != "invariant" else None
         if kind == "contiguous" and vstep != 1:
             kind = "strided"
