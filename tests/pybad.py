@@ -103,8 +103,8 @@ def uses_print(x):
     print(x[0])  # <- error
 
 
-def uses_bitwise(x, k):
-    x[0] = k & 3  # <- error
+def float_bitwise(x):
+    x[0] = x[1] & 3  # <- error
 
 
 def uses_is(x):

@@ -425,7 +425,7 @@ import pybad  # noqa: E402
 
 AT_DECORATION = [
     "uses_while", "uses_break", "uses_continue", "uses_list", "uses_dict", "uses_try", "uses_with",
-    "uses_comprehension", "uses_lambda", "uses_generator", "uses_nested_def", "uses_slice", "uses_bitwise",
+    "uses_comprehension", "uses_lambda", "uses_generator", "uses_nested_def", "uses_slice",
     "uses_is", "uses_star_args", "uses_default", "uses_raise", "uses_assert", "uses_walrus", "uses_matmul",
     "uses_fstring",
 ]
@@ -447,6 +447,7 @@ AT_FIRST_CALL = [
     ("bool_arith", turbo.DSLTypeError, (np.zeros(3),)),
     ("undefined_name", turbo.DSLSemanticError, (np.zeros(3),)),
     ("float_index", turbo.DSLTypeError, (np.zeros(3),)),
+    ("float_bitwise", turbo.DSLTypeError, (np.zeros(3),)),
     ("partial_index", turbo.DSLSemanticError, (np.zeros((2, 2)),)),
     ("maybe_unassigned", turbo.DSLSemanticError, (np.zeros(3),)),
     ("float_range", turbo.DSLTypeError, (np.zeros(3),)),

@@ -66,9 +66,13 @@ class _Gen:
         if depth <= 0 or self.draw(st.integers(0, 2)) == 0:
             return self.pick(leaves)
         a, b = self.iexpr(depth - 1, idx), self.iexpr(depth - 1, idx)
-        op = self.pick(["+", "-", "*", "//", "%"])
+        op = self.pick(["+", "-", "*", "//", "%", "&", "|", "^", "<<", ">>", "~"])
         if op in ("//", "%"):
             return f"({a} {op} (abs({b}) + 1))"
+        if op in ("<<", ">>"):  # small counts: Python's ints do not wrap
+            return f"({a} {op} {self.draw(st.integers(0, 5))})"
+        if op == "~":
+            return f"~{a}"
         return f"({a} {op} {b})"
 
     def cond(self, depth: int, idx: list[str]) -> str:

@@ -10,7 +10,7 @@ import turbo
 
 SEEDS = [p.read_text() for p in sorted((pathlib.Path(__file__).parent / "golden").glob("*.loop"))]
 TOKENS = ["kernel", "for", "in", "if", "else", "elif", "and", "or", "not", "{", "}", "(", ")", "[", "]", ":", ",",
-          "=", "+=", "-=", "*=", "/=", "==", "<", ">=", "+", "-", "*", "/", "//", "%", "**", "\n", ";", "#",
+          "=", "+=", "-=", "*=", "/=", "==", "<", ">=", "+", "-", "*", "/", "//", "%", "**", "&", "|", "^", "<<", ">>", "~", "\n", ";", "#",
           "0", "1", "2.5", "1e400", "x", "y", "N", "f32", "f64", "i32", "i64", "bool", "exp", "min", "True", " "]
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 

@@ -56,9 +56,13 @@ class _Gen:
         if depth <= 0 or d(st.integers(0, 2)) == 0:
             return d(st.sampled_from(leaves))
         a, b = self.iexpr(depth - 1, idx), self.iexpr(depth - 1, idx)
-        op = d(st.sampled_from(["+", "-", "*", "//", "%"]))
+        op = d(st.sampled_from(["+", "-", "*", "//", "%", "&", "|", "^", "<<", ">>", "~"]))
         if op in ("//", "%"):
             return f"({a} {op} (abs({b}) + 1))"
+        if op in ("<<", ">>"):  # literal counts, past the width too
+            return f"({a} {op} {d(st.integers(0, 70))})"
+        if op == "~":
+            return f"~{a}"
         return f"({a} {op} {b})"
 
     def cond(self, depth: int, idx: list[str]) -> str:

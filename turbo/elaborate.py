@@ -238,6 +238,29 @@ class Elaborator:
         self._need_bool(t, loc, "not")
         return Typed(ir.Unary("not", t.expr, DType.BOOL, loc))
 
+    def unary_invert(self, t: Typed, loc: SourceLocation | None) -> Typed:
+        if t.weak:
+            if isinstance(t.expr.value, float):
+                raise self.type_error("'~' needs an integer, got a float literal", loc)
+            return Typed(ir.Const(~t.expr.value, t.expr.type, loc), weak=True)
+        if not t.type.is_int:
+            hint = "use `not` on a boolean" if t.type is DType.BOOL else "convert explicitly with i64(...)"
+            raise self.type_error(f"'~' needs an integer, got {t.type}", loc, hint)
+        return Typed(ir.Unary("invert", t.expr, t.type, loc))
+
+    def _bitwise(self, op: str, a: Typed, b: Typed, loc: SourceLocation | None) -> Typed:
+        if a.type is DType.BOOL and b.type is DType.BOOL and op in ("&", "|", "^"):
+            return Typed(ir.Binary(op, a.expr, b.expr, DType.BOOL, loc))
+        for t in (a, b):
+            if t.type is DType.BOOL or t.type.is_float:
+                hint = ("both sides of '&', '|', '^' may be booleans; or convert with i64(...)"
+                        if t.type is DType.BOOL else "convert explicitly with i64(...)")
+                raise self.type_error(f"'{op}' needs integers, got {a.type} and {b.type}", loc, hint)
+        left, right, t = self.unify(a, b, loc, f"operator '{op}'")
+        if op in ("<<", ">>") and isinstance(right, ir.Const) and right.value < 0:
+            raise self.type_error("negative shift count", loc, "shift the other way")
+        return Typed(ir.Binary(op, left, right, t, loc))
+
     def _need_bool(self, t: Typed, loc, op: str) -> None:
         if t.type is not DType.BOOL:
             raise self.type_error(f"'{op}' needs booleans, got {t.type}", loc, "compare explicitly, e.g. `x != 0`")
@@ -252,6 +275,8 @@ class Elaborator:
                 return Typed(ir.Binary(op, a.expr, b.expr, DType.BOOL, loc))
             left, right, _ = self.unify(a, b, loc, f"comparison '{op}'")
             return Typed(ir.Binary(op, left, right, DType.BOOL, loc))
+        if op in ir.BITWISE_OPS:
+            return self._bitwise(op, a, b, loc)
         if DType.BOOL in (a.type, b.type):
             raise self.type_error(
                 f"'{op}' needs numbers, got {a.type} and {b.type}", loc, "convert a boolean with i32(...) first"

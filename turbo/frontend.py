@@ -155,12 +155,6 @@ _REFUSED: dict[type, tuple[str, str]] = {
     ast.Slice: ("slices are not supported", "index every dimension with an integer inside a loop"),
     ast.NamedExpr: ("':=' is not supported", "assign in a statement of its own"),
     ast.MatMult: ("'@' is not supported", "write the matrix product as loops"),
-    ast.BitAnd: ("bitwise '&' is not supported", "use `and` on booleans"),
-    ast.BitOr: ("bitwise '|' is not supported", "use `or` on booleans"),
-    ast.BitXor: ("bitwise '^' is not supported", "use `!=` on booleans"),
-    ast.LShift: ("'<<' is not supported", "multiply by a power of two"),
-    ast.RShift: ("'>>' is not supported", "use `//` by a power of two"),
-    ast.Invert: ("'~' is not supported", "use `not` on booleans, or `-x - 1`"),
     ast.Is: ("'is' is not supported", "compare numbers with `==`"),
     ast.IsNot: ("'is not' is not supported", "compare numbers with `!=`"),
     ast.In: ("'in' is not supported", "compare explicitly"),
@@ -580,6 +574,8 @@ class Translator:
                 return el.unary_neg(operand, loc)
             if isinstance(node.op, ast.Not):
                 return el.unary_not(operand, loc)
+            if isinstance(node.op, ast.Invert):
+                return el.unary_invert(operand, loc)
             if isinstance(node.op, ast.UAdd):
                 if operand.type is DType.BOOL:
                     raise el.type_error("unary '+' needs a number, got bool", loc)
@@ -603,7 +599,8 @@ class Translator:
         refuse_unsupported(node, self.scope.parsed.src)
         raise self.unsupported(f"'{type(node).__name__}' expressions are not supported", node)
 
-    _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**"}
+    _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**",
+               ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>"}
     _COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 
     def binop(self, op: ast.operator, node: ast.AST) -> str:

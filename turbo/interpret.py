@@ -75,8 +75,27 @@ def _mod(a, b, t: DType, loc):
     return _NP[t](np.remainder(a, b))
 
 
+def _shift(op: str, a, n, t: DType, loc):
+    n = int(n)
+    if n < 0:
+        raise KernelRuntimeError("negative shift count", loc, "shift the other way")
+    n = min(n, t.bits)  # as far as the result can tell: all bits out, or the sign in
+    return wrap_int(int(a) << n if op == "<<" else int(a) >> n, t)
+
+
 def _arith(op: str, t: DType, loc):
+    if t is DType.BOOL:  # & | ^ of booleans
+        f = {"&": lambda a, b: a and b, "|": lambda a, b: a or b, "^": lambda a, b: a != b}[op]
+        return lambda a, b: np.bool_(f(bool(a), bool(b)))
     if t.is_int:
+        if op == "&":
+            return lambda a, b: wrap_int(int(a) & int(b), t)
+        if op == "|":
+            return lambda a, b: wrap_int(int(a) | int(b), t)
+        if op == "^":
+            return lambda a, b: wrap_int(int(a) ^ int(b), t)
+        if op in ("<<", ">>"):
+            return lambda a, b: _shift(op, a, b, t, loc)
         if op == "+":
             return lambda a, b: wrap_int(int(a) + int(b), t)
         if op == "-":
@@ -164,6 +183,9 @@ def _compile_expr(e: ir.Expr):
         inner = _compile_expr(e.operand)
         if e.op == "not":
             return lambda env: np.bool_(not inner(env))
+        if e.op == "invert":
+            t = e.type
+            return lambda env: wrap_int(~int(inner(env)), t)
         if e.type.is_int:
             t = e.type
             return lambda env: wrap_int(-int(inner(env)), t)

@@ -81,6 +81,9 @@ MATH_FUNCTIONS: dict[str, tuple[int, str]] = {
 ARITH_OPS = ("+", "-", "*", "/", "//", "%", "**")
 COMPARE_OPS = ("<", "<=", ">", ">=", "==", "!=")
 LOGIC_OPS = ("and", "or")
+# Bitwise operators, on integers (two's complement, wrapping like ``*``); ``&``, ``|``
+# and ``^`` also on booleans (both sides evaluated). ``~`` is the Unary "invert".
+BITWISE_OPS = ("&", "|", "^", "<<", ">>")
 UPDATE_OPS = ("+", "-", "*", "/")  # the ops of `+=`, `-=`, `*=`, `/=`
 
 # ----------------------------------------------------------------------------- expressions
@@ -122,7 +125,7 @@ class Load:
 
 @dataclass(frozen=True, slots=True)
 class Unary:
-    op: str  # "neg" | "not"
+    op: str  # "neg" | "not" | "invert" (``~`` of an integer)
     operand: Expr
     type: DType
     loc: SourceLocation | None = _loc()
@@ -360,11 +363,15 @@ _PREC = {
     "and": 3,
     "not": 4,
     "<": 5, "<=": 5, ">": 5, ">=": 5, "==": 5, "!=": 5,
-    "+": 6, "-": 6,
-    "*": 7, "/": 7, "//": 7, "%": 7,
-    "neg": 8,
-    "**": 9,
-    "atom": 10,
+    "|": 6,
+    "^": 7,
+    "&": 8,
+    "<<": 9, ">>": 9,
+    "+": 10, "-": 10,
+    "*": 11, "/": 11, "//": 11, "%": 11,
+    "neg": 12, "invert": 12,
+    "**": 13,
+    "atom": 14,
 }
 
 
@@ -413,6 +420,11 @@ class _Printer:
         if isinstance(e, Unary):
             if e.op == "not":
                 return f"not {self.sub(e.operand, _PREC['not'], None)}", _PREC["not"]
+            if e.op == "invert":
+                inner = self.sub(e.operand, _PREC["invert"], e.type)
+                if isinstance(e.operand, Const):
+                    inner = f"({inner})"
+                return f"~{inner}", _PREC["invert"]
             inner = self.sub(e.operand, _PREC["neg"], e.type)
             # "- -x" would lex fine, but "--x" reads badly; a literal operand needs
             # parentheses so that it is not folded into a negative literal

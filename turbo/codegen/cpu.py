@@ -21,6 +21,7 @@ from ..passes.bounds import GUARD_LIMIT, factors, floor_of
 from .abi import (
     ERR_INDEX,
     ERR_NEGATIVE_POWER,
+    ERR_NEGATIVE_SHIFT,
     ERR_ZERO_DIVISION,
     ERR_ZERO_STEP,
     Variant,
@@ -51,7 +52,7 @@ def number_sites(kernel: ir.Kernel) -> list:
             for sub in ir.walk_expr(e):
                 if isinstance(sub, ir.Load):
                     sites.append(sub)
-                elif isinstance(sub, ir.Binary) and sub.type.is_int and sub.op in ("//", "%", "**"):
+                elif isinstance(sub, ir.Binary) and sub.type.is_int and sub.op in analysis.RAISING_INT_OPS:
                     sites.append(sub)
     return sites
 
@@ -582,6 +583,8 @@ class KernelCodegen:
     def unary(self, op: str, t: DType, v):
         if op == "not":
             return self.b.xor(v, const_like(v.type, 1))
+        if op == "invert":
+            return self.b.xor(v, const_like(v.type, -1))
         return self.b.fneg(v) if t.is_float else self.b.sub(const_like(v.type, 0), v)
 
     def compare(self, op: str, t: DType, a, c):
@@ -597,6 +600,10 @@ class KernelCodegen:
 
     def arith(self, op: str, t: DType, a, c, node):
         b = self.b
+        if op in ("&", "|", "^"):  # integers or booleans
+            return {"&": b.and_, "|": b.or_, "^": b.xor}[op](a, c)
+        if op in ("<<", ">>"):
+            return self.shift(op, t, a, c, node)
         if t.is_float:
             if op == "+":
                 return b.fadd(a, c, flags=self.fflags)
@@ -629,6 +636,24 @@ class KernelCodegen:
             self.fail(b.icmp_signed(">=", c, ll.Constant(lt, 0)), ERR_NEGATIVE_POWER, node)
             return b.call(self.ipow(lt), [a, c])
         raise TypeError(f"operator {op} on {t}")
+
+    def shift(self, op: str, t: DType, a, c, node):
+        """Python's shifts at a fixed width: ``<<`` wraps (all bits out past the
+        width), ``>>`` is arithmetic (the sign fills in past the width); a negative
+        count raises, unless it is a literal (refused before)."""
+        b = self.b
+        width = const_like(c.type, t.bits - 1)
+        if not isinstance(node, ir.Binary) or analysis.may_raise(node):
+            self.fail(b.icmp_signed(">=", c, const_like(c.type, 0)), ERR_NEGATIVE_SHIFT, node)
+        if isinstance(node, ir.Binary) and isinstance(node.right, ir.Const):
+            n = int(node.right.value)
+            if op == ">>":
+                return b.ashr(a, const_like(c.type, min(n, t.bits - 1)))
+            return b.shl(a, c) if n < t.bits else const_like(a.type, 0)
+        n = b.select(b.icmp_unsigned(">", c, width), width, c)  # LLVM's shifts past the width are poison
+        if op == ">>":
+            return b.ashr(a, n)
+        return b.select(b.icmp_unsigned(">", c, width), const_like(a.type, 0), b.shl(a, n))
 
     def ipow_literal(self, a, n: int):
         """a ** n for a literal n >= 0 by squaring, unrolled (scalars or vectors)."""

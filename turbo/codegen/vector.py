@@ -62,6 +62,10 @@ class Instance:
 
 
 def identity(op: str, t: DType):
+    if op in ("|", "^"):
+        return 0
+    if op == "&":
+        return -1
     if op == "+":
         return 0.0 if t.is_float else 0
     if op == "*":
@@ -73,8 +77,8 @@ def identity(op: str, t: DType):
 
 
 def combine(cg, op: str, t: DType, a, c):
-    """Two partial results of a reduction combined ("+", "*", "min", "max"), on
-    scalars or vectors."""
+    """Two partial results of a reduction combined ("+", "*", "min", "max", "&",
+    "|", "^"), on scalars or vectors."""
     if op in ("min", "max"):
         return cg.call_values(op, t, [a, c])
     return cg.arith(op, t, a, c, None)

@@ -24,6 +24,7 @@ _GRAMMAR = pathlib.Path(__file__).with_name("loops.lark")
 _TERMINAL_WORDS = {
     "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "ASSIGN": "'=' or 'op='",
     "COMP_OP": "a comparison", "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/', '//' or '%'",
+    "SHIFT_OP": "'<<' or '>>'", "VBAR": "'|'", "CIRCUMFLEX": "'^'", "AMPERSAND": "'&'", "TILDE": "'~'",
     "LBRACE": "'{'", "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'",
     "COLON": "':'", "COMMA": "','", "SEMICOLON": "';'", "MINUS": "'-'", "PLUS": "'+'", "__ANON_0": "'**'",
     "IN": "'in'", "RETURN": "'return'", "FOR": "'for'", "IF": "'if'", "ELSE": "'else'", "ELIF": "'elif'", "KERNEL": "'kernel'",
@@ -321,6 +322,10 @@ class _Builder:
             return t
         if kind == "not_op":
             return el.unary_not(self.expr(el, ch[0]), loc)
+        if kind == "invert":
+            return el.unary_invert(self.expr(el, ch[0]), loc)
+        if kind in _BITWISE:
+            return el.binary(_BITWISE[kind], self.expr(el, ch[0]), self.expr(el, ch[1]), loc)
         if kind in ("binop", "compare"):
             a, op, b = ch
             return el.binary(str(op), self.expr(el, a), self.expr(el, b), self.src.of(op))
@@ -334,6 +339,9 @@ class _Builder:
             a, c, b = ch
             return el.select(self.expr(el, c), self.expr(el, a), self.expr(el, b), loc)
         raise DSLSyntaxError(f"unexpected expression {kind}", loc)  # pragma: no cover
+
+
+_BITWISE = {"bitor_op": "|", "bitxor_op": "^", "bitand_op": "&"}
 
 
 def _update_op(tok: Token) -> str | None:

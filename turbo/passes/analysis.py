@@ -40,7 +40,7 @@ Path = tuple[int, ...]
 MAX_EVERY = 4
 
 # reduction op -> how partial results combine
-COMBINE = {"+": "+", "-": "+", "*": "*", "/": "*", "min": "min", "max": "max"}
+COMBINE = {"+": "+", "-": "+", "*": "*", "/": "*", "min": "min", "max": "max", "&": "&", "|": "|", "^": "^"}
 
 
 @dataclass(frozen=True)
@@ -106,15 +106,19 @@ def small_power(exponent: ir.Expr | None) -> int | None:
     return None
 
 
+RAISING_INT_OPS = ("//", "%", "**", "<<", ">>")
+
+
 def may_raise(e: ir.Expr) -> bool:
     """Whether the operation ``e`` itself (not its operands) may raise at run time:
-    an integer ``//`` or ``%`` by zero, an integer ``**`` with a negative exponent.
-    A literal right operand decides it (``n // 2``, ``i % 4``, ``k ** 2`` never
-    raise; MIN // -1 wraps), so such code may still be vectorized or speculated."""
-    if not (isinstance(e, ir.Binary) and e.type.is_int and e.op in ("//", "%", "**")):
+    an integer ``//`` or ``%`` by zero, an integer ``**`` with a negative exponent,
+    a shift by a negative count. A literal right operand decides it (``n // 2``,
+    ``i % 4``, ``k ** 2``, ``m >> 3`` never raise; MIN // -1 wraps), so such code
+    may still be vectorized or speculated."""
+    if not (isinstance(e, ir.Binary) and e.type.is_int and e.op in RAISING_INT_OPS):
         return False
     if isinstance(e.right, ir.Const):
-        return e.right.value < 0 if e.op == "**" else e.right.value == 0
+        return e.right.value == 0 if e.op in ("//", "%") else e.right.value < 0
     return True
 
 
@@ -275,6 +279,11 @@ def reduction_update(s: ir.Assign) -> Update | None:
             return Update(v.op, v.right)
         if v.op in ("+", "*") and me(v.right) and s.name not in names_read(v.left):
             return Update(v.op, v.left, swapped=True)
+    if isinstance(v, ir.Binary) and v.op in ("&", "|", "^") and v.type.is_int:
+        if me(v.left) and s.name not in names_read(v.right):
+            return Update(v.op, v.right)
+        if me(v.right) and s.name not in names_read(v.left):
+            return Update(v.op, v.left, swapped=True)
     if isinstance(v, ir.Call) and v.fn in ("min", "max"):
         a, c = v.args
         if me(a) and s.name not in names_read(c):
@@ -285,7 +294,8 @@ def reduction_update(s: ir.Assign) -> Update | None:
 
 
 def reduction_op(name: str, body) -> str | None:
-    """How partial results of ``name`` combine ("+", "*", "min", "max") when every
+    """How partial results of ``name`` combine ("+", "*", "min", "max", and on
+    integers "&", "|", "^") when every
     assignment to ``name`` in ``body`` is a reduction update and ``name`` is read
     nowhere else in ``body``; None otherwise."""
     ops = set()

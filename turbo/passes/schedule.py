@@ -1336,6 +1336,8 @@ class _Counter:
         op = u.op if u else s.op
         if op in ("min", "max"):
             return self.t.cost("fcmp").latency + self.t.cost("blend").latency
+        if op in ("&", "|", "^"):
+            return self.t.cost("iadd").latency
         if op in ("*", "/"):
             return self.t.cost("fmul").latency
         if self._contracts(value):

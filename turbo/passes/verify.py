@@ -119,7 +119,9 @@ class _Verifier:
             return e.to
         if isinstance(e, ir.Unary):
             t = self.expr(e.operand, indices)
-            if e.op == "not" and t is not DType.BOOL or e.op == "neg" and (t is DType.BOOL or t is not e.type):
+            ok = {"not": t is DType.BOOL, "neg": t is e.type and t is not DType.BOOL,
+                  "invert": t is e.type and t.is_int}.get(e.op, False)
+            if not ok:
                 raise _Violation(f"bad operand {t} for unary {e.op}")
             return e.type
         if isinstance(e, ir.Binary):
@@ -132,6 +134,8 @@ class _Verifier:
                 ok = e.type is DType.BOOL and (a is not DType.BOOL or e.op in ("==", "!="))
             elif e.op in ir.ARITH_OPS:
                 ok = a is e.type and a is not DType.BOOL and not (e.op == "/" and a.is_int)
+            elif e.op in ir.BITWISE_OPS:
+                ok = a is e.type and (a.is_int or (a is DType.BOOL and e.op in ("&", "|", "^")))
             else:
                 ok = False
             if not ok:

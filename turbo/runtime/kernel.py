@@ -229,6 +229,8 @@ class Kernel:
             raise KernelZeroDivisionError(f"{where}: integer division or modulo by zero", loc)
         if code == abi.ERR_NEGATIVE_POWER:
             raise KernelRuntimeError(f"{where}: negative integer power", loc, "use a float base")
+        if code == abi.ERR_NEGATIVE_SHIFT:
+            raise KernelRuntimeError(f"{where}: negative shift count", loc, "shift the other way")
         if code == abi.ERR_ZERO_STEP:
             raise KernelRuntimeError(f"{where}: loop step is zero", loc)
         raise TurboError(f"{where}: kernel failed with unknown code {code}")
