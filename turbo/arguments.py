@@ -18,7 +18,6 @@ from .errors import ArgumentTypeError, ArgumentValueError
 from .ir import DType
 
 NUMPY_DTYPES = {t: np.dtype(t.numpy_name) for t in DType}
-_LIMITS = {DType.I32: (-(2**31), 2**31 - 1), DType.I64: (-(2**63), 2**63 - 1)}
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,7 @@ def convert_scalar(kname: str, p: ir.ScalarParam, a):
         raise ArgumentTypeError(
             f"{where} expects an integer, got {type(a).__name__}", hint="pass int(x) if truncation is intended"
         ) from None
-    lo, hi = _LIMITS[t]
+    lo, hi = t.int_range
     if not lo <= v <= hi:
         raise ArgumentValueError(f"{where}: {v} does not fit in {t}")
     return NUMPY_DTYPES[t].type(v)

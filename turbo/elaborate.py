@@ -32,8 +32,12 @@ RESERVED = set(ir.MATH_FUNCTIONS) | set(TYPE_NAMES) | {
 MAX_EXPR_DEPTH = 100
 MAX_STMT_DEPTH = 50
 
-I64_MIN, I64_MAX = -(2**63), 2**63 - 1
-I32_MIN, I32_MAX = -(2**31), 2**31 - 1
+I64_MIN, I64_MAX = DType.I64.int_range
+
+
+def _fits(value: int, t: DType) -> bool:
+    lo, hi = t.int_range
+    return lo <= value <= hi
 
 
 @dataclass
@@ -120,8 +124,8 @@ class Elaborator:
                 f"write an integer, or cast explicitly: {to}(...)",
             )
         value = float(c.value) if to.is_float else int(c.value)
-        if to is DType.I32 and not I32_MIN <= value <= I32_MAX:
-            raise self.type_error(f"integer literal {value} does not fit in i32", loc)
+        if to.is_int and not _fits(value, to):
+            raise self.type_error(f"integer literal {value} does not fit in {to}", loc)
         return ir.Const(value, to, c.loc)
 
     def convert(self, t: Typed, to: DType, loc: SourceLocation | None, what: str) -> ir.Expr:
@@ -143,7 +147,7 @@ class Elaborator:
                 f"{what}: {src} value where {to} is expected", loc, f"cast explicitly with {to}(...) (truncates toward zero)"
             )
         c = t.expr
-        if isinstance(c, ir.Const) and (to.is_float or to is DType.I64 or I32_MIN <= c.value <= I32_MAX):
+        if isinstance(c, ir.Const) and (to.is_float or _fits(c.value, to)):
             # a literal already typed by its peer, converted again (``i / 2``): fold,
             # so that the printed text re-parses to the same IR
             return ir.Const(float(c.value) if to.is_float else int(c.value), to, c.loc)
@@ -226,12 +230,19 @@ class Elaborator:
             raise self.type_error(f"'{name}' is a {_kind_word(scope.kind)}, not an array; it cannot be indexed", loc)
         return scope.param
 
+    def widen(self, t: Typed, loc: SourceLocation | None) -> Typed:
+        """A narrow integer operand converted to the i64 it computes in."""
+        if t.weak or not t.type.is_narrow:
+            return t
+        return Typed(ir.Cast(DType.I64, t.expr, loc))
+
     def unary_neg(self, t: Typed, loc: SourceLocation | None) -> Typed:
         if t.weak:
             c = t.expr
             return Typed(ir.Const(-c.value, c.type, loc), weak=True)
         if not t.type.is_numeric:
             raise self.type_error("unary '-' needs a number, got bool", loc)
+        t = self.widen(t, loc)
         return Typed(ir.Unary("neg", t.expr, t.type, loc))
 
     def unary_not(self, t: Typed, loc: SourceLocation | None) -> Typed:
@@ -246,6 +257,7 @@ class Elaborator:
         if not t.type.is_int:
             hint = "use `not` on a boolean" if t.type is DType.BOOL else "convert explicitly with i64(...)"
             raise self.type_error(f"'~' needs an integer, got {t.type}", loc, hint)
+        t = self.widen(t, loc)
         return Typed(ir.Unary("invert", t.expr, t.type, loc))
 
     def _bitwise(self, op: str, a: Typed, b: Typed, loc: SourceLocation | None) -> Typed:
@@ -323,7 +335,7 @@ class Elaborator:
                 right = self.convert(Typed(right), self.kf, loc, f"{fn}()")
                 t = self.kf
             return Typed(ir.Call(fn, (left, right), t, loc))
-        a = args[0]
+        a = self.widen(args[0], loc)
         if kind == "float":
             t = a.type if (not a.weak and a.type.is_float) else self.kf
         else:
@@ -339,8 +351,7 @@ class Elaborator:
                 if v != v or v in (float("inf"), float("-inf")):
                     raise self.type_error(f"cannot convert {ir.format_float(v)} to {to}", loc)
                 v = int(v)
-                lo, hi = (I32_MIN, I32_MAX) if to is DType.I32 else (I64_MIN, I64_MAX)
-                if not lo <= v <= hi:
+                if not _fits(v, to):
                     raise self.type_error(f"{v} does not fit in {to}", loc)
                 return Typed(ir.Const(v, to, loc))
             return Typed(ir.Const(float(v), to, loc))
@@ -422,11 +433,12 @@ class Elaborator:
         return ir.Store(name, target.indices, expr, op, loc)
 
     def ret(self, value: Typed, loc) -> ir.Return:
-        """``return value``: a bare literal takes the kernel's float type, or i64."""
+        """``return value``: a bare literal takes the kernel's float type, or i64; a
+        narrow integer is returned as i64."""
         if value.weak and not isinstance(value.expr.value, bool):
             to = self.kf if isinstance(value.expr.value, float) else DType.I64
             return ir.Return(self._retype_literal(value, to, loc), loc)
-        return ir.Return(value.expr, loc)
+        return ir.Return(self.widen(value, loc).expr, loc)
 
     def condition(self, t: Typed, loc) -> ir.Expr:
         if t.type is not DType.BOOL:
@@ -489,4 +501,4 @@ def join_assignments(name: str, records: list[_Assignment], kf: DType) -> DType:
     if t is DType.BOOL and len(strong) != len(records):
         bad = next(r for r in records if r.weak)
         raise DSLTypeError(f"local '{name}' is a bool but is assigned a number here", bad.loc)
-    return t
+    return ir.computed_as(t)  # a local holding a u8 element is an i64

@@ -194,11 +194,8 @@ _MATH_1 = {  # one-argument functions of the IR with Python's meaning
     builtins.abs: "abs", np.abs: "abs", np.fabs: "fabs", math.fabs: "fabs",
     np.floor: "floor", np.ceil: "ceil",
 }
-_CASTS = {
-    builtins.float: DType.F64, builtins.int: DType.I64, builtins.bool: DType.BOOL,
-    np.float32: DType.F32, np.float64: DType.F64, np.int32: DType.I32, np.int64: DType.I64, np.bool_: DType.BOOL,
-}
-_NUMPY_SCALARS = {np.float32: DType.F32, np.float64: DType.F64, np.int32: DType.I32, np.int64: DType.I64, np.bool_: DType.BOOL}
+_NUMPY_SCALARS = {np.dtype(t.numpy_name).type: t for t in DType}  # np.float32, ..., np.uint8, np.bool_
+_CASTS = {builtins.float: DType.F64, builtins.int: DType.I64, builtins.bool: DType.BOOL, **_NUMPY_SCALARS}
 _FLOAT_WORDS = {"inf": math.inf, "+inf": math.inf, "-inf": -math.inf, "infinity": math.inf, "-infinity": -math.inf, "nan": math.nan}
 
 _DSL_NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
@@ -207,7 +204,7 @@ _DSL_NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 KNOWN_CALLABLES = (
     "range, len, abs, min, max, float, int, bool, pow; math/np: exp log sqrt sin cos tanh fabs floor ceil "
     "trunc pow isnan isinf isfinite; np: abs absolute minimum maximum clip where square power; "
-    "np.float32/float64/int32/int64/bool_; other @turbo functions"
+    "np.float32/float64/int8/uint8/int16/uint16/int32/uint32/int64/bool_; other @turbo functions"
 )
 
 
@@ -633,7 +630,7 @@ class Translator:
             t = _NUMPY_SCALARS.get(type(value))
             if t is None:
                 raise self.unsupported(f"a NumPy {type(value).__name__} constant is not supported", node,
-                                       "use float32, float64, int32, int64 or bool_")
+                                       "use float32, float64, (u)int8/16/32, int64 or bool_")
             return self.el.cast(t, self.el.literal(value.item(), self.loc(node)), self.loc(node))
         kind = {str: "strings", bytes: "bytes", complex: "complex numbers", type(None): "None"}.get(type(value), type(value).__name__)
         raise self.unsupported(f"{kind} are not supported in kernels", node, "kernels compute with numbers and booleans")

@@ -21,14 +21,13 @@ from .errors import KernelIndexError, KernelRuntimeError, KernelZeroDivisionErro
 from .ir import DType
 
 _NP = {t: NUMPY_DTYPES[t].type for t in DType}
-_INT_RANGE = {DType.I32: (-(2**31), 2**31 - 1), DType.I64: (-(2**63), 2**63 - 1)}
 
 
 def wrap_int(v: int, t: DType):
     """Two's-complement wrap of a Python int to the width of ``t``."""
     bits = t.bits
     v &= (1 << bits) - 1
-    if v >= 1 << (bits - 1):
+    if v >= 1 << (bits - 1) and not t.is_unsigned:
         v -= 1 << bits
     return _NP[t](v)
 
@@ -44,7 +43,7 @@ def cast_value(v, to: DType):
         f = float(v)
         if f != f:
             return _NP[to](0)
-        lo, hi = _INT_RANGE[to]
+        lo, hi = to.int_range
         if f >= hi:
             return _NP[to](hi)
         if f <= lo:

@@ -26,6 +26,12 @@ class DType(enum.Enum):
     I32 = "i32"
     I64 = "i64"
     BOOL = "bool"
+    # narrow integers: arrays store them, the language computes with them as i64
+    I8 = "i8"
+    U8 = "u8"
+    I16 = "i16"
+    U16 = "u16"
+    U32 = "u32"
 
     @property
     def is_float(self) -> bool:
@@ -33,7 +39,16 @@ class DType(enum.Enum):
 
     @property
     def is_int(self) -> bool:
-        return self in (DType.I32, DType.I64)
+        return self in _INTS
+
+    @property
+    def is_narrow(self) -> bool:
+        """An integer type that operations widen to i64 first (``u8 + u8`` is i64)."""
+        return self in _NARROW
+
+    @property
+    def is_unsigned(self) -> bool:
+        return self in (DType.U8, DType.U16, DType.U32)
 
     @property
     def is_numeric(self) -> bool:
@@ -41,20 +56,37 @@ class DType(enum.Enum):
 
     @property
     def bits(self) -> int:
-        return {"f32": 32, "f64": 64, "i32": 32, "i64": 64, "bool": 8}[self.value]
+        return _BITS[self.value]
 
     @property
     def itemsize(self) -> int:
         return self.bits // 8
 
     @property
+    def int_range(self) -> tuple[int, int]:
+        """The smallest and largest value of an integer type."""
+        if self.is_unsigned:
+            return 0, (1 << self.bits) - 1
+        return -(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1
+
+    @property
     def numpy_name(self) -> str:
-        return {"f32": "float32", "f64": "float64", "i32": "int32", "i64": "int64", "bool": "bool"}[
-            self.value
-        ]
+        return _NUMPY_NAMES[self.value]
 
     def __str__(self) -> str:
         return self.value
+
+
+_BITS = {"f32": 32, "f64": 64, "i32": 32, "i64": 64, "bool": 8, "i8": 8, "u8": 8, "i16": 16, "u16": 16, "u32": 32}
+_NUMPY_NAMES = {"f32": "float32", "f64": "float64", "i32": "int32", "i64": "int64", "bool": "bool", "i8": "int8",
+                "u8": "uint8", "i16": "int16", "u16": "uint16", "u32": "uint32"}
+_NARROW = frozenset({DType.I8, DType.U8, DType.I16, DType.U16, DType.U32})
+_INTS = frozenset({DType.I32, DType.I64}) | _NARROW
+
+
+def computed_as(t: DType) -> DType:
+    """The type operations on a ``t`` value compute in: i64 for a narrow integer."""
+    return DType.I64 if t.is_narrow else t
 
 
 INDEX = DType.I64  # the type of loop indices, dims and array subscripts
@@ -322,10 +354,11 @@ def promote(a: DType, b: DType) -> DType | None:
     """The common type of two strongly typed operands, or None (bool with a number).
 
     Same type -> that type; i32 with i64 -> i64; f32 with f64 -> f64; an integer with
-    a float -> the float (so ``i * x[i]`` stays f32 in an f32 kernel).
+    a float -> the float (so ``i * x[i]`` stays f32 in an f32 kernel). Narrow
+    integers compute as i64: ``u8`` with ``u8`` -> i64, as in Numba.
     """
     if a is b:
-        return a
+        return computed_as(a)
     if a is DType.BOOL or b is DType.BOOL:
         return None
     if a.is_float and b.is_float:

@@ -35,7 +35,8 @@ F32 = ll.FloatType()
 F64 = ll.DoubleType()
 PTR = ll.PointerType()
 
-REG_TYPES = {DType.F32: F32, DType.F64: F64, DType.I32: I32, DType.I64: I64, DType.BOOL: I1}
+REG_TYPES = {DType.F32: F32, DType.F64: F64, DType.I32: I32, DType.I64: I64, DType.BOOL: I1,
+             DType.I8: I8, DType.U8: I8, DType.I16: ll.IntType(16), DType.U16: ll.IntType(16), DType.U32: I32}
 MEM_TYPES = {**REG_TYPES, DType.BOOL: I8}  # NumPy stores a bool in a byte
 
 
@@ -821,12 +822,14 @@ class KernelCodegen:
         if to.is_float and src.is_float:
             return b.fpext(v, lt) if to.bits > src.bits else b.fptrunc(v, lt)
         if to.is_float:
-            return b.sitofp(v, lt)
+            return b.uitofp(v, lt) if src.is_unsigned else b.sitofp(v, lt)
         if src.is_float:
             # saturating: NaN -> 0, out of range -> the nearest representable value
-            name = f"llvm.fptosi.sat.{type_suffix(lt)}.{type_suffix(v.type)}"
+            name = f"llvm.fpto{'u' if to.is_unsigned else 's'}i.sat.{type_suffix(lt)}.{type_suffix(v.type)}"
             return b.call(self.declare(name, lt, [v.type]), [v])
-        return b.sext(v, lt) if to.bits > src.bits else b.trunc(v, lt)
+        if to.bits > src.bits:
+            return b.zext(v, lt) if src.is_unsigned else b.sext(v, lt)
+        return b.trunc(v, lt) if to.bits < src.bits else v  # u32 <-> i32: the same bits
 
 
 def build_variant(kernel: ir.Kernel, variant: Variant, func_name: str, module: ll.Module,

@@ -855,4 +855,4 @@ class RegionEmitter:
 
 
 def _mem_suffix(t: DType) -> str:
-    return {"f32": "f32", "f64": "f64", "i32": "i32", "i64": "i64", "bool": "i8"}[t.value]
+    return t.value if t.is_float else f"i{t.bits}"

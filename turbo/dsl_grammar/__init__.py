@@ -181,10 +181,14 @@ class _Builder:
         loc = self.src.of(name)
         if str(type_tok) not in TYPE_NAMES:
             raise DSLSemanticError(
-                f"unknown element type '{type_tok}'", self.src.of(type_tok), "element types are f32, f64, i32, i64, bool"
+                f"unknown element type '{type_tok}'", self.src.of(type_tok),
+                "element types are f32, f64, i32, i64, bool, and for arrays i8, u8, i16, u16, u32"
             )
         dtype = TYPE_NAMES[str(type_tok)]
         if not shape:
+            if dtype.is_narrow:
+                raise DSLSemanticError(f"a scalar parameter cannot be {dtype}", self.src.of(type_tok),
+                                       "declare it i64: narrow integers compute as i64 anyway")
             return ir.ScalarParam(str(name), dtype, loc)
         dims: list[int | str] = []
         for d in shape[0].children:

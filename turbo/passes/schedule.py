@@ -687,10 +687,18 @@ def sites_within(nest: LoopSite):
 
 def _lane_type(loop: ir.For) -> DType:
     """The element type vector lanes are sized for: the narrowest array element
-    accessed in the loop (most lanes per load), f64 when there is none."""
+    accessed in the loop (most lanes per load), f64 when there is none. Narrow
+    integers count as what they are converted to (``f32(x[i])`` of a u8 array: f32
+    lanes; ``a[i] + b[i]``: i64 lanes), unless nothing in the loop computes."""
     types = [n.type for n in analysis.loads_in(loop.body)]
     types += [s.value.type for s in ir.walk_stmts(loop.body) if isinstance(s, ir.Store)]
     types = [t for t in types if t is not DType.BOOL]
+    narrow = [t for t in types if t.is_narrow]
+    if narrow:
+        types = [t for t in types if not t.is_narrow]
+        types += [e.to for s in ir.walk_stmts(loop.body) for top in ir.stmt_exprs(s) for e in ir.walk_expr(top)
+                  if isinstance(e, ir.Cast) and e.operand.type.is_narrow and e.to is not DType.BOOL]
+        types = types or narrow
     return min(types, key=lambda t: t.bits) if types else DType.F64
 
 

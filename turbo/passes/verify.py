@@ -117,6 +117,8 @@ class _Verifier:
         if isinstance(e, ir.Cast):
             self.expr(e.operand, indices)
             return e.to
+        if isinstance(e, (ir.Binary, ir.Unary, ir.Call)) and e.type.is_narrow:
+            raise _Violation(f"operation on {e.type}, which computes as i64")
         if isinstance(e, ir.Unary):
             t = self.expr(e.operand, indices)
             ok = {"not": t is DType.BOOL, "neg": t is e.type and t is not DType.BOOL,

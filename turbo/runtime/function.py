@@ -27,7 +27,8 @@ from ..ir import DType
 from ..passes.schedule import make_options
 
 _ARRAY_DTYPES = {np.dtype(t.numpy_name): t for t in DType}
-_SCALAR_TYPES = {np.dtype(t.numpy_name).type: t for t in DType}
+# a NumPy scalar of a narrow integer type is passed as the i64 it computes as
+_SCALAR_TYPES = {np.dtype(t.numpy_name).type: ir.computed_as(t) for t in DType}
 WEAK_FLOAT = "float"  # a Python float: takes the arrays' float type, like a literal
 
 
@@ -179,7 +180,8 @@ class TurboFunction:
                 if t is None:
                     raise ArgumentTypeError(
                         f"{where}: arrays of dtype {a.dtype} are not supported",
-                        hint="turbo computes on float32, float64, int32, int64 and bool arrays in native byte order; convert with .astype(...)",
+                        hint="turbo computes on float32, float64, (u)int8/16/32, int64 and bool arrays in native byte order; "
+                        "convert with .astype(...)",
                     )
                 if a.ndim == 0:
                     raise ArgumentTypeError(f"{where}: 0-d arrays are not supported", hint="pass a[()] as a scalar, or a.reshape(1)")
@@ -189,7 +191,7 @@ class TurboFunction:
                 t = _SCALAR_TYPES.get(type(a))
                 if t is None:
                     raise ArgumentTypeError(f"{where}: NumPy scalars of type {type(a).__name__} are not supported",
-                                            hint="pass a float32, float64, int32, int64 or bool scalar")
+                                            hint="pass a float, int, bool or NumPy scalar of a type turbo computes on")
                 kinds.append(t)
             elif isinstance(a, bool):
                 kinds.append(DType.BOOL)

@@ -22,6 +22,7 @@ import numpy as np
 from llvmlite import ir as ll
 
 from .. import __version__
+from ..ir import DType
 from ..errors import CompilerError
 from . import cache
 
@@ -79,7 +80,7 @@ def process_symbols() -> dict[str, int]:
         "turbo_Py_IncRef": fn("Py_IncRef"),
         "turbo_Py_DecRef": fn("Py_DecRef"),
     }
-    for name in ("float32", "float64", "int32", "int64", "bool"):
+    for name in (t.numpy_name for t in DType):
         # the canonical, native-byte-order descriptors are singletons
         syms[f"turbo_descr_{name}"] = id(np.dtype(name))
         syms[f"turbo_np_{name}_Type"] = id(np.dtype(name).type)  # np.float32, ..., np.bool_

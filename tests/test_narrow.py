@@ -1,0 +1,206 @@
+"""Narrow integer arrays (i8, u8, i16, u16, u32): loaded values compute as i64 (as
+in Numba: ``u8 + u8`` does not wrap at 8 bits), stores wrap to the width, casts
+from floats saturate. Checked against the reference interpreter, NumPy and plain
+Python, scalar and vectorized, with values at the ends of each type's range."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import turbo
+from turbo import errors
+
+from helpers import assert_same
+
+NARROW = ["i8", "u8", "i16", "u16", "u32"]
+NP = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "u16": np.uint16, "u32": np.uint32}
+
+SOURCE = """
+kernel blend(out: T[N], a: T[N], b: T[N]) {
+    for i in 0:N { out[i] = (a[i] + b[i]) // 2 }
+}
+kernel widen(out: f32[N], x: T[N]) {
+    for i in 0:N { out[i] = x[i] * 0.5 - 1.0 }
+}
+kernel saturate(out: T[N], x: f64[N]) {
+    for i in 0:N { out[i] = T(x[i]) }
+}
+kernel wraps(out: T[N], x: i64[N]) {
+    for i in 0:N { out[i] = x[i] }
+}
+kernel total(x: T[N]) {
+    s = 0
+    for i in 0:N { s += x[i] }
+    return s
+}
+kernel extremes(x: T[N], out: i64[2]) {
+    lo = 1 << 40
+    hi = -(1 << 40)
+    for i in 0:N {
+        lo = min(lo, x[i])
+        hi = max(x[i], hi)
+    }
+    out[0] = lo
+    out[1] = hi
+}
+kernel update(out: T[N], x: T[N]) {
+    for i in 0:N { out[i] += x[i] * 3 }
+}
+kernel unary(out: i64[N], x: T[N]) {
+    for i in 0:N { out[i] = -x[i] + abs(x[i]) * 2 + (~x[i] & 255) + (x[i] >> 3) }
+}
+kernel compare(out: bool[N], x: T[N]) {
+    for i in 0:N { out[i] = x[i] > 100 and x[i] != 200 }
+}
+"""
+
+
+def module(t: str, **options):
+    return turbo.compile(SOURCE.replace("T[", f"{t}[").replace("T(", f"{t}("), f"narrow_{t}.loop", **options)
+
+
+def _values(rng, n, dt):
+    info = np.iinfo(dt)
+    x = rng.integers(info.min, info.max, size=n, endpoint=True, dtype=np.int64).astype(dt)
+    edges = np.array([info.min, info.max, 0, 1, info.max - 1, info.min + 1], dtype=np.int64).astype(dt)
+    x[: min(n, len(edges))] = edges[: min(n, len(edges))]
+    return x
+
+
+SIZES = (0, 1, 5, 8, 9, 31, 32, 33, 100)
+
+
+@pytest.mark.parametrize("t", NARROW)
+@pytest.mark.parametrize("options", [{}, {"vectorize": "i"}, {"vectorize": None}])
+def test_narrow_kernels_match_the_interpreter(t, options):
+    mod = module(t, **options)
+    dt = np.dtype(NP[t])
+    rng = np.random.default_rng(dt.itemsize)
+    for n in SIZES:
+        a, b = _values(rng, n, dt), _values(rng, n, dt)
+        assert_same(mod.blend, np.zeros(n, dt), a, b)
+        assert_same(mod.widen, np.zeros(n, np.float32), a)
+        f = np.concatenate([rng.standard_normal(n) * 1e6, [np.nan, np.inf, -np.inf, -0.5, 0.99, 255.5, -129.0]])
+        assert_same(mod.saturate, np.zeros(len(f), dt), f)
+        assert_same(mod.wraps, np.zeros(n, dt), rng.integers(-(2 ** 62), 2 ** 62, size=n))
+        assert_same(mod.total, a)
+        assert_same(mod.extremes, a, np.zeros(2, np.int64))
+        assert_same(mod.update, a.copy(), b)
+        assert_same(mod.unary, np.zeros(n, np.int64), a)
+        assert_same(mod.compare, np.zeros(n, bool), a)
+
+
+@pytest.mark.parametrize("t", NARROW)
+def test_narrow_semantics_against_numpy(t):
+    """What the interpreter computes is what the language promises: i64 arithmetic
+    (Numba's rule), wrapping stores (NumPy's astype), saturating float casts."""
+    mod = module(t)
+    dt = np.dtype(NP[t])
+    info = np.iinfo(dt)
+    a = np.array([info.max, info.max, info.min, 7], dt)
+    b = np.array([info.max, 1, info.min, 9], dt)
+    out = np.zeros(4, dt)
+    mod.blend(out, a, b)
+    np.testing.assert_array_equal(out, ((a.astype(np.int64) + b) // 2).astype(dt))
+    assert mod.total(a) == int(a.astype(np.int64).sum())
+    x = np.array([1e30, -1e30, np.nan, 3.9, -3.9, info.max + 0.5])
+    out = np.zeros(6, dt)
+    mod.saturate(out, x)
+    want = np.where(np.isnan(x), 0, np.clip(np.trunc(np.nan_to_num(x)), info.min, info.max)).astype(dt)
+    np.testing.assert_array_equal(out, want)
+    big = np.array([2 ** 40 + 5, -1, 2 ** 33 - 3], np.int64)
+    out = np.zeros(3, dt)
+    mod.wraps(out, big)
+    np.testing.assert_array_equal(out, big.astype(dt))
+
+
+def test_lanes_follow_what_narrow_values_compute_as():
+    mod = module("u8")
+    x = np.zeros(1000, np.uint8)
+
+    def chosen(kernel, *args):
+        return next(line for line in kernel.explain(*args).splitlines() if "chosen:" in line)
+
+    assert "× 8 f32" in chosen(mod.widen, np.zeros(1000, np.float32), x)  # u8 -> f32: f32 lanes
+    assert "× 4 i64" in chosen(mod.blend, np.zeros(1000, np.uint8), x, x.copy())  # computed in i64
+    copy = turbo.compile("kernel copy(o: u8[N], x: u8[N]) { for i in 0:N { o[i] = x[i] } }").copy
+    assert "× 32 u8" in chosen(copy, np.zeros(1000, np.uint8), x)  # nothing computes: bytes
+
+
+def test_printed_ir_parses_back_to_the_same_ir():
+    for t in NARROW:
+        for k in module(t).ir.kernels:
+            assert turbo.parse(str(k)).kernels[0] == k, str(k)
+
+
+@pytest.mark.parametrize("src, message", [
+    ("kernel k(x: u8[N]) { for i in 0:N { x[i] = 256 } }", "integer literal 256 does not fit in u8"),
+    ("kernel k(x: i8[N]) { for i in 0:N { x[i] = i8(-129) } }", "-129 does not fit in i8"),
+    ("kernel k(x: u8[N], y: f32[N]) { for i in 0:N { x[i] = y[i] } }", "f32 value where u8 is expected"),
+    ("kernel k(x: u8[N], s: u8) { for i in 0:N { x[i] = s } }", "a scalar parameter cannot be u8"),
+])
+def test_narrow_errors_point_at_the_source(src, message):
+    with pytest.raises(errors.TurboError, match=message) as info:
+        turbo.compile(src, "bad.loop")
+    assert "^" in str(info.value)
+
+
+# ----------------------------------------------------------------------------- @turbo
+
+
+def to_gray(out, rgb):
+    for i in range(rgb.shape[0]):
+        for j in range(rgb.shape[1]):
+            v = 0.299 * rgb[i, j, 0] + 0.587 * rgb[i, j, 1] + 0.114 * rgb[i, j, 2]
+            out[i, j] = np.uint8(v)
+
+
+def threshold(out, img, t):
+    for i in range(img.shape[0]):
+        out[i] = 255 if img[i] > t else 0
+
+
+def histogram(h, img):
+    for i in range(img.shape[0]):
+        for j in range(img.shape[1]):
+            h[img[i, j]] += 1
+
+
+def mean_u16(x):
+    s = 0
+    for i in range(x.shape[0]):
+        s += x[i]
+    return s / x.shape[0]
+
+
+def test_turbo_image_kernels_match_plain_python():
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, size=(13, 17, 3)).astype(np.uint8)
+    got, want = np.zeros((13, 17), np.uint8), np.zeros((13, 17), np.uint8)
+    turbo.turbo(fastmath=False)(to_gray)(got, rgb)  # a fused multiply-add may round 111.0 down to 110.99...
+    to_gray(want, rgb)
+    np.testing.assert_array_equal(got, want)
+
+    img = rng.integers(0, 256, size=101).astype(np.uint8)
+    got, want = np.zeros(101, np.uint8), np.zeros(101, np.uint8)
+    turbo.turbo(threshold)(got, img, 128)
+    threshold(want, img, 128)
+    np.testing.assert_array_equal(got, want)
+    turbo.turbo(threshold)(got, img, np.uint8(40))  # a narrow NumPy scalar is passed as an i64
+    threshold(want, img, np.uint8(40))
+    np.testing.assert_array_equal(got, want)
+
+    img = rng.integers(0, 256, size=(30, 41)).astype(np.uint8)
+    h = np.zeros(256, np.int64)
+    turbo.turbo(histogram)(h, img)
+    np.testing.assert_array_equal(h, np.bincount(img.ravel(), minlength=256))
+
+    x = rng.integers(0, 65536, size=1001).astype(np.uint16)
+    assert turbo.turbo(mean_u16)(x) == pytest.approx(x.astype(np.float64).mean(), rel=1e-12)
+
+
+def test_unsupported_dtypes_are_still_refused():
+    f = turbo.turbo(threshold)
+    with pytest.raises(errors.ArgumentTypeError, match="uint64"):
+        f(np.zeros(3, np.uint64), np.zeros(3, np.uint64), 1)
