@@ -53,6 +53,12 @@ kernel unary(out: i64[N], x: T[N]) {
 kernel compare(out: bool[N], x: T[N]) {
     for i in 0:N { out[i] = x[i] > 100 and x[i] != 200 }
 }
+kernel scaled(out: T[N], a: T[N], b: T[N]) {
+    for i in 0:N { out[i] = (a[i] * b[i] // 1000 + (a[i] & 15) - (b[i] >> 2)) % 97 }
+}
+kernel choose(out: T[N], a: T[N], b: T[N]) {
+    for i in 0:N { out[i] = max(a[i], b[i]) - min(a[i], 3) if a[i] < b[i] else abs(a[i] - b[i]) }
+}
 """
 
 
@@ -89,6 +95,8 @@ def test_narrow_kernels_match_the_interpreter(t, options):
         assert_same(mod.update, a.copy(), b)
         assert_same(mod.unary, np.zeros(n, np.int64), a)
         assert_same(mod.compare, np.zeros(n, bool), a)
+        assert_same(mod.scaled, np.zeros(n, dt), a, b)
+        assert_same(mod.choose, np.zeros(n, dt), a, b)
 
 
 @pytest.mark.parametrize("t", NARROW)
@@ -123,9 +131,29 @@ def test_lanes_follow_what_narrow_values_compute_as():
         return next(line for line in kernel.explain(*args).splitlines() if "chosen:" in line)
 
     assert "× 8 f32" in chosen(mod.widen, np.zeros(1000, np.float32), x)  # u8 -> f32: f32 lanes
-    assert "× 4 i64" in chosen(mod.blend, np.zeros(1000, np.uint8), x, x.copy())  # computed in i64
+    assert "× 16 i16" in chosen(mod.blend, np.zeros(1000, np.uint8), x, x.copy())  # narrowed to i16
+    assert "× 4 i64" in chosen(mod.total, x)  # summed in i64
     copy = turbo.compile("kernel copy(o: u8[N], x: u8[N]) { for i in 0:N { o[i] = x[i] } }").copy
     assert "× 32 u8" in chosen(copy, np.zeros(1000, np.uint8), x)  # nothing computes: bytes
+
+
+def test_small_values_compute_in_a_narrower_type():
+    """passes/narrow.py: every value of (a + b) // 2 of two u8 fits i16, so the loop
+    computes on 16 lanes of i16, not 4 of i64; a * b of two u8 needs i32; anything
+    that reads a parameter (range unknown) stays i64."""
+    from turbo.passes import narrow
+
+    lowered = {k.name: str(narrow.narrow(k)) for k in module("u8").ir.kernels}
+    assert "u8((i16(a[i]) + i16(b[i])) // 2)" in lowered["blend"], lowered["blend"]
+    assert "i32(a[i]) * i32(b[i]) // 1000" in lowered["scaled"], lowered["scaled"]
+    assert "i16(x[i]) > 100" in lowered["compare"], lowered["compare"]
+    kernel = turbo.compile("kernel k(o: u8[N], a: u8[N], s: i64) { for i in 0:N { o[i] = a[i] + s } }").k
+    assert narrow.narrow(kernel.ir) == kernel.ir
+    assert narrow.value_range(module("i16").ir.kernels[0].body[0].body[0].value.operand) == (-32768, 32767)
+    x = np.zeros(1000, np.uint8)
+    text = module("u8").blend.explain(np.zeros(1000, np.uint8), x, x.copy())
+    assert "× 16 i16" in next(line for line in text.splitlines() if "chosen:" in line), text
+    assert "scalar tail" in text  # masked byte accesses would go element by element on AVX2
 
 
 def test_printed_ir_parses_back_to_the_same_ir():

@@ -11,10 +11,11 @@ import sys
 from typing import Callable
 
 from .. import ir
+from .narrow import narrow
 from .verify import verify
 
 # (name, pass) in the order they run. Passes take (kernel, variant) and return a kernel.
-PASSES: list[tuple[str, Callable]] = []
+PASSES: list[tuple[str, Callable]] = [("narrow", narrow)]
 
 
 def _verifying() -> bool:

@@ -23,6 +23,9 @@ class TargetDesc:
     vector_registers: int  # architectural SIMD registers (16 with AVX2, 32 with AVX-512)
     mask_registers: int  # AVX-512 k-registers (0 without AVX-512: masks live in vector registers)
     fma: bool  # fused multiply-add instructions
+    # masked loads and stores of 8- and 16-bit elements (AVX-512BW); without them LLVM
+    # expands a masked <16 x i8> access into 16 conditional scalar ones
+    small_masks: bool = False
     costs: dict[str, OpCost] = field(default_factory=lambda: dict(COSTS), compare=False, hash=False)
     issue_width: int = 6  # instructions (uops) started per cycle, all kinds together
     # uops in flight the core overlaps across loop iterations (reorder and scheduler
@@ -56,7 +59,7 @@ class TargetDesc:
         else:
             bits, regs, masks, isa = 128, 16, 0, "SSE"
         name = f"{cpu + ' ' if cpu else ''}{isa}{'+FMA' if fma else ''}".strip()
-        return cls(name, bits, regs, masks, fma)
+        return cls(name, bits, regs, masks, fma, small_masks="avx512bw" in on)
 
 
 @lru_cache(maxsize=1)
