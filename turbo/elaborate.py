@@ -32,8 +32,6 @@ RESERVED = set(ir.MATH_FUNCTIONS) | set(TYPE_NAMES) | {
 MAX_EXPR_DEPTH = 100
 MAX_STMT_DEPTH = 50
 
-I64_MIN, I64_MAX = DType.I64.int_range
-
 
 def _fits(value: int, t: DType) -> bool:
     lo, hi = t.int_range
@@ -108,7 +106,7 @@ class Elaborator:
         if isinstance(value, bool):
             return Typed(ir.Const(value, DType.BOOL, loc))
         if isinstance(value, int):
-            if not I64_MIN <= value <= I64_MAX:
+            if not _fits(value, DType.I64):
                 raise self.type_error(f"integer literal {value} does not fit in 64 bits", loc)
             return Typed(ir.Const(value, DType.I64, loc), weak=True)
         return Typed(ir.Const(float(value), self.kf, loc), weak=True)

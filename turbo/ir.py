@@ -14,7 +14,7 @@ never apply promotion rules themselves. The rules live here (``promote``,
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Union
 
 from .errors import SourceLocation
@@ -624,6 +624,38 @@ def walk_expr(e: Expr):
             yield from walk_expr(a)
     elif isinstance(e, Cast):
         yield from walk_expr(e.operand)
+
+
+def map_operands(e: Expr, f) -> Expr:
+    """``e`` with each of its direct operands ``x`` replaced by ``f(x)`` (a pass's
+    rewrite recurses by passing itself); leaves are returned as they are."""
+    if isinstance(e, Load):
+        return replace(e, indices=tuple(f(i) for i in e.indices))
+    if isinstance(e, (Unary, Cast)):
+        return replace(e, operand=f(e.operand))
+    if isinstance(e, Binary):
+        return replace(e, left=f(e.left), right=f(e.right))
+    if isinstance(e, Select):
+        return replace(e, cond=f(e.cond), if_true=f(e.if_true), if_false=f(e.if_false))
+    if isinstance(e, Call):
+        return replace(e, args=tuple(f(a) for a in e.args))
+    return e
+
+
+def map_stmt(s: Stmt, expr, stmt) -> Stmt:
+    """``s`` with the expressions it evaluates itself replaced by ``expr(e)`` and
+    each statement of its bodies by ``stmt(b)``."""
+    if isinstance(s, For):
+        return replace(s, start=expr(s.start), stop=expr(s.stop), step=expr(s.step), body=tuple(map(stmt, s.body)))
+    if isinstance(s, Assign):
+        return replace(s, value=expr(s.value))
+    if isinstance(s, Store):
+        return replace(s, indices=tuple(map(expr, s.indices)), value=expr(s.value))
+    if isinstance(s, Return):
+        return replace(s, value=expr(s.value))
+    if isinstance(s, If):
+        return replace(s, cond=expr(s.cond), then=tuple(map(stmt, s.then)), orelse=tuple(map(stmt, s.orelse)))
+    raise TypeError(s)
 
 
 def written_arrays(k: Kernel) -> frozenset[str]:

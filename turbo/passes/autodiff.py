@@ -872,20 +872,7 @@ def _in_nested(stmts, rewrite) -> tuple[ir.Stmt, ...]:
 def _substitute(e: ir.Expr, name: str, value: ir.Expr) -> ir.Expr:
     if isinstance(e, ir.Var):
         return value if e.name == name else e
-    if isinstance(e, ir.Load):
-        return replace(e, indices=tuple(_substitute(i, name, value) for i in e.indices))
-    if isinstance(e, ir.Unary):
-        return replace(e, operand=_substitute(e.operand, name, value))
-    if isinstance(e, ir.Cast):
-        return replace(e, operand=_substitute(e.operand, name, value))
-    if isinstance(e, ir.Binary):
-        return replace(e, left=_substitute(e.left, name, value), right=_substitute(e.right, name, value))
-    if isinstance(e, ir.Select):
-        return replace(e, cond=_substitute(e.cond, name, value), if_true=_substitute(e.if_true, name, value),
-                       if_false=_substitute(e.if_false, name, value))
-    if isinstance(e, ir.Call):
-        return replace(e, args=tuple(_substitute(a, name, value) for a in e.args))
-    return e
+    return ir.map_operands(e, lambda x: _substitute(x, name, value))
 
 
 def _subst_stmt(s: ir.Stmt, name: str, value: ir.Expr) -> ir.Stmt:

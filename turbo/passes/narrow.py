@@ -157,45 +157,23 @@ def _narrowed(e: ir.Expr, to: DType) -> ir.Expr | None:
     if t is None:
         return None
     inner = _retype(e, t)
-    return inner if to is t else ir.Cast(to, inner, getattr(e, "loc", None))
+    return inner if to is t else ir.Cast(to, inner, e.loc)
 
 
 def _expr(e: ir.Expr) -> ir.Expr:
     if isinstance(e, ir.Cast) and e.operand.type is DType.I64 and (e.to.is_narrow or e.to.is_float):
         hit = _narrowed(e.operand, e.to)
-        return hit if hit is not None else replace(e, operand=_expr(e.operand))
+        return hit if hit is not None else ir.map_operands(e, _expr)
     if isinstance(e, ir.Binary) and e.op in ir.COMPARE_OPS and e.left.type is DType.I64:
         a, b = _hull(e.left), _hull(e.right)
         t = _choice(a, b) if a and b else None
         if t is not None:
             return replace(e, left=_retype(e.left, t), right=_retype(e.right, t))
-    if isinstance(e, ir.Load):
-        return replace(e, indices=tuple(_expr(i) for i in e.indices))
-    if isinstance(e, ir.Cast):
-        return replace(e, operand=_expr(e.operand))
-    if isinstance(e, ir.Unary):
-        return replace(e, operand=_expr(e.operand))
-    if isinstance(e, ir.Binary):
-        return replace(e, left=_expr(e.left), right=_expr(e.right))
-    if isinstance(e, ir.Select):
-        return replace(e, cond=_expr(e.cond), if_true=_expr(e.if_true), if_false=_expr(e.if_false))
-    if isinstance(e, ir.Call):
-        return replace(e, args=tuple(_expr(a) for a in e.args))
-    return e
+    return ir.map_operands(e, _expr)
 
 
 def _stmt(s: ir.Stmt) -> ir.Stmt:
-    if isinstance(s, ir.For):
-        return replace(s, start=_expr(s.start), stop=_expr(s.stop), step=_expr(s.step), body=tuple(map(_stmt, s.body)))
-    if isinstance(s, ir.If):
-        return replace(s, cond=_expr(s.cond), then=tuple(map(_stmt, s.then)), orelse=tuple(map(_stmt, s.orelse)))
-    if isinstance(s, ir.Assign):
-        return replace(s, value=_expr(s.value))
-    if isinstance(s, ir.Return):
-        return replace(s, value=_expr(s.value))
-    if isinstance(s, ir.Store):
-        return replace(s, indices=tuple(_expr(i) for i in s.indices), value=_expr(s.value))
-    return s
+    return ir.map_stmt(s, _expr, _stmt)
 
 
 def narrow(kernel: ir.Kernel, variant=None) -> ir.Kernel:

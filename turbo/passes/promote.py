@@ -216,33 +216,10 @@ def _replace_stmt(s: ir.Stmt, array: str, local: str, var: ir.Var) -> ir.Stmt:
     ex = lambda e: _replace_expr(e, array, var)
     if isinstance(s, ir.Store) and s.array == array:
         return ir.Assign(local, ex(s.value), s.op, s.loc)
-    if isinstance(s, ir.Store):
-        return dataclasses.replace(s, indices=tuple(map(ex, s.indices)), value=ex(s.value))
-    if isinstance(s, ir.Assign):
-        return dataclasses.replace(s, value=ex(s.value))
-    if isinstance(s, ir.Return):
-        return dataclasses.replace(s, value=ex(s.value))
-    if isinstance(s, ir.For):
-        return dataclasses.replace(s, start=ex(s.start), stop=ex(s.stop), step=ex(s.step),
-                                   body=tuple(_replace_stmt(x, array, local, var) for x in s.body))
-    if isinstance(s, ir.If):
-        return dataclasses.replace(s, cond=ex(s.cond), then=tuple(_replace_stmt(x, array, local, var) for x in s.then),
-                                   orelse=tuple(_replace_stmt(x, array, local, var) for x in s.orelse))
-    raise TypeError(s)
+    return ir.map_stmt(s, ex, lambda x: _replace_stmt(x, array, local, var))
 
 
 def _replace_expr(e: ir.Expr, array: str, var: ir.Var) -> ir.Expr:
-    if isinstance(e, ir.Load):
-        if e.array == array:
-            return dataclasses.replace(var, loc=e.loc)
-        return dataclasses.replace(e, indices=tuple(_replace_expr(i, array, var) for i in e.indices))
-    if isinstance(e, (ir.Unary, ir.Cast)):
-        return dataclasses.replace(e, operand=_replace_expr(e.operand, array, var))
-    if isinstance(e, ir.Binary):
-        return dataclasses.replace(e, left=_replace_expr(e.left, array, var), right=_replace_expr(e.right, array, var))
-    if isinstance(e, ir.Select):
-        return dataclasses.replace(e, cond=_replace_expr(e.cond, array, var), if_true=_replace_expr(e.if_true, array, var),
-                                   if_false=_replace_expr(e.if_false, array, var))
-    if isinstance(e, ir.Call):
-        return dataclasses.replace(e, args=tuple(_replace_expr(a, array, var) for a in e.args))
-    return e
+    if isinstance(e, ir.Load) and e.array == array:
+        return dataclasses.replace(var, loc=e.loc)
+    return ir.map_operands(e, lambda x: _replace_expr(x, array, var))

@@ -90,33 +90,9 @@ def _loops(body, path, outer):
 def _expr(e: ir.Expr, sizes) -> ir.Expr:
     if isinstance(e, ir.Var) and e.name in sizes:
         return ir.Const(sizes[e.name], ir.DType.I64, e.loc)
-    if isinstance(e, ir.Load):
-        return dataclasses.replace(e, indices=tuple(_expr(i, sizes) for i in e.indices))
-    if isinstance(e, ir.Unary):
-        return dataclasses.replace(e, operand=_expr(e.operand, sizes))
-    if isinstance(e, ir.Cast):
-        return dataclasses.replace(e, operand=_expr(e.operand, sizes))
-    if isinstance(e, ir.Binary):
-        return dataclasses.replace(e, left=_expr(e.left, sizes), right=_expr(e.right, sizes))
-    if isinstance(e, ir.Select):
-        return dataclasses.replace(e, cond=_expr(e.cond, sizes), if_true=_expr(e.if_true, sizes), if_false=_expr(e.if_false, sizes))
-    if isinstance(e, ir.Call):
-        return dataclasses.replace(e, args=tuple(_expr(a, sizes) for a in e.args))
-    return e
+    return ir.map_operands(e, lambda x: _expr(x, sizes))
 
 
 def substitute_stmt(s: ir.Stmt, sizes) -> ir.Stmt:
     """``s`` with the names in ``sizes`` (dims, or a loop index) replaced by literals."""
-    if isinstance(s, ir.For):
-        return dataclasses.replace(s, start=_expr(s.start, sizes), stop=_expr(s.stop, sizes), step=_expr(s.step, sizes),
-                                   body=tuple(substitute_stmt(b, sizes) for b in s.body))
-    if isinstance(s, ir.Assign):
-        return dataclasses.replace(s, value=_expr(s.value, sizes))
-    if isinstance(s, ir.Store):
-        return dataclasses.replace(s, indices=tuple(_expr(i, sizes) for i in s.indices), value=_expr(s.value, sizes))
-    if isinstance(s, ir.Return):
-        return dataclasses.replace(s, value=_expr(s.value, sizes))
-    if isinstance(s, ir.If):
-        return dataclasses.replace(s, cond=_expr(s.cond, sizes), then=tuple(substitute_stmt(b, sizes) for b in s.then),
-                                   orelse=tuple(substitute_stmt(b, sizes) for b in s.orelse))
-    raise TypeError(s)
+    return ir.map_stmt(s, lambda e: _expr(e, sizes), lambda b: substitute_stmt(b, sizes))
