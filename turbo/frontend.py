@@ -192,7 +192,17 @@ _MATH_1 = {  # one-argument functions of the IR with Python's meaning
     math.exp: "exp", np.exp: "exp", math.log: "log", np.log: "log", math.sqrt: "sqrt", np.sqrt: "sqrt",
     math.sin: "sin", np.sin: "sin", math.cos: "cos", np.cos: "cos", math.tanh: "tanh", np.tanh: "tanh",
     builtins.abs: "abs", np.abs: "abs", np.fabs: "fabs", math.fabs: "fabs",
-    np.floor: "floor", np.ceil: "ceil",
+    np.floor: "floor", np.ceil: "ceil", np.rint: "rint",
+    math.log2: "log2", np.log2: "log2", math.log10: "log10", np.log10: "log10", math.log1p: "log1p",
+    np.log1p: "log1p", np.exp2: "exp2", math.expm1: "expm1", np.expm1: "expm1",
+    math.sinh: "sinh", np.sinh: "sinh", math.cosh: "cosh", np.cosh: "cosh", math.tan: "tan", np.tan: "tan",
+    math.atan: "atan", np.arctan: "atan", math.erf: "erf",
+}
+if hasattr(math, "exp2"):  # Python >= 3.11
+    _MATH_1[math.exp2] = "exp2"
+_MATH_2 = {  # two-argument functions of the IR, float arguments
+    math.atan2: "atan2", np.arctan2: "atan2", math.hypot: "hypot", np.hypot: "hypot",
+    math.copysign: "copysign", np.copysign: "copysign",
 }
 _NUMPY_SCALARS = {np.dtype(t.numpy_name).type: t for t in DType}  # np.float32, ..., np.uint8, np.bool_
 _CASTS = {builtins.float: DType.F64, builtins.int: DType.I64, builtins.bool: DType.BOOL, **_NUMPY_SCALARS}
@@ -202,8 +212,9 @@ _DSL_NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 
 
 KNOWN_CALLABLES = (
-    "range, len, abs, min, max, float, int, bool, pow; math/np: exp log sqrt sin cos tanh fabs floor ceil "
-    "trunc pow isnan isinf isfinite; np: abs absolute minimum maximum clip where square power; "
+    "range, len, abs, min, max, float, int, bool, pow, round; math/np: exp log sqrt sin cos tan tanh sinh cosh "
+    "log2 log10 log1p exp2 expm1 atan (np.arctan) atan2 (np.arctan2) hypot copysign fabs floor ceil trunc pow "
+    "isnan isinf isfinite, math.erf; np: abs absolute sign rint round minimum maximum clip where square power; "
     "np.float32/float64/int8/uint8/int16/uint16/int32/uint32/int64/bool_; other @turbo functions"
 )
 
@@ -831,6 +842,8 @@ class Translator:
             arg = self.expr(node.args[0])
             if name == "fabs":  # always a float, like Python's
                 return el.call("abs", [self.as_float(arg, loc)], loc)
+            if name == "rint":  # np.rint(3) is 3.0
+                arg = self.as_float(arg, loc)
             return el.call(name, [arg], loc)
         if fn in (math.floor, math.ceil, math.trunc):
             # Python's math.floor/ceil/trunc return an int
@@ -841,6 +854,28 @@ class Translator:
             if fn is not math.trunc:
                 arg = el.call(fn.__name__, [self.as_float(arg, loc)], loc)
             return el.cast(DType.I64, arg, loc)
+        if fn in _MATH_2:
+            arity(2)
+            return el.call(_MATH_2[fn], [self.float_arg(a) for a in node.args], loc)
+        if fn in (builtins.round, np.round, np.around):
+            if n == 2:
+                raise self.unsupported(f"{label}() with a number of digits is not supported", node.args[1],
+                                       "scale, round and scale back: round(x * 100.0) / 100.0")
+            arity(1)
+            arg = self.expr(node.args[0])
+            if arg.type.is_int and not arg.weak:
+                return arg
+            # half to even, as Python and NumPy round; Python's round returns an int
+            x = el.call("rint", [self.as_float(arg, loc)], loc)
+            return el.cast(DType.I64, x, loc) if fn is builtins.round else x
+        if fn is np.sign:
+            arity(1)
+            x = self.expr(node.args[0])
+            zero = el.literal(0, loc)
+            # NumPy's: -1, 0 or 1 of x's type, +0 for both zeros, nan for nan
+            rest = el.select(el.binary("==", x, x, loc), zero, x, loc)
+            rest = el.select(el.binary("<", x, zero, loc), el.literal(-1, loc), rest, loc)
+            return el.select(el.binary(">", x, zero, loc), el.literal(1, loc), rest, loc)
         if fn in (math.isnan, np.isnan):
             arity(1)
             x = self.as_float(self.expr(node.args[0]), loc)

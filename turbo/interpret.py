@@ -133,11 +133,21 @@ _COMPARE = {
 
 def _math(fn: str, t: DType):
     T = _NP[t]
-    if fn in ("exp", "log", "sqrt", "sin", "cos", "tanh", "floor", "ceil"):
-        if t.is_int:  # only floor/ceil accept integers: identity
+    if fn in ("exp", "log", "sqrt", "sin", "cos", "tanh", "floor", "ceil", "rint", "log2", "log10", "log1p", "exp2",
+              "expm1", "sinh", "cosh", "tan"):
+        if t.is_int:  # only floor/ceil/rint accept integers: identity
             return lambda a: a
         f = getattr(np, fn)
         return lambda a: T(f(a))
+    if fn == "atan":
+        return lambda a: T(np.arctan(a))
+    if fn == "atan2":
+        return lambda a, b: T(np.arctan2(a, b))
+    if fn in ("hypot", "copysign"):
+        f = getattr(np, fn)
+        return lambda a, b: T(f(a, b))
+    if fn == "erf":  # NumPy has none; the C library's, in double precision, rounded once
+        return lambda a: T(math.erf(float(a)))
     if fn == "sigmoid":
         one = T(1)
         return lambda a: T(one / (one + T(np.exp(-a))))

@@ -93,7 +93,7 @@ INDEX = DType.I64  # the type of loop indices, dims and array subscripts
 
 # Math functions of the language: name -> (arity, kind).
 #   "float": arguments converted to a float type, result of that type
-#   "same":  keeps an integer argument's type (abs, min, max, floor, ceil)
+#   "same":  keeps an integer argument's type (abs, min, max, floor, ceil, rint)
 MATH_FUNCTIONS: dict[str, tuple[int, str]] = {
     "exp": (1, "float"),
     "log": (1, "float"),
@@ -108,6 +108,20 @@ MATH_FUNCTIONS: dict[str, tuple[int, str]] = {
     "min": (2, "same"),
     "max": (2, "same"),
     "pow": (2, "float"),
+    "log2": (1, "float"),
+    "log10": (1, "float"),
+    "log1p": (1, "float"),
+    "exp2": (1, "float"),
+    "expm1": (1, "float"),
+    "sinh": (1, "float"),
+    "cosh": (1, "float"),
+    "tan": (1, "float"),
+    "atan": (1, "float"),
+    "erf": (1, "float"),
+    "atan2": (2, "float"),  # atan2(y, x)
+    "hypot": (2, "float"),
+    "copysign": (2, "float"),
+    "rint": (1, "same"),  # round half to even; the identity on integers
 }
 
 ARITH_OPS = ("+", "-", "*", "/", "//", "%", "**")

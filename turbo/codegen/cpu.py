@@ -761,8 +761,10 @@ class KernelCodegen:
                 zero = const_like(a.type, 0)
                 return b.select(b.icmp_signed("<", a, zero), b.sub(zero, a), a)
             return a  # floor/ceil of an integer
-        if fn in ("sqrt", "floor", "ceil"):
+        if fn in ("sqrt", "floor", "ceil", "rint"):
             return b.call(self.intrinsic(fn, args[0].type), args)
+        if fn == "copysign":
+            return b.call(self.intrinsic(fn, args[0].type, 2), args)
         if fn == "abs":
             return b.call(self.intrinsic("fabs", args[0].type), args)
         return self.math(fn, t, args)
@@ -788,23 +790,28 @@ class KernelCodegen:
         return self.b.call(self.intrinsic("sqrt", x.type), [x])
 
     def math(self, fn: str, t: DType, args):
-        """exp, log, sin, cos, tanh, sigmoid, pow: turbo's SIMD routines on vectors
-        (codegen/simdmath.py), the C library's on scalars."""
+        """exp, log, sin, cos, tanh, sigmoid, pow, log2, ...: turbo's SIMD routines
+        on vectors (codegen/simdmath.py), the C library's on scalars."""
         b = self.b
         lt = args[0].type
         if isinstance(lt, ll.VectorType):
             from . import simdmath
 
             return simdmath.call(self, fn, t, args)
-        if fn in ("exp", "log", "sin", "cos", "pow"):
+        if fn in ("exp", "log", "sin", "cos", "pow", "log2", "log10", "exp2"):
             return b.call(self.intrinsic(fn, lt, len(args)), args)
-        if fn == "tanh":
-            return b.call(self.declare("tanhf" if t is DType.F32 else "tanh", lt, [lt]), args)
+        if fn in LIBM_ONLY:
+            return b.call(self.libm(fn, lt, len(args)), args)
         if fn == "sigmoid":
             one = const_like(lt, 1.0)
             ex = b.call(self.intrinsic("exp", lt), [b.fneg(args[0])])
             return b.fdiv(one, b.fadd(one, ex))
         raise TypeError(f"unknown function {fn}")
+
+    def libm(self, fn: str, lt: ll.Type, n_args: int = 1) -> ll.Function:
+        """The C library's ``fn`` (``fnf`` for f32), which has no LLVM intrinsic."""
+        name = LIBM_ONLY[fn]
+        return self.declare(name + "f" if lt == ll.FloatType() else name, lt, [lt] * n_args)
 
     def cast(self, v, src: DType, to: DType):
         b = self.b
@@ -830,6 +837,11 @@ class KernelCodegen:
         if to.bits > src.bits:
             return b.zext(v, lt) if src.is_unsigned else b.sext(v, lt)
         return b.trunc(v, lt) if to.bits < src.bits else v  # u32 <-> i32: the same bits
+
+
+# math functions that LLVM has no intrinsic for: their C library names
+LIBM_ONLY = {"tanh": "tanh", "log1p": "log1p", "expm1": "expm1", "sinh": "sinh", "cosh": "cosh", "tan": "tan",
+             "atan": "atan", "atan2": "atan2", "hypot": "hypot", "erf": "erf"}
 
 
 def build_variant(kernel: ir.Kernel, variant: Variant, func_name: str, module: ll.Module,

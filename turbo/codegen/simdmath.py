@@ -1,4 +1,6 @@
-"""SIMD math: exp, log, tanh, sigmoid, sin, cos and pow on whole vectors, written by turbo.
+"""SIMD math: exp, log, tanh, sigmoid, sin, cos, pow and the rest of the language's
+functions (log2 log10 log1p exp2 expm1 sinh cosh tan atan erf atan2 hypot) on whole
+vectors, written by turbo.
 
 Each routine is emitted inline on LLVM vectors (any width, f32 or f64) from the
 operations the vector units have: multiply-adds, rounding, integer shifts on the
@@ -19,6 +21,18 @@ Maximum errors, measured against NumPy over wide ranges and the edge values by
     sin      f32 <= 1 ulp    f64 <= 1 ulp      (0.50, 0.73)
     cos      f32 <= 1 ulp    f64 <= 1 ulp      (0.50, 0.73)
     pow      f32 <= 1 ulp    f64 <= 1.5 ulp    (0.50, 1.04)
+    log2     f32 <= 1 ulp    f64 <= 1.5 ulp    (0.50, 1.43)
+    log10    f32 <= 1 ulp    f64 <= 2 ulp      (0.50, 1.59)
+    log1p    f32 <= 1 ulp    f64 <= 1.5 ulp    (0.50, 1.09)
+    exp2     f32 <= 1 ulp    f64 <= 1 ulp      (0.58, 0.88)
+    expm1    f32 <= 1 ulp    f64 <= 1.5 ulp    (0.51, 1.29)
+    sinh     f32 <= 1 ulp    f64 <= 2 ulp      (0.50, 1.78)
+    cosh     f32 <= 1 ulp    f64 <= 1.5 ulp    (0.50, 1.23)
+    tan      f32 <= 1 ulp    f64 <= 2 ulp      (0.69, 1.92)
+    atan     f32 <= 1 ulp    f64 <= 1 ulp      (0.50, 0.98)
+    erf      f32 <= 1 ulp    f64 <= 1.5 ulp    (0.51, 1.42)
+    atan2    f32 <= 1 ulp    f64 <= 1 ulp      (0.50, 0.98)
+    hypot    f32 <= 1 ulp    f64 <= 1.5 ulp    (0.50, 1.18)
 
 Methods: exp reduces x = k·ln2 + r with ln2 split in two (Cody–Waite), evaluates
 the Taylor polynomial of e^r on |r| <= ln2/2 (degree 7 for f32, 13 for f64) and
@@ -41,6 +55,22 @@ pow run on f64 lanes and round once, which is why they are correctly rounded in
 nearly every case. Literal integer powers (x ** 2, x ** 3, pow(x, 4), x ** -1) are
 multiplied out instead (``analysis.small_power``).
 
+The others are written for f64 lanes; f32 vectors run them on widened lanes and
+round once (``WIDENED``), with polynomials cut to the degree f32 needs. log2, log10
+and log1p reuse log's split x = 2^e·m (log1p on u = 1 + x with the rounding error of
+u added as c/u); exp2 is 2^k·e^(r·ln2) with r = x - rint(x) exact; expm1 is
+(2^k - 1) + 2^k·(e^r - 1) with k = trunc(x/ln2), so both terms have the result's sign
+and nothing cancels; sinh below 1 is its Taylor series, above it (E + E/(E + 1))/2 with
+E = expm1|x|, cosh (e + 1/e)/2, both e^|x|/2 = e^(|x| - ln2) above 22; tan is sin/cos
+of one reduction. atan reduces |x| > 1 by 1/x and then around 0, π/8 or π/4, carrying
+the division's remainder and the sum c + atan t in two doubles; atan2 takes atan of
+min/max of |x| and |y| (with the quotient's remainder) and places it in its octant,
+with C99's values at signed zeros and infinities. hypot is max·(1 + w),
+w = q²/(1 + sqrt(1 + q²)), q = min/max (f32: sqrt(x² + y²) on f64 lanes, exact
+there); erf is x·(2/√π)·P(x²) by its Taylor series below 1 and 1 - e^(-x²)·Q(x)
+above, Q = erfc·e^(x²) a polynomial on [1, 6] (from its Chebyshev series:
+tools/erf_coefficients.py) and e^(-x²) with x² carried exactly.
+
 Polynomials of high degree use Estrin's scheme above their two lowest terms
 (``_Math.poly``), and integral f64 lanes are converted to integers through a magic
 constant: AVX2 has no vector f64 <-> i64 conversion.
@@ -57,7 +87,7 @@ from llvmlite import ir as ll
 from llvmlite.ir import instructions as ll_instructions
 
 from ..ir import DType
-from .cpu import const_like
+from .cpu import LIBM_ONLY, const_like
 
 
 def call(cg, fn: str, t: DType, args):
@@ -85,7 +115,27 @@ def call(cg, fn: str, t: DType, args):
         e = m.exp(b.fneg(b.call(cg.intrinsic("fabs", lt), [x])))
         pos = b.fdiv(m.c(1.0), b.fadd(m.c(1.0), e))
         return b.select(b.fcmp_ordered("<", x, m.c(0.0)), b.fmul(e, pos), pos)
+    if fn in WIDENED:
+        if t is DType.F64:
+            return getattr(m, fn)(*args)
+        # f32: on f64 lanes, rounded once
+        wide = _Math.widened(cg, lt)
+        y = getattr(wide, fn)(*(b.fpext(a, wide.lt) for a in args))
+        if fn == "tan":
+            return tan_lanes(cg, t, args[0], b.fptrunc(y, lt))
+        return b.fptrunc(y, lt)
     raise TypeError(f"unknown function {fn}")
+
+
+# routines written for f64 lanes, which f32 vectors run on widened lanes (and round once)
+WIDENED = ("log2", "log10", "log1p", "exp2", "expm1", "sinh", "cosh", "tan", "atan", "atan2", "hypot", "erf")
+
+
+def tan_lanes(cg, t: DType, x, y):
+    """tan: lanes beyond SINCOS_LIMIT take the C library's value, as sin and cos do."""
+    b = cg.b
+    huge = b.fcmp_ordered(">", b.call(cg.intrinsic("fabs", x.type), [x]), const_like(x.type, SINCOS_LIMIT[t]))
+    return libm_lanes(cg, "tan", x, huge, y)
 
 
 def sincos(cg, fn: str, t: DType, x):
@@ -117,7 +167,7 @@ def libm_lanes(cg, fn: str, x, which, y):
     done = cg.fn.append_basic_block(f"{fn}_libm_end")
     b.cbranch(any_lane, slow, done)
     b.position_at_end(slow)
-    scalar = cg.intrinsic(fn, lt.element)
+    scalar = cg.libm(fn, lt.element) if fn in LIBM_ONLY else cg.intrinsic(fn, lt.element)
     lanes = y
     for k in range(count):
         i = ll.Constant(ll.IntType(32), k)
@@ -170,6 +220,90 @@ TWO_THIRDS = split(Fraction(2, 3), 2)
 # ln 2 split in a head with trailing zero bits (k * head is exact) and a tail
 LN2_SPLIT = {DType.F32: (0.693145751953125, 1.428606765330187e-06),
              DType.F64: (0.6931471803691238, 1.9082149292705877e-10)}
+
+
+def exact_head(value: Fraction, bits: int = 42) -> tuple[float, float]:
+    """``value`` as a head of ``bits`` significant bits (its product with any
+    f64 exponent, or small integer, is exact) and a tail."""
+    scale = 2 ** (bits - 1 - math.floor(math.log2(value)))
+    head = Fraction(round(value * scale), scale)
+    return float(head), float(value - head)
+
+
+LN10 = Fraction(23025850929940456840179914546843642076011014886287729760333279009675726096773524802359972050895982983,
+                10**100)
+LOG2_E = split(1 / LN2, 2)  # log2(x) = log(x)·log2(e)
+LOG10_E = split(1 / LN10, 2)
+LOG10_2_HEAD = exact_head(LN2 / LN10)
+HALF_PI2 = split(PI / 2, 2)
+PI2 = split(PI, 2)
+# atan's reduction: atan a = c + atan((a - tan c) / (1 + a·tan c)), c = 0, π/8 or π/4,
+# chosen by a against tan(π/16) and tan(3π/16), leaves |t| <= tan(π/16) ~ 0.199
+ATAN_CENTERS = (split(PI / 8, 2), split(PI / 4, 2))
+TAN_PI_8 = 0.41421356237309503  # √2 - 1, rounded
+ATAN_BREAKS = (0.19891236737965800, 0.66817863791929893)  # tan(π/16), tan(3π/16)
+
+
+# erf: 2/√π in two parts, and Q(x) = erfc(x)·e^(x²) on [1, 6] as a polynomial in
+# u = (2x - 7)/5, per precision (from its Chebyshev series: tools/erf_coefficients.py)
+TWO_OVER_SQRT_PI = split(Fraction(2) / Fraction(
+    17724538509055160272981674833411451827975494561223871282138077898529112845910321813749506567385446654,
+    10**100), 2)
+ERFC_SCALED = {
+    DType.F64: (
+        0.1552936556088943,
+        -0.10330894458313124,
+        0.06663208245319109,
+        -0.04176678811943095,
+        0.0254955596437064,
+        -0.01518251154565966,
+        0.00883342391639231,
+        -0.005028067967896857,
+        0.0028033261864894706,
+        -0.0015325157195868503,
+        0.0008222552565141488,
+        -0.0004333616469641549,
+        0.00022452993059700351,
+        -0.00011444274581909268,
+        5.742080518440341e-05,
+        -2.8375421033603888e-05,
+        1.38206733448045e-05,
+        -6.644171891044074e-06,
+        3.1473331910963984e-06,
+        -1.4583791026934757e-06,
+        6.740620690712834e-07,
+        -3.263444005599658e-07,
+        1.4614480520522422e-07,
+        -4.5551021827612916e-08,
+        2.0766620450808687e-08,
+        -2.313380406055404e-08,
+        9.597458511055547e-09,
+        2.6635869107568587e-09,
+        -1.0099480876298564e-09,
+        -1.5114786449782725e-09,
+        6.096624968614332e-10,
+    ),
+    DType.F32: (
+        0.15529365567990305,
+        -0.10330893965923515,
+        0.06663207109449817,
+        -0.04176702084817398,
+        0.025495857826472682,
+        -0.015179316718329203,
+        0.008830423123164287,
+        -0.005047636309907224,
+        0.0028183576619154856,
+        -0.001469582260637263,
+        0.0007803838080916431,
+        -0.000546219217969124,
+        0.0002918556264043445,
+        -3.0800233376880436e-06,
+        -3.499053493504844e-06,
+        -8.170881241895019e-05,
+        4.09661316773681e-05,
+    ),
+}
+ERF_ONE = {DType.F64: 6.0, DType.F32: 4.0}  # erf rounds to ±1 beyond
 
 
 @lru_cache(maxsize=None)
@@ -519,3 +653,250 @@ class _Math:
         r = b.select(fcmp("==", b.call(fabs, [y]), inf), b.select(fcmp("==", ax, one), one, mag), r)
         r = b.select(b.fcmp_unordered("uno", x, y), self.c(float("nan")), r)
         return b.select(b.or_(fcmp("==", y, zero), fcmp("==", x, one)), one, r)
+
+    # ------------------------------------------------------------------ f64 routines for the rest
+    # (f32 vectors run these on widened lanes: ``self.result`` then says f32, and
+    # the polynomials stop at the degree that precision needs)
+
+    @property
+    def wide(self) -> bool:
+        """Whether the result keeps f64 precision (else an f32 result on f64 lanes)."""
+        return self.result is DType.F64
+
+    def abs(self, x):
+        return self.b.call(self.cg.intrinsic("fabs", self.lt), [x])
+
+    def copysign(self, x, y):
+        return self.b.call(self.cg.intrinsic("copysign", self.lt, 2), [x, y])
+
+    def nan_through(self, x, y):
+        """``y``, except nan where ``x`` is nan."""
+        return self.b.select(self.b.fcmp_unordered("uno", x, x), x, y)
+
+    def log_parts(self, x):
+        """(e, L): log x = e·ln2 + L for finite x > 0, e the binary exponent as a float."""
+        e, m = self.split_exponent(x)
+        return self.to_float(e), self.log_mantissa(self.b.fsub(m, self.c(1.0)), 10 if self.wide else 5)
+
+    def log_cases(self, x, y, zero=0.0):
+        """log's special values around ``y``: -inf at x = ``zero``, nan below it, inf at inf."""
+        b = self.b
+        fcmp = b.fcmp_ordered
+        y = b.select(fcmp("==", x, self.c(zero)), self.c(float("-inf")), y)
+        y = b.select(fcmp("<", x, self.c(zero)), self.c(float("nan")), y)
+        y = b.select(fcmp("==", x, self.c(float("inf"))), x, y)
+        return self.nan_through(x, y)
+
+    def log2(self, x):
+        """e + L·log2(e), log2(e) in two parts: exact at powers of two."""
+        b = self.b
+        de, L = self.log_parts(x)
+        y = b.fadd(de, self.fma(L, self.c(LOG2_E[0]), b.fmul(L, self.c(LOG2_E[1]))))
+        return self.log_cases(x, y)
+
+    def log10(self, x):
+        """e·log10(2) (a head exact in the product) + L·log10(e)."""
+        b = self.b
+        de, L = self.log_parts(x)
+        low = self.fma(de, self.c(LOG10_2_HEAD[1]), self.fma(L, self.c(LOG10_E[0]), b.fmul(L, self.c(LOG10_E[1]))))
+        return self.log_cases(x, self.fma(de, self.c(LOG10_2_HEAD[0]), low))
+
+    def log1p(self, x):
+        """u = 1 + x with its rounding error c (exact), then log u + c/u."""
+        b = self.b
+        u, c = self.two_sum(self.c(1.0), x)
+        e, m = self.split_exponent(u)
+        L = self.log_mantissa(b.fsub(m, self.c(1.0)), 10 if self.wide else 5)
+        de = self.to_float(e)
+        ln2hi, ln2lo = LN2_EXACT_HEAD
+        y = self.fma(de, self.c(ln2hi), self.fma(de, self.c(ln2lo), b.fadd(L, b.fdiv(c, u))))
+        y = b.select(b.fcmp_ordered("==", x, self.c(0.0)), x, y)  # log1p(-0) = -0
+        return self.log_cases(x, y, zero=-1.0)
+
+    def exp2(self, x):
+        """2^x = 2^k·e^(r·ln2), k = rint(x), r = x - k exact."""
+        b = self.b
+        fcmp = b.fcmp_ordered
+        hi, lo = 1024.0, -1080.0
+        xs = b.select(fcmp(">", x, self.c(hi)), self.c(hi), x)
+        xs = b.select(fcmp("<", xs, self.c(lo)), self.c(lo), xs)
+        k = b.call(self.cg.intrinsic("rint", self.lt), [xs])
+        r = b.fsub(xs, k)
+        t = self.fma(r, self.c(float(LN2)), b.fmul(r, self.c(float(LN2 - Fraction(float(LN2))))))
+        p = self.poly([1.0 / math.factorial(q) for q in range(14 if self.wide else 8)], t)
+        ki = self.to_int(k)
+        k1 = b.ashr(ki, self.ci(1))
+        y = b.fmul(b.fmul(p, self.pow2(k1)), self.pow2(b.sub(ki, k1)))
+        y = b.select(fcmp(">=", x, self.c(hi)), self.c(float("inf")), y)
+        return self.nan_through(x, y)
+
+    def expm1(self, x):
+        """e^x - 1 = (2^k - 1) + 2^k·q with k = trunc(x/ln2), q = e^r - 1 by its
+        Taylor polynomial, r = x - k·ln2 of x's sign: both terms have the sign of
+        the result, so nothing cancels. e^x beyond 40, -1 below -40."""
+        b = self.b
+        fcmp = b.fcmp_ordered
+        xs = b.select(fcmp(">", x, self.c(40.0)), self.c(40.0), x)
+        xs = b.select(fcmp("<", xs, self.c(-40.0)), self.c(-40.0), xs)
+        ln2hi, ln2lo = LN2_SPLIT[self.t]
+        k = b.call(self.cg.intrinsic("trunc", self.lt), [b.fmul(xs, self.c(1.4426950408889634))])
+        r = self.fma(k, self.c(-ln2hi), xs)
+        r = self.fma(k, self.c(-ln2lo), r)
+        # r + r²·P(r): one rounding of a term near r
+        P = self.poly([1.0 / math.factorial(n) for n in range(2, 18 if self.wide else 11)], r)
+        q = self.fma(b.fmul(r, r), P, r)
+        two = self.pow2(self.to_int(k))
+        y = self.fma(two, q, b.fsub(two, self.c(1.0)))
+        y = b.select(fcmp(">", x, self.c(40.0)), self.exp(x), y)
+        y = b.select(fcmp("<", x, self.c(-40.0)), self.c(-1.0), y)
+        y = b.select(fcmp("==", x, self.c(0.0)), x, y)  # expm1(-0) = -0
+        return self.nan_through(x, y)
+
+    def half_exp(self, a):
+        """e^a / 2 = e^(a - ln2) for a >= 1, ln2 subtracted in an exact head and a
+        tail that e^ adds to its reduced argument: overflows only where the result does."""
+        head, tail = LN2_EXACT_HEAD
+        return self.exp(self.b.fsub(a, self.c(head)), tail=self.c(-tail))
+
+    def sinh(self, x):
+        """Below 1: x times the Taylor polynomial in x². Above: (E + E/(E + 1))/2
+        with E = e^|x| - 1, and e^|x|/2 above 22; the sign of x."""
+        b = self.b
+        fcmp = b.fcmp_ordered
+        a = self.abs(x)
+        z = b.fmul(x, x)
+        terms = 10 if self.wide else 6
+        small = self.fma(b.fmul(x, z), self.poly([1.0 / math.factorial(2 * k + 3) for k in range(terms - 1)], z), x)
+        E = self.expm1(b.select(fcmp(">", a, self.c(22.0)), self.c(22.0), a))
+        y = b.fmul(self.c(0.5), b.fadd(E, b.fdiv(E, b.fadd(E, self.c(1.0)))))
+        y = self.copysign(b.select(fcmp(">", a, self.c(22.0)), self.half_exp(a), y), x)
+        return self.nan_through(x, b.select(fcmp("<", a, self.c(1.0)), small, y))
+
+    def cosh(self, x):
+        """(e + 1/e)/2, e = e^|x|; e^|x|/2 above 22."""
+        b = self.b
+        a = self.abs(x)
+        e = self.exp(b.select(b.fcmp_ordered(">", a, self.c(22.0)), self.c(22.0), a))
+        y = self.fma(e, self.c(0.5), b.fdiv(self.c(0.5), e))
+        y = b.select(b.fcmp_ordered(">", a, self.c(22.0)), self.half_exp(a), y)
+        return self.nan_through(x, y)
+
+    def tan(self, x):
+        """sin x / cos x from one reduction (LLVM merges the two); lanes beyond
+        SINCOS_LIMIT take the C library's tan (``tan_lanes``, by the caller for f32)."""
+        y = self.b.fdiv(self.sincos(x, False), self.sincos(x, True))
+        if self.wide:
+            return tan_lanes(self.cg, DType.F64, x, y)
+        return y
+
+    def atan_reduced(self, a, a_lo=None):
+        """atan a for a in [0, 1], as a pair (hi, lo): c + atan t with
+        t = (a - tan c)/(1 + a·tan c), |t| <= tan(π/16), atan t by its Taylor
+        series. The division's remainder and c + t are carried exactly, since the
+        result can be half of c; ``a_lo``: a low part of the argument."""
+        b = self.b
+        fcmp = b.fcmp_ordered
+        mid = fcmp(">", a, self.c(ATAN_BREAKS[0]))
+        top = fcmp(">", a, self.c(ATAN_BREAKS[1]))
+        zero = self.c(0.0)
+        tc = b.select(top, self.c(1.0), b.select(mid, self.c(TAN_PI_8), zero))
+        c_hi = b.select(top, self.c(ATAN_CENTERS[1][0]), b.select(mid, self.c(ATAN_CENTERS[0][0]), zero))
+        c_lo = b.select(top, self.c(ATAN_CENTERS[1][1]), b.select(mid, self.c(ATAN_CENTERS[0][1]), zero))
+        num = b.fsub(a, tc)  # exact where c = π/8 or π/4 (Sterbenz), a itself where c = 0
+        p = b.fmul(a, tc)
+        den, den_lo = self.two_sum(self.c(1.0), p)
+        den_lo = b.fadd(den_lo, self.fma_exact(a, tc, b.fneg(p)))  # 1 + a·tc = den + den_lo
+        t = b.fdiv(num, den)
+        rem = b.fsub(self.fma_exact(b.fneg(t), den, num), b.fmul(t, den_lo))
+        if a_lo is not None:
+            rem = b.fadd(rem, a_lo)
+        t_lo = b.fdiv(rem, den)
+        z = b.fmul(t, t)
+        terms = 11 if self.wide else 6
+        q = self.poly([(-1.0) ** k / (2 * k + 1) for k in range(1, terms)], z)
+        hi, err = self.two_sum(c_hi, t)
+        return hi, b.fadd(self.fma(b.fmul(t, z), q, t_lo), b.fadd(c_lo, err))
+
+    def minus(self, const: tuple[float, float], hi, lo):
+        """const - (hi + lo), const a pair of doubles, as a pair."""
+        s, err = self.two_sum(self.c(const[0]), self.b.fneg(hi))
+        return s, self.b.fadd(err, self.b.fsub(self.c(const[1]), lo))
+
+    def atan(self, x):
+        b = self.b
+        a = self.abs(x)
+        inv = b.fcmp_ordered(">", a, self.c(1.0))
+        hi, lo = self.atan_reduced(b.select(inv, b.fdiv(self.c(1.0), a), a))
+        ihi, ilo = self.minus(HALF_PI2, hi, lo)
+        r = b.select(inv, b.fadd(ihi, ilo), b.fadd(hi, lo))
+        return self.nan_through(x, self.copysign(r, x))
+
+    def atan2(self, y, x):
+        """atan of min(|x|, |y|)/max(|x|, |y|), then π/2 - r, π - r and y's sign by
+        the octant; C99's values at zeros and infinities (atan2(±0, -0) = ±π, ...)."""
+        b = self.b
+        fcmp = b.fcmp_ordered
+        ax, ay = self.abs(x), self.abs(y)
+        swap = fcmp(">", ay, ax)
+        num, den = b.select(swap, ax, ay), b.select(swap, ay, ax)
+        q = b.fdiv(num, den)
+        q = b.select(fcmp("==", den, self.c(0.0)), self.c(0.0), q)  # both zero
+        q_lo = b.fdiv(self.fma_exact(b.fneg(q), den, num), den)  # the quotient's remainder
+        finite = b.and_(fcmp("!=", den, self.c(0.0)), fcmp("!=", den, self.c(float("inf"))))
+        q_lo = b.select(b.and_(finite, fcmp("==", q_lo, q_lo)), q_lo, self.c(0.0))
+        q = b.select(fcmp("==", num, self.c(float("inf"))), self.c(1.0), q)  # both infinite
+        hi, lo = self.atan_reduced(q, q_lo if self.wide else None)
+        shi, slo = self.minus(HALF_PI2, hi, lo)
+        hi, lo = b.select(swap, shi, hi), b.select(swap, slo, lo)
+        neg_x = b.icmp_signed("<", b.bitcast(x, self.ivt), self.ci(0))  # sign bit, -0 included
+        nhi, nlo = self.minus(PI2, hi, lo)
+        r = b.select(neg_x, b.fadd(nhi, nlo), b.fadd(hi, lo))
+        r = self.copysign(r, y)
+        return b.select(b.fcmp_unordered("uno", x, y), self.c(float("nan")), r)
+
+    def hypot(self, x, y):
+        """max·sqrt(1 + (min/max)²) (f32 results: sqrt(x² + y²), exact on
+        f64 lanes); inf if either is infinite, even with a nan."""
+        b = self.b
+        fcmp = b.fcmp_ordered
+        ax, ay = self.abs(x), self.abs(y)
+        sqrt = self.cg.intrinsic("sqrt", self.lt)
+        if self.wide:
+            big = fcmp(">", ay, ax)
+            mx, mn = b.select(big, ay, ax), b.select(big, ax, ay)
+            # mx·sqrt(1 + q²) as mx + mx·w, w = q²/(1 + sqrt(1 + q²)): one rounding at the end
+            q = b.fdiv(mn, mx)
+            q2 = b.fmul(q, q)
+            w = b.fdiv(q2, b.fadd(self.c(1.0), b.call(sqrt, [b.fadd(self.c(1.0), q2)])))
+            r = self.fma(mx, w, mx)
+            r = b.select(fcmp("==", mx, self.c(0.0)), self.c(0.0), r)
+        else:
+            r = b.call(sqrt, [self.fma(x, x, b.fmul(y, y))])
+        r = b.select(b.fcmp_unordered("uno", x, y), self.c(float("nan")), r)
+        inf = self.c(float("inf"))
+        return b.select(b.or_(fcmp("==", ax, inf), fcmp("==", ay, inf)), inf, r)
+
+    def erf(self, x):
+        """Below 1: x·(2/√π)·(1 - x²/3 + ...), its Taylor series. From 1 to 6 (4 for
+        f32): 1 - e^(-x²)·Q(x), Q = erfc·e^(x²) a polynomial fitted on [1, 6], e^(-x²)
+        with x² carried exactly. ±1 beyond; the sign of x."""
+        b = self.b
+        fcmp = b.fcmp_ordered
+        a = self.abs(x)
+        z = b.fmul(x, x)
+        terms = 18 if self.wide else 11
+        rest = self.poly([(-1.0) ** n / (math.factorial(n) * (2 * n + 1)) * TWO_OVER_SQRT_PI[0]
+                          for n in range(1, terms)], z)
+        small = self.fma(x, self.c(TWO_OVER_SQRT_PI[0]), b.fmul(x, self.fma(z, rest, self.c(TWO_OVER_SQRT_PI[1]))))
+        top = ERF_ONE[self.result]
+        ac = b.select(fcmp(">", a, self.c(top)), self.c(top), a)
+        ac = b.select(fcmp("<", ac, self.c(1.0)), self.c(1.0), ac)
+        u = self.fma(ac, self.c(0.4), self.c(-1.4))
+        q = self.poly(list(ERFC_SCALED[self.result]), u)
+        s = b.fmul(ac, ac)
+        s_lo = self.fma_exact(ac, ac, b.fneg(s))
+        e = self.exp(b.fneg(s), tail=b.fneg(s_lo))
+        big = self.copysign(self.fma(b.fneg(e), q, self.c(1.0)), x)
+        y = b.select(fcmp("<", a, self.c(1.0)), small, big)
+        y = b.select(fcmp(">=", a, self.c(top)), self.copysign(self.c(1.0), x), y)
+        return self.nan_through(x, y)

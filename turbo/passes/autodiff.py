@@ -33,6 +33,8 @@ How it is built (docs/autodiff.md has the user's view):
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
@@ -758,7 +760,7 @@ class _Differentiator:
         x = e.args[0]
         t = e.type
         one = const(1, t)
-        if fn in ("floor", "ceil"):
+        if fn in ("floor", "ceil", "rint"):
             raise self._nondiff(e, site, f"applies {fn} to a value that depends on {', '.join(self.wrt)}: "
                                 "a step function, whose derivative is zero almost everywhere")
         if fn in ("min", "max"):
@@ -772,10 +774,12 @@ class _Differentiator:
             return P(x, select(first, a, z)) + P(y, select(first, z, a))
         if fn == "pow":
             return self._power(e, x, e.args[1], a, site)
+        if fn in ("atan2", "hypot", "copysign"):
+            return self._call2(e, a, site, result)
         self.check_values(x, site)
         r = result if result is not None else e
         pre: list[ir.Stmt] = []
-        if result is None and fn in ("tanh", "sigmoid"):
+        if result is None and fn in ("tanh", "sigmoid", "tan"):
             # the derivative uses the value twice: compute it once
             r = self.temp(t, "r")
             pre.append(ir.Assign(r.name, e))
@@ -796,9 +800,43 @@ class _Differentiator:
         elif fn == "abs":
             z = const(0, t)
             return P(x, select(cmp(">", x, z), a, select(cmp("<", x, z), neg(a), z)))
+        elif fn in ("log2", "log10"):
+            return P(x, div(a, mul(x, const(math.log(2.0 if fn == "log2" else 10.0), t))))
+        elif fn == "log1p":
+            return P(x, div(a, add(one, x)))
+        elif fn == "exp2":
+            d = mul(r, const(math.log(2.0), t))
+        elif fn == "expm1":
+            d = add(r, one)
+        elif fn in ("sinh", "cosh"):
+            d = call("cosh" if fn == "sinh" else "sinh", x)
+        elif fn == "tan":
+            d = add(one, mul(r, r))
+        elif fn == "atan":
+            return P(x, div(a, add(one, mul(x, x))))
+        elif fn == "erf":
+            d = mul(const(2.0 / math.sqrt(math.pi), t), call("exp", neg(mul(x, x))))
         else:
             raise self._nondiff(e, site, f"calls {fn}, which has no derivative rule")
         return pre + P(x, mul(a, d))
+
+    def _call2(self, e: ir.Call, a, site, result) -> list[ir.Stmt]:
+        """atan2(y, x), hypot(x, y), copysign(x, y)."""
+        P = lambda v, adj: self.propagate(v, adj, site)  # noqa: E731
+        u, v = e.args
+        t = e.type
+        self.check_values(u, site)
+        self.check_values(v, site)
+        if e.fn == "copysign":
+            # |u| with v's sign: the derivative in u is +-1 (the signs' product), in v zero a.e.
+            one = const(1, t)
+            return P(u, mul(a, mul(ir.Call("copysign", (one, u), t), ir.Call("copysign", (one, v), t))))
+        if e.fn == "hypot":
+            r = result if result is not None else e
+            return P(u, mul(a, div(u, r))) + P(v, mul(a, div(v, r)))
+        # atan2(u, v): d/du = v / (u^2 + v^2), d/dv = -u / (u^2 + v^2)
+        q = add(mul(u, u), mul(v, v))
+        return P(u, div(mul(a, v), q)) + P(v, neg(div(mul(a, u), q)))
 
     def _nondiff(self, e, site, what: str) -> DifferentiationError:
         return DifferentiationError(

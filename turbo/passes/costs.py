@@ -98,5 +98,18 @@ COSTS: dict[str, OpCost] = {
     "cos": OpCost(40, 14.0, 45, regs=7),
     # pow: a log and an exp on f64 lanes (double-double for f64) plus C99's cases
     "pow": OpCost(90, 36.0, 90, regs=8),
+    # the others, estimated from the routines' operation counts (simdmath.py)
+    "log2": OpCost(24, 8.0, 18, regs=5),
+    "log10": OpCost(24, 8.0, 18, regs=5),
+    "log1p": OpCost(30, 10.0, 24, regs=6),
+    "exp2": OpCost(20, 6.0, 14, regs=4),
+    "expm1": OpCost(30, 11.0, 32, regs=6),
+    "sinh": OpCost(34, 13.0, 34, regs=6),
+    "cosh": OpCost(28, 9.0, 22, regs=5),
+    "tan": OpCost(50, 20.0, 60, regs=8),  # sin and cos of one f64 reduction, and a division
+    "atan": OpCost(40, 14.0, 40, regs=7),
+    "atan2": OpCost(48, 18.0, 48, regs=8),
+    "hypot": OpCost(30, 8.0, 14, regs=5),
+    "erf": OpCost(60, 26.0, 64, regs=8),
     "libm_call": OpCost(40, 20.0, 30, unit="fp"),
 }

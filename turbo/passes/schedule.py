@@ -1432,11 +1432,11 @@ class _Counter:
                 if sub.fn in ("min", "max"):
                     self.add("fcmp", n)
                     self.add("blend", n)
-                elif sub.fn == "abs":
+                elif sub.fn in ("abs", "copysign"):
                     self.add("blend", n)
                 elif sub.fn == "sqrt":
                     self.add("sqrt32" if sub.type is DType.F32 else "sqrt64", n)
-                elif sub.fn in ("floor", "ceil"):
+                elif sub.fn in ("floor", "ceil", "rint"):
                     self.add("round", n)
                 elif sub.fn == "pow":
                     self._power(sub.args[1], n)
