@@ -14,37 +14,70 @@ import turbo
 
 from helpers import run_both
 
-SOURCE = """
-kernel f_exp(y: T[N], x: T[N]) { for i in 0:N { y[i] = exp(x[i]) } }
-kernel f_log(y: T[N], x: T[N]) { for i in 0:N { y[i] = log(x[i]) } }
-kernel f_tanh(y: T[N], x: T[N]) { for i in 0:N { y[i] = tanh(x[i]) } }
-kernel f_sigmoid(y: T[N], x: T[N]) { for i in 0:N { y[i] = sigmoid(x[i]) } }
-kernel f_sin(y: T[N], x: T[N]) { for i in 0:N { y[i] = sin(x[i]) } }
-kernel f_cos(y: T[N], x: T[N]) { for i in 0:N { y[i] = cos(x[i]) } }
-kernel f_pow(z: T[N], x: T[N], y: T[N]) { for i in 0:N { z[i] = pow(x[i], y[i]) } }
-kernel f_half(z: T[N], w: T[N], x: T[N]) { for i in 0:N { z[i] = x[i] ** 0.5; w[i] = pow(x[i], 0.5) } }
-kernel f_powers(z: T[N, 6], x: T[N]) {
-    for i in 0:N { z[i, 0] = x[i] ** 2; z[i, 1] = x[i] ** 3; z[i, 2] = pow(x[i], 4); z[i, 3] = x[i] ** -1; z[i, 4] = x[i] ** 0; z[i, 5] = x[i] ** 1 }
-}
-"""
-
-BOUNDS = {  # (f32, f64) maximum ulp
+BOUNDS = {  # (f32, f64) maximum ulp (the functions from log2 on run f32 on f64 lanes, rounded once)
     "exp": (1.0, 1.0),
     "log": (1.0, 1.5),
     "tanh": (2.0, 2.0),
     "sigmoid": (3.0, 3.0),
     "sin": (1.0, 1.0),
     "cos": (1.0, 1.0),
+    "log2": (1.0, 1.5),
+    "log10": (1.0, 2.0),
+    "log1p": (1.0, 1.5),
+    "exp2": (1.0, 1.0),
+    "expm1": (1.0, 1.5),
+    "sinh": (1.0, 2.0),
+    "cosh": (1.0, 1.5),
+    "tan": (1.0, 2.0),
+    "atan": (1.0, 1.0),
+    "erf": (1.0, 1.5),
 }
+BOUNDS2 = {"atan2": (1.0, 1.0), "hypot": (1.0, 1.5)}  # two arguments
+FIRST = ("exp", "log", "tanh", "sigmoid", "sin", "cos")  # the functions turbo started with
 
-REFERENCE = {
+
+def erf_reference(x):
+    """erf in 30 digits (mpmath, a dev dependency)."""
+    import mpmath
+
+    mpmath.mp.dps = 30
+    out = np.empty(len(x), dtype=np.longdouble)
+    for k, v in enumerate(x.astype(np.float64)):
+        out[k] = np.sign(v) if np.isinf(v) else (v if np.isnan(v) else np.longdouble(mpmath.nstr(mpmath.erf(v), 25)))
+    return out
+
+
+REFERENCE = {  # on long doubles
     "exp": np.exp,
     "log": np.log,
     "tanh": np.tanh,
     "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
     "sin": np.sin,
     "cos": np.cos,
+    "log2": np.log2,
+    "log10": np.log10,
+    "log1p": np.log1p,
+    "exp2": np.exp2,
+    "expm1": np.expm1,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "tan": np.tan,
+    "atan": np.arctan,
+    "erf": erf_reference,
+    "atan2": np.arctan2,
+    "hypot": np.hypot,
 }
+
+SOURCE = "\n".join(
+    [f"kernel f_{fn}(y: T[N], x: T[N]) {{ for i in 0:N {{ y[i] = {fn}(x[i]) }} }}" for fn in BOUNDS]
+    + [f"kernel f_{fn}(z: T[N], y: T[N], x: T[N]) {{ for i in 0:N {{ z[i] = {fn}(y[i], x[i]) }} }}" for fn in BOUNDS2]
+) + """
+kernel f_pow(z: T[N], x: T[N], y: T[N]) { for i in 0:N { z[i] = pow(x[i], y[i]) } }
+kernel f_half(z: T[N], w: T[N], x: T[N]) { for i in 0:N { z[i] = x[i] ** 0.5; w[i] = pow(x[i], 0.5) } }
+kernel f_powers(z: T[N, 6], x: T[N]) {
+    for i in 0:N { z[i, 0] = x[i] ** 2; z[i, 1] = x[i] ** 3; z[i, 2] = pow(x[i], 4); z[i, 3] = x[i] ** -1; z[i, 4] = x[i] ** 0; z[i, 5] = x[i] ** 1 }
+}
+"""
 
 
 @functools.cache
@@ -68,8 +101,34 @@ def max_ulp(got, ref_ld, dt):
 def inputs(fn, dt, rng):
     fi = np.finfo(dt)
     edges = [0.0, -0.0, np.inf, -np.inf, np.nan, fi.tiny, fi.tiny / 8, fi.smallest_subnormal, fi.max, -fi.max,
-             1.0, -1.0, 0.55, -0.55, 0.5499, 88.0, -88.0, 709.0, -745.0, 1e-30, -1e-30, 20.0, -20.0]
-    if fn in ("sin", "cos"):
+             1.0, -1.0, 0.55, -0.55, 0.5499, 88.0, -88.0, 709.0, -745.0, 1e-30, -1e-30, 20.0, -20.0,
+             0.5, 2.0, 22.0, -22.0, 40.0, -40.0, 6.0, 4.0, 0.19891236737965800, 0.66817863791929893, -0.9999999]
+    n = 40_000
+
+    def magnitudes():  # all of them, log-uniform
+        return np.exp(rng.uniform(np.log(float(fi.smallest_subnormal)), np.log(float(fi.max)), n))
+
+    if fn in ("log2", "log10"):
+        body = [magnitudes(), rng.uniform(0.5, 2.0, n), 2.0 ** rng.integers(-100, 100, 200),
+                10.0 ** rng.integers(-30, 30, 61)]
+    elif fn == "log1p":
+        body = [magnitudes(), rng.uniform(-1, 1, n), -1 + np.exp(rng.uniform(-30, 0, 5000)),
+                rng.uniform(-1e-6, 1e-6, 5000)]
+    elif fn == "exp2":
+        span = (-155.0, 130.0) if dt == np.float32 else (-1080.0, 1030.0)
+        body = [rng.uniform(*span, n), rng.uniform(-1, 1, n), rng.integers(-140, 120, 200).astype(float)]
+    elif fn in ("expm1", "sinh", "cosh"):
+        span = 95.0 if dt == np.float32 else 715.0
+        body = [rng.uniform(-span, span, n), rng.uniform(-2, 2, n), rng.uniform(-1e-4, 1e-4, 5000)]
+    elif fn == "tan":
+        near = (np.arange(1, 5_000) * (np.pi / 2)).astype(dt)
+        body = [rng.uniform(-10, 10, n), rng.uniform(-2.0**30, 2.0**30, 10_000), near, -near,
+                magnitudes()[:5000] * rng.choice([-1, 1], 5000)]
+    elif fn == "erf":
+        body = [rng.uniform(-7, 7, 8000), rng.uniform(-1.2, 1.2, 4000), magnitudes()[:2000] * rng.choice([-1, 1], 2000)]
+    elif fn == "atan":
+        body = [magnitudes() * rng.choice([-1, 1], n), rng.uniform(-2, 2, n)]
+    elif fn in ("sin", "cos"):
         # plain ranges, the whole range of the reduction, beyond it (the C library's
         # lanes, mixed in with the others) and the doubles nearest multiples of π/2
         near = (np.arange(1, 20_000) * (np.pi / 2)).astype(dt)
@@ -105,7 +164,7 @@ def test_ulp_error_within_documented_bound(fn, dt):
 def test_scalar_and_vector_paths_agree_on_special_values():
     mod = compiled(np.float64)
     x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -1.0, 5e-324])
-    for fn in ("exp", "log", "tanh", "sigmoid", "sin", "cos"):
+    for fn in FIRST:
         y = np.zeros_like(x)
         mod[f"f_{fn}"](y, x)
         with np.errstate(all="ignore"):
@@ -232,92 +291,11 @@ def test_routines_inside_reductions_branches_and_tails(dt):
         np.testing.assert_allclose(got[0], want[0], rtol=1e-5 if dt == np.float32 else 1e-12, atol=1e-4)
 
 
-# ----------------------------------------------------------------------------- the other functions
-
-MORE = {
-    1: "kernel g(y: T[N], x: T[N]) { for i in 0:N { y[i] = FN(x[i]) } }",
-    2: "kernel g(z: T[N], y: T[N], x: T[N]) { for i in 0:N { z[i] = FN(y[i], x[i]) } }",
-}
-
-MORE_BOUNDS = {  # (f32, f64) maximum ulp; f32 runs on f64 lanes and rounds once
-    "log2": (1.0, 1.5),
-    "log10": (1.0, 2.0),
-    "log1p": (1.0, 1.5),
-    "exp2": (1.0, 1.0),
-    "expm1": (1.0, 1.5),
-    "sinh": (1.0, 2.0),
-    "cosh": (1.0, 1.5),
-    "tan": (1.0, 2.0),
-    "atan": (1.0, 1.0),
-    "erf": (1.0, 1.5),
-    "atan2": (1.0, 1.0),
-    "hypot": (1.0, 1.5),
-}
-
-
-@functools.cache
-def more(fn, dt):
-    src = MORE[2 if fn in ("atan2", "hypot") else 1]
-    return turbo.compile(src.replace("T[", "f32[" if dt == np.float32 else "f64[").replace("FN", fn))["g"]
-
-
-def erf_reference(x):
-    """erf in 30 digits (mpmath, a dev dependency)."""
-    import mpmath
-
-    mpmath.mp.dps = 30
-    out = np.empty(len(x), dtype=np.longdouble)
-    for k, v in enumerate(x.astype(np.float64)):
-        out[k] = np.sign(v) if np.isinf(v) else (v if np.isnan(v) else np.longdouble(mpmath.nstr(mpmath.erf(v), 25)))
-    return out
-
-
-def more_inputs(fn, dt, rng):
-    fi = np.finfo(dt)
-    n = 40_000
-    top = np.log(float(fi.max))
-    mags = np.exp(rng.uniform(np.log(float(fi.smallest_subnormal)), top, n))
-    signed = mags * rng.choice([-1, 1], n)
-    if fn in ("log2", "log10"):
-        body = [mags, rng.uniform(0.5, 2.0, n), 2.0 ** rng.integers(-100, 100, 200), 10.0 ** rng.integers(-30, 30, 61)]
-    elif fn == "log1p":
-        body = [mags, rng.uniform(-1, 1, n), -1 + np.exp(rng.uniform(-30, 0, 5000)), rng.uniform(-1e-6, 1e-6, 5000)]
-    elif fn == "exp2":
-        span = (-155.0, 130.0) if dt == np.float32 else (-1080.0, 1030.0)
-        body = [rng.uniform(*span, n), rng.uniform(-1, 1, n), rng.integers(-140, 120, 200).astype(float)]
-    elif fn in ("expm1", "sinh", "cosh"):
-        span = 95.0 if dt == np.float32 else 715.0
-        body = [rng.uniform(-span, span, n), rng.uniform(-2, 2, n), rng.uniform(-1e-4, 1e-4, 5000)]
-    elif fn == "tan":
-        near = (np.arange(1, 5_000) * (np.pi / 2)).astype(dt)
-        body = [rng.uniform(-10, 10, n), rng.uniform(-2.0**30, 2.0**30, 10_000), near, -near, signed[:5000]]
-    elif fn == "erf":
-        body = [rng.uniform(-7, 7, 8000), rng.uniform(-1.2, 1.2, 4000), signed[:2000]]
-    else:  # atan
-        body = [signed, rng.uniform(-2, 2, n)]
-    edges = [0.0, -0.0, np.inf, -np.inf, np.nan, fi.tiny, fi.smallest_subnormal, fi.max, -fi.max, 1.0, -1.0,
-             0.5, 2.0, 22.0, -22.0, 40.0, -40.0, 6.0, 4.0, 0.19891236737965800, 0.66817863791929893, -0.9999999]
-    return np.concatenate([np.concatenate(body).astype(dt), np.array(edges, dtype=np.float64).astype(dt)])
-
-
-LD_REFERENCE = {"atan": np.arctan, "atan2": np.arctan2, "erf": erf_reference}
+# ----------------------------------------------------------------------------- two arguments, scalar paths
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("fn", [f for f in MORE_BOUNDS if f not in ("atan2", "hypot")])
-def test_more_functions_ulp_error_within_documented_bound(fn, dt):
-    kernel = more(fn, dt)
-    assert "vectorize i" in kernel.explain()
-    x = more_inputs(fn, dt, np.random.default_rng(21))
-    y = np.zeros_like(x)
-    kernel(y, x)
-    with np.errstate(all="ignore"):
-        ref = (LD_REFERENCE[fn] if fn in LD_REFERENCE else getattr(np, fn))(x.astype(np.longdouble))
-    assert max_ulp(y, ref, dt) <= MORE_BOUNDS[fn][0 if dt == np.float32 else 1]
-
-
-@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("fn", ["atan2", "hypot"])
+@pytest.mark.parametrize("fn", list(BOUNDS2))
 def test_two_argument_functions_ulp_error_and_c99_special_values(fn, dt):
     """atan2 and hypot over all magnitudes and ratios, and every pair of edge
     values: atan2(±0, -0) = ±π, atan2(±inf, -inf) = ±3π/4, hypot(inf, nan) = inf."""
@@ -332,23 +310,23 @@ def test_two_argument_functions_ulp_error_and_c99_special_values(fn, dt):
     y = np.concatenate([rng.uniform(-3, 3, n), mag(), rng.uniform(-1, 1, n), ey]).astype(dt)
     x = np.concatenate([rng.uniform(-3, 3, n), mag(), rng.uniform(-1e-3, 1e-3, n), ex]).astype(dt)
     z = np.zeros_like(x)
-    kernel = more(fn, dt)
+    kernel = compiled(dt)[f"f_{fn}"]
     assert "vectorize i" in kernel.explain()
     kernel(z, y, x)
     with np.errstate(all="ignore"):
-        ref = (LD_REFERENCE[fn] if fn in LD_REFERENCE else getattr(np, fn))(y.astype(np.longdouble), x.astype(np.longdouble))
-    assert max_ulp(z, ref, dt) <= MORE_BOUNDS[fn][0 if dt == np.float32 else 1]
+        ref = REFERENCE[fn](y.astype(np.longdouble), x.astype(np.longdouble))
+    assert max_ulp(z, ref, dt) <= BOUNDS2[fn][0 if dt == np.float32 else 1]
     want = ref.astype(dt)
     zero = want == 0
     np.testing.assert_array_equal(np.signbit(z[zero]), np.signbit(want[zero]))
 
 
-@pytest.mark.parametrize("fn", [f for f in MORE_BOUNDS if f not in ("atan2", "hypot")])
+@pytest.mark.parametrize("fn", [f for f in BOUNDS if f not in FIRST])
 def test_more_functions_scalar_path_and_interpreter_agree(fn):
     """Three elements run the scalar code (the C library's function), the
     reference interpreter NumPy's (math.erf for erf): the same special values,
     and values within a few ulp."""
-    kernel = more(fn, np.float64)
+    kernel = compiled(np.float64)[f"f_{fn}"]
     for x in ([0.0, -0.0, np.nan], [np.inf, -np.inf, 0.75], [-0.5, 3.0, 1e-300]):
         got, want = run_both(kernel, np.zeros(3), np.array(x))
         np.testing.assert_allclose(got[0], want[0], rtol=4e-16, atol=0, equal_nan=True)

@@ -201,7 +201,7 @@ _MATH_1 = {  # one-argument functions of the IR with Python's meaning
 if hasattr(math, "exp2"):  # Python >= 3.11
     _MATH_1[math.exp2] = "exp2"
 _MATH_2 = {  # two-argument functions of the IR, float arguments
-    math.atan2: "atan2", np.arctan2: "atan2", math.hypot: "hypot", np.hypot: "hypot",
+    math.pow: "pow", math.atan2: "atan2", np.arctan2: "atan2", math.hypot: "hypot", np.hypot: "hypot",
     math.copysign: "copysign", np.copysign: "copysign",
 }
 _NUMPY_SCALARS = {np.dtype(t.numpy_name).type: t for t in DType}  # np.float32, ..., np.uint8, np.bool_
@@ -830,9 +830,6 @@ class Translator:
         if fn in (builtins.pow, np.power):
             arity(2)
             return el.binary("**", self.expr(node.args[0]), self.expr(node.args[1]), loc)
-        if fn is math.pow:
-            arity(2)
-            return el.call("pow", [self.float_arg(a) for a in node.args], loc)
         if fn is math.log and n == 2:
             x, base = (el.call("log", [self.expr(a)], loc) for a in node.args)
             return el.binary("/", x, base, loc)

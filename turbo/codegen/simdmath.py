@@ -21,16 +21,16 @@ Maximum errors, measured against NumPy over wide ranges and the edge values by
     sin      f32 <= 1 ulp    f64 <= 1 ulp      (0.50, 0.73)
     cos      f32 <= 1 ulp    f64 <= 1 ulp      (0.50, 0.73)
     pow      f32 <= 1 ulp    f64 <= 1.5 ulp    (0.50, 1.04)
-    log2     f32 <= 1 ulp    f64 <= 1.5 ulp    (0.50, 1.43)
-    log10    f32 <= 1 ulp    f64 <= 2 ulp      (0.50, 1.59)
-    log1p    f32 <= 1 ulp    f64 <= 1.5 ulp    (0.50, 1.09)
-    exp2     f32 <= 1 ulp    f64 <= 1 ulp      (0.58, 0.88)
-    expm1    f32 <= 1 ulp    f64 <= 1.5 ulp    (0.51, 1.29)
-    sinh     f32 <= 1 ulp    f64 <= 2 ulp      (0.50, 1.78)
-    cosh     f32 <= 1 ulp    f64 <= 1.5 ulp    (0.50, 1.23)
-    tan      f32 <= 1 ulp    f64 <= 2 ulp      (0.69, 1.92)
-    atan     f32 <= 1 ulp    f64 <= 1 ulp      (0.50, 0.98)
-    erf      f32 <= 1 ulp    f64 <= 1.5 ulp    (0.51, 1.42)
+    log2     f32 <= 1 ulp    f64 <= 1.5 ulp    (0.50, 0.50)
+    log10    f32 <= 1 ulp    f64 <= 2 ulp      (0.50, 1.54)
+    log1p    f32 <= 1 ulp    f64 <= 1.5 ulp    (0.50, 1.14)
+    exp2     f32 <= 1 ulp    f64 <= 1 ulp      (0.58, 0.87)
+    expm1    f32 <= 1 ulp    f64 <= 1.5 ulp    (0.51, 1.33)
+    sinh     f32 <= 1 ulp    f64 <= 2 ulp      (0.50, 1.69)
+    cosh     f32 <= 1 ulp    f64 <= 1.5 ulp    (0.50, 1.11)
+    tan      f32 <= 1 ulp    f64 <= 2 ulp      (0.79, 1.93)
+    atan     f32 <= 1 ulp    f64 <= 1 ulp      (0.50, 0.96)
+    erf      f32 <= 1 ulp    f64 <= 1.5 ulp    (0.52, 1.36)
     atan2    f32 <= 1 ulp    f64 <= 1 ulp      (0.50, 0.98)
     hypot    f32 <= 1 ulp    f64 <= 1.5 ulp    (0.50, 1.18)
 
@@ -56,9 +56,9 @@ nearly every case. Literal integer powers (x ** 2, x ** 3, pow(x, 4), x ** -1) a
 multiplied out instead (``analysis.small_power``).
 
 The others are written for f64 lanes; f32 vectors run them on widened lanes and
-round once (``WIDENED``), with polynomials cut to the degree f32 needs. log2, log10
-and log1p reuse log's split x = 2^e·m (log1p on u = 1 + x with the rounding error of
-u added as c/u); exp2 is 2^k·e^(r·ln2) with r = x - rint(x) exact; expm1 is
+round once (``WIDENED``), with polynomials cut to the degree f32 needs. log2 of f64
+is pow's double-double log times log2(e); log10 and log1p reuse log's split
+x = 2^e·m (log1p on u = 1 + x with the rounding error of u added as c/u); exp2 is 2^k·e^(r·ln2) with r = x - rint(x) exact; expm1 is
 (2^k - 1) + 2^k·(e^r - 1) with k = trunc(x/ln2), so both terms have the result's sign
 and nothing cancels; sinh below 1 is its Taylor series, above it (E + E/(E + 1))/2 with
 E = expm1|x|, cosh (e + 1/e)/2, both e^|x|/2 = e^(|x| - ln2) above 22; tan is sin/cos
@@ -122,7 +122,7 @@ def call(cg, fn: str, t: DType, args):
         wide = _Math.widened(cg, lt)
         y = getattr(wide, fn)(*(b.fpext(a, wide.lt) for a in args))
         if fn == "tan":
-            return tan_lanes(cg, t, args[0], b.fptrunc(y, lt))
+            return beyond_reduction(cg, "tan", t, args[0], b.fptrunc(y, lt))
         return b.fptrunc(y, lt)
     raise TypeError(f"unknown function {fn}")
 
@@ -131,11 +131,12 @@ def call(cg, fn: str, t: DType, args):
 WIDENED = ("log2", "log10", "log1p", "exp2", "expm1", "sinh", "cosh", "tan", "atan", "atan2", "hypot", "erf")
 
 
-def tan_lanes(cg, t: DType, x, y):
-    """tan: lanes beyond SINCOS_LIMIT take the C library's value, as sin and cos do."""
+def beyond_reduction(cg, fn: str, t: DType, x, y):
+    """``y`` with the lanes beyond SINCOS_LIMIT (and ±inf) replaced by the C
+    library's ``fn`` (sin, cos, tan: the functions of the π/2 reduction)."""
     b = cg.b
     huge = b.fcmp_ordered(">", b.call(cg.intrinsic("fabs", x.type), [x]), const_like(x.type, SINCOS_LIMIT[t]))
-    return libm_lanes(cg, "tan", x, huge, y)
+    return libm_lanes(cg, fn, x, huge, y)
 
 
 def sincos(cg, fn: str, t: DType, x):
@@ -149,8 +150,7 @@ def sincos(cg, fn: str, t: DType, x):
         y = b.fptrunc(wide.sincos(b.fpext(x, wide.lt), fn == "cos"), lt)
     else:
         y = _Math(cg, lt, t).sincos(x, fn == "cos")
-    huge = b.fcmp_ordered(">", b.call(cg.intrinsic("fabs", lt), [x]), const_like(lt, SINCOS_LIMIT[t]))
-    return libm_lanes(cg, fn, x, huge, y)
+    return beyond_reduction(cg, fn, t, x, y)
 
 
 def libm_lanes(cg, fn: str, x, which, y):
@@ -410,6 +410,13 @@ class _Math:
         bits = b.shl(b.add(k, self.ci(self.bias)), self.ci(self.mbits))
         return b.bitcast(bits, self.lt)
 
+    def scale(self, p, k):
+        """p·2^k in two steps of 2^(k/2): a subnormal result rounds once, and k
+        may go past the normal exponent range (p·2^1024 with p < 1 is finite)."""
+        b = self.b
+        k1 = b.ashr(k, self.ci(1))
+        return b.fmul(b.fmul(p, self.pow2(k1)), self.pow2(b.sub(k, k1)))
+
     def exp_reduced(self, x, degree: int, tail=None):
         """(p, k) with e^(x + tail) = p·2^k: x = k·ln2 + r (Cody–Waite, ln2 in two
         parts), p the Taylor polynomial of e^r of the given degree."""
@@ -434,9 +441,7 @@ class _Math:
         xs = b.select(fcmp(">", x, self.c(hi)), self.c(hi), x)
         xs = b.select(fcmp("<", xs, self.c(lo)), self.c(lo), xs)
         p, ki = self.exp_reduced(xs, degree, tail)
-        k1 = b.ashr(ki, self.ci(1))
-        k2 = b.sub(ki, k1)
-        y = b.fmul(b.fmul(p, self.pow2(k1)), self.pow2(k2))
+        y = self.scale(p, ki)
         y = b.select(fcmp(">", x, self.c(hi)), self.c(float("inf")), y)
         y = b.select(fcmp("<", x, self.c(lo)), self.c(0.0), y)
         return b.select(b.fcmp_unordered("uno", x, x), x, y)
@@ -468,17 +473,9 @@ class _Math:
         return b.fsub(f, b.fmul(s, b.fsub(f, R)))
 
     def log(self, x):
-        b = self.b
-        fcmp = b.fcmp_ordered
-        e, m = self.split_exponent(x)
-        log1p = self.log_mantissa(b.fsub(m, self.c(1.0)), 4 if self.f32 else 10)
-        de = self.to_float(e)
+        de, L = self.log_parts(x, 4 if self.f32 else 10)
         ln2hi, ln2lo = LN2_SPLIT[self.t]
-        y = self.fma(de, self.c(ln2hi), self.fma(de, self.c(ln2lo), log1p))
-        y = b.select(fcmp("==", x, self.c(0.0)), self.c(float("-inf")), y)
-        y = b.select(fcmp("<", x, self.c(0.0)), self.c(float("nan")), y)
-        y = b.select(fcmp("==", x, self.c(float("inf"))), x, y)
-        return b.select(b.fcmp_unordered("uno", x, x), x, y)
+        return self.log_cases(x, self.fma(de, self.c(ln2hi), self.fma(de, self.c(ln2lo), L)))
 
     def tanh(self, x):
         b = self.b
@@ -673,10 +670,11 @@ class _Math:
         """``y``, except nan where ``x`` is nan."""
         return self.b.select(self.b.fcmp_unordered("uno", x, x), x, y)
 
-    def log_parts(self, x):
-        """(e, L): log x = e·ln2 + L for finite x > 0, e the binary exponent as a float."""
+    def log_parts(self, x, terms: int):
+        """(e, L): log x = e·ln2 + L for finite x > 0, e the binary exponent as a
+        float, L = log m by ``log_mantissa`` to ``terms`` terms."""
         e, m = self.split_exponent(x)
-        return self.to_float(e), self.log_mantissa(self.b.fsub(m, self.c(1.0)), 10 if self.wide else 5)
+        return self.to_float(e), self.log_mantissa(self.b.fsub(m, self.c(1.0)), terms)
 
     def log_cases(self, x, y, zero=0.0):
         """log's special values around ``y``: -inf at x = ``zero``, nan below it, inf at inf."""
@@ -688,16 +686,22 @@ class _Math:
         return self.nan_through(x, y)
 
     def log2(self, x):
-        """e + L·log2(e), log2(e) in two parts: exact at powers of two."""
+        """f64: log x as a double-double (``log_dd``) times log2(e) in two parts,
+        the head's product carried exactly; f32 results: e + L·log2(e). Both are
+        exact at powers of two."""
         b = self.b
-        de, L = self.log_parts(x)
-        y = b.fadd(de, self.fma(L, self.c(LOG2_E[0]), b.fmul(L, self.c(LOG2_E[1]))))
-        return self.log_cases(x, y)
+        if not self.wide:
+            de, L = self.log_parts(x, 5)
+            return self.log_cases(x, b.fadd(de, self.fma(L, self.c(LOG2_E[0]), b.fmul(L, self.c(LOG2_E[1])))))
+        hi, lo = self.log_dd(x)
+        p = b.fmul(hi, self.c(LOG2_E[0]))
+        rest = self.fma(hi, self.c(LOG2_E[1]), self.fma(lo, self.c(LOG2_E[0]), self.fma_exact(hi, self.c(LOG2_E[0]), b.fneg(p))))
+        return self.log_cases(x, b.fadd(p, rest))
 
     def log10(self, x):
         """e·log10(2) (a head exact in the product) + L·log10(e)."""
         b = self.b
-        de, L = self.log_parts(x)
+        de, L = self.log_parts(x, 10 if self.wide else 5)
         low = self.fma(de, self.c(LOG10_2_HEAD[1]), self.fma(L, self.c(LOG10_E[0]), b.fmul(L, self.c(LOG10_E[1]))))
         return self.log_cases(x, self.fma(de, self.c(LOG10_2_HEAD[0]), low))
 
@@ -705,9 +709,7 @@ class _Math:
         """u = 1 + x with its rounding error c (exact), then log u + c/u."""
         b = self.b
         u, c = self.two_sum(self.c(1.0), x)
-        e, m = self.split_exponent(u)
-        L = self.log_mantissa(b.fsub(m, self.c(1.0)), 10 if self.wide else 5)
-        de = self.to_float(e)
+        de, L = self.log_parts(u, 10 if self.wide else 5)
         ln2hi, ln2lo = LN2_EXACT_HEAD
         y = self.fma(de, self.c(ln2hi), self.fma(de, self.c(ln2lo), b.fadd(L, b.fdiv(c, u))))
         y = b.select(b.fcmp_ordered("==", x, self.c(0.0)), x, y)  # log1p(-0) = -0
@@ -724,9 +726,7 @@ class _Math:
         r = b.fsub(xs, k)
         t = self.fma(r, self.c(float(LN2)), b.fmul(r, self.c(float(LN2 - Fraction(float(LN2))))))
         p = self.poly([1.0 / math.factorial(q) for q in range(14 if self.wide else 8)], t)
-        ki = self.to_int(k)
-        k1 = b.ashr(ki, self.ci(1))
-        y = b.fmul(b.fmul(p, self.pow2(k1)), self.pow2(b.sub(ki, k1)))
+        y = self.scale(p, self.to_int(k))
         y = b.select(fcmp(">=", x, self.c(hi)), self.c(float("inf")), y)
         return self.nan_through(x, y)
 
@@ -783,10 +783,10 @@ class _Math:
 
     def tan(self, x):
         """sin x / cos x from one reduction (LLVM merges the two); lanes beyond
-        SINCOS_LIMIT take the C library's tan (``tan_lanes``, by the caller for f32)."""
+        SINCOS_LIMIT take the C library's tan (``beyond_reduction``, by the caller for f32)."""
         y = self.b.fdiv(self.sincos(x, False), self.sincos(x, True))
         if self.wide:
-            return tan_lanes(self.cg, DType.F64, x, y)
+            return beyond_reduction(self.cg, "tan", DType.F64, x, y)
         return y
 
     def atan_reduced(self, a, a_lo=None):

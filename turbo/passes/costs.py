@@ -99,7 +99,7 @@ COSTS: dict[str, OpCost] = {
     # pow: a log and an exp on f64 lanes (double-double for f64) plus C99's cases
     "pow": OpCost(90, 36.0, 90, regs=8),
     # the others, estimated from the routines' operation counts (simdmath.py)
-    "log2": OpCost(24, 8.0, 18, regs=5),
+    "log2": OpCost(34, 12.0, 32, regs=6),  # f64: a double-double log
     "log10": OpCost(24, 8.0, 18, regs=5),
     "log1p": OpCost(30, 10.0, 24, regs=6),
     "exp2": OpCost(20, 6.0, 14, regs=4),
