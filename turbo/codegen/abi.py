@@ -27,6 +27,7 @@ ERR_ZERO_DIVISION = 2
 ERR_NEGATIVE_POWER = 3
 ERR_ZERO_STEP = 4
 ERR_NEGATIVE_SHIFT = 5
+ERR_NO_MEMORY = 6  # a buffer the kernel allocates (a transposed copy); size: its bytes
 
 ERR_FIELDS = 5
 

@@ -92,11 +92,14 @@ class SiteNumbers:
 
 
 class _Array:
-    def __init__(self, param: ir.ArrayParam, data, strides, contiguous: bool):
+    def __init__(self, param: ir.ArrayParam, data, strides, contiguous: bool, origin=None):
         self.param = param
         self.data = data
         self.strides = strides  # byte strides (llvm values) or None when contiguous
         self.contiguous = contiguous
+        # the subscripts of the element at ``data`` when it is not [0, ...] (a
+        # transposed copy of a block: codegen/vector.py ``pack``), llvm values
+        self.origin = origin
 
 
 def const_like(t: ll.Type, value) -> ll.Constant:
@@ -126,19 +129,25 @@ class _LoopID(ll_values.MDValue):
         buf += (f"distinct !{{ {self.get_reference()}{rest} }}", "\n")
 
 
-def no_llvm_unroll(module: ll.Module):
-    """A fresh loop ID telling LLVM not to unroll the loop it marks."""
-    disable = module.add_metadata([ll.MetaDataString(module, "llvm.loop.unroll.disable")])
-    return _LoopID(module, [disable], name=str(len(module.metadata)))
+def no_llvm_unroll(module: ll.Module, vectorize: bool = True):
+    """A fresh loop ID telling LLVM not to unroll the loop it marks (nor to
+    vectorize it, unless ``vectorize``)."""
+    ops = [module.add_metadata([ll.MetaDataString(module, "llvm.loop.unroll.disable")])]
+    if not vectorize:
+        ops.append(module.add_metadata([ll.MetaDataString(module, "llvm.loop.vectorize.enable"),
+                                        ll.Constant(ll.IntType(1), 0)]))
+    return _LoopID(module, ops, name=str(len(module.metadata)))
 
 
-def counted(cg, lo, hi, stride: int, name: str, body_fn, llvm_unrolls: bool = False) -> None:
+def counted(cg, lo, hi, stride: int, name: str, body_fn, llvm_unrolls: bool = False, scalar: bool = False) -> None:
     """for t in lo:hi:stride (t < hi) in ``cg``'s function, calling body_fn(t) to
     emit the body (which may end blocks of its own). Unless ``llvm_unrolls``, LLVM
     is told not to unroll the loop. The loops of scheduled regions (vector.py) are
     unrolled as far as the cost model decided: LLVM unrolling them again added code
     the model did not price (LLVM took a third longer on a gemm; filter2d ran
-    10-25% slower with it). Scalar loops (``KernelCodegen.loop``) are LLVM's."""
+    10-25% slower with it). Scalar loops (``KernelCodegen.loop``) are LLVM's.
+    ``scalar``: LLVM is told not to vectorize it either (a few leftover elements:
+    its vector loop would be code that hardly runs)."""
     b = cg.b
     pre = b.block
     header = cg.fn.append_basic_block(f"{name}_head")
@@ -155,7 +164,7 @@ def counted(cg, lo, hi, stride: int, name: str, body_fn, llvm_unrolls: bool = Fa
     t.add_incoming(nxt, b.block)
     latch = b.branch(header)
     if not llvm_unrolls:
-        latch.set_metadata("llvm.loop", no_llvm_unroll(cg.module))
+        latch.set_metadata("llvm.loop", no_llvm_unroll(cg.module, vectorize=not scalar))
     b.position_at_end(done)
 
 
@@ -492,6 +501,8 @@ class KernelCodegen:
         arr = self.arrays[array]
         p = arr.param
         elem = MEM_TYPES[p.dtype]
+        if arr.origin is not None:
+            idx_vals = [b.sub(v, o) for v, o in zip(idx_vals, arr.origin)]
         if arr.contiguous:
             linear = idx_vals[0] if idx_vals else ll.Constant(I64, 0)
             for axis in range(1, len(idx_vals)):

@@ -37,7 +37,8 @@ from llvmlite import ir as ll
 from .. import ir
 from ..ir import DType
 from ..passes import analysis
-from .cpu import I1, I8, I32, I64, MEM_TYPES, PTR, REG_TYPES, const_like, counted
+from .abi import ERR_NO_MEMORY
+from .cpu import I1, I8, I32, I64, MEM_TYPES, PTR, REG_TYPES, _Array, const_like, counted
 
 
 class Instance:
@@ -111,12 +112,122 @@ class RegionEmitter:
 
     def emit(self) -> None:
         cg = self.cg
-        saved = (cg.indices, cg.locals, cg.fflags)
+        saved = (cg.indices, cg.locals, cg.fflags, dict(cg.arrays))
         cg.fflags = ("contract",) if cg.fastmath else ()
         try:
+            heap = [self.pack(name) for name in self.plan.packed]
             self.stmt(self.root, self.path, [Instance(dict(cg.indices), {}, None, False)])
+            for h in heap:
+                self.unpack(*h)
         finally:
-            cg.indices, cg.locals, cg.fflags = saved
+            cg.indices, cg.locals, cg.fflags, cg.arrays = saved
+
+    # ------------------------------------------------------------------ transposed copies
+
+    def pack(self, name: str):
+        """Copy the block of the 2-d array ``name`` the region reads
+        (``analysis.transposed_box``: X[v + c1, u + c2] over the loops' ranges,
+        clamped to the array) transposed into a buffer, element [i, j] at
+        (j - j0) * ld + (i - i0), and read the array from it in this region.
+        ld is the block's rows rounded up to an odd number of 64-byte lines: each
+        row of the copy starts a cache line, and a column walk touches every L1
+        set, where rows 1 KB apart share a sixteenth of them (pdist at 256:
+        1.3x). Up to PACK_STACK_BYTES the buffer is on the stack, a larger one
+        from aligned_alloc (malloc's 16-byte alignment split every other vector
+        load of a 256 x 256 f32 copy across two lines: ABt 20% slower). Whole
+        W x W blocks go through registers (W row loads, ``transpose``, W stores),
+        the rows and columns past them element by element. Returns what
+        ``unpack`` needs to free it."""
+        cg, b = self.cg, self.b
+        arr = cg.arrays[name]
+        p = arr.param
+        t = p.dtype
+        mt = MEM_TYPES[t]
+        size = ll.Constant(I64, t.itemsize)
+        zero = ll.Constant(I64, 0)
+        box = analysis.transposed_box(self.ctx, self.root, name, self.vname)
+        self.view(Instance(dict(cg.indices), {}, None, False))
+
+        def span(loop, lo, hi, dim):
+            """(first index, count) of the loop's range widened by lo .. hi, within 0 .. dim."""
+            start, stop = cg.expr(loop.start), cg.expr(loop.stop)
+            first = b.add(start, ll.Constant(I64, lo))
+            end = b.add(stop, ll.Constant(I64, hi))
+            first = b.select(b.icmp_signed("<", first, zero), zero, first)
+            end = b.select(b.icmp_signed(">", end, dim), dim, end)
+            end = b.select(b.icmp_signed("<", stop, b.add(start, ll.Constant(I64, 1))), first, end)  # empty loop
+            n = b.sub(end, first)
+            return first, b.select(b.icmp_signed("<", n, zero), zero, n)
+
+        i0, rows = span(box.v, box.lo1, box.hi1, cg.dim_value(p.shape[0]))
+        j0, cols = span(box.u, box.lo2, box.hi2, cg.dim_value(p.shape[1]))
+        line = 64 // t.itemsize
+        lines = b.udiv(b.add(rows, ll.Constant(I64, line - 1)), ll.Constant(I64, line))
+        lines = b.or_(lines, ll.Constant(I64, 1))  # an odd number: the rows spread over all of L1's sets
+        ld = b.mul(lines, ll.Constant(I64, line))
+        nbytes = b.mul(b.mul(ld, cols), size)
+        stack = cg.entry_alloca(ll.ArrayType(I8, analysis.PACK_STACK_BYTES), f"{name}_packed")
+        stack.align = 64
+        small = b.icmp_unsigned("<=", nbytes, ll.Constant(I64, analysis.PACK_STACK_BYTES))
+        here = b.block
+        heap_bb = cg.fn.append_basic_block(f"{name}_pack_heap")
+        ready = cg.fn.append_basic_block(f"{name}_pack")
+        b.cbranch(small, ready, heap_bb)
+        b.position_at_end(heap_bb)
+        got = b.call(cg.declare("aligned_alloc", PTR, [I64, I64]), [ll.Constant(I64, 64), nbytes])
+        site = next((n for n in analysis.loads_in((self.root,)) if n.array == name), self.root)
+        cg.fail(b.icmp_unsigned("!=", got, ll.Constant(PTR, None)), ERR_NO_MEMORY, site, size=nbytes)
+        from_heap = b.block
+        b.branch(ready)
+        b.position_at_end(ready)
+        buf = b.phi(PTR, name=f"{name}_t")
+        buf.add_incoming(b.bitcast(stack, PTR), here)
+        buf.add_incoming(got, from_heap)
+
+        def dst(r, c):  # the copy's element for the block's row r, column c
+            return b.gep(buf, [b.add(b.mul(c, ld), r)], source_etype=mt)
+
+        def element(r, c):
+            v = b.load(cg.address_of(name, [b.add(i0, r), b.add(j0, c)]), typ=mt, align=t.itemsize)
+            b.store(v, dst(r, c), align=t.itemsize)
+
+        w = max(2, self.W * self.plan.lane_type.bits // t.bits)
+        rows_w = b.sub(rows, b.urem(rows, ll.Constant(I64, w)))
+        cols_w = b.sub(cols, b.urem(cols, ll.Constant(I64, w)))
+        vt = ll.VectorType(mt, w)
+
+        def block_row(r0):
+            if arr.contiguous:  # whole blocks through registers
+                def block(c0):
+                    vecs = [b.load(cg.address_of(name, [b.add(i0, b.add(r0, ll.Constant(I64, r))), b.add(j0, c0)]),
+                                   typ=vt, align=t.itemsize) for r in range(w)]
+                    for c, col in enumerate(self.transpose(vecs, t.itemsize)):
+                        b.store(col, dst(r0, b.add(c0, ll.Constant(I64, c))), align=t.itemsize)
+                counted(cg, zero, cols_w, w, f"{name}_pack_c", block)
+                first = cols_w
+            else:
+                first = zero
+            counted(cg, first, cols, 1, f"{name}_pack_cr",
+                    lambda c: counted(cg, zero, ll.Constant(I64, w), 1, f"{name}_pack_r",
+                                      lambda r: element(b.add(r0, r), c), scalar=True), scalar=True)
+
+        counted(cg, zero, rows_w, w, f"{name}_pack_rows", block_row)
+        counted(cg, rows_w, rows, 1, f"{name}_pack_rr",
+                lambda r: counted(cg, zero, cols, 1, f"{name}_pack_cc", lambda c: element(r, c), scalar=True),
+                scalar=True)
+        # the array read from the copy: element [i, j] at t.itemsize * ((i - i0) + (j - j0) * ld)
+        cg.arrays[name] = _Array(p, buf, [size, b.mul(ld, size)], False, origin=[i0, j0])
+        return name, buf, small
+
+    def unpack(self, name: str, buf, small) -> None:
+        b = self.b
+        free_bb = self.cg.fn.append_basic_block(f"{name}_free")
+        done = self.cg.fn.append_basic_block(f"{name}_freed")
+        b.cbranch(small, done, free_bb)
+        b.position_at_end(free_bb)
+        b.call(self.cg.declare("free", ll.VoidType(), [PTR]), [buf])
+        b.branch(done)
+        b.position_at_end(done)
 
     def block(self, body, path, insts) -> None:
         groups = self.store_groups(body, insts[0])
@@ -640,6 +751,8 @@ class RegionEmitter:
         arr = self.cg.arrays[node.array]
         if kind == "invariant":
             return kind, ptr, None
+        if node.array in self.plan.packed and coefs == (1, 0) and self.vstep == 1:
+            return "contiguous", ptr, None  # along the rows of the transposed copy (pack)
         if kind == "contiguous" and arr.contiguous and self.vstep == 1:
             return "contiguous", ptr, None
         every = analysis.lanes_apart(coefs, self.vstep) if arr.contiguous else None
@@ -779,21 +892,49 @@ class RegionEmitter:
                 self.view(inst.with_index(u, first).with_index(self.vname, v))
                 ptr = self.cg.address_of(e.array, [self.cg.expr(i) for i in e.indices])
                 rows.append(b.load(ptr, typ=mt, align=e.type.itemsize))
-            cols = self.transposed_rows[key] = self.transpose(rows)
+            cols = self.transposed_rows[key] = self.transpose(rows, e.type.itemsize)
         return cols[r - r0]
 
-    def transpose(self, rows: list) -> list:
-        """The W x W block ``rows`` transposed: log2(W) rounds of interleaving row a
-        with row a + W/2 (lower halves, then upper halves)."""
+    def transpose(self, rows: list, itemsize: int) -> list:
+        """The W x W block ``rows`` transposed, in x86's cheap shuffles: rounds of
+        granularity g = 1, 2, .., W/2 pair vectors i and i + g and interleave the
+        lower halves, then the upper halves, of their segments in units of g
+        lanes; a segment is a 128-bit block while g is below one (unpcklps, then
+        unpcklpd: no lane crossing), else 2g lanes (vperm2f128). 8 x 8 f32 on
+        AVX2: 24 instructions, where interleaving whole vectors each round took 48.
+        Each lane's (row, column) is tracked, and the columns are returned in order."""
         b = self.b
         n = len(rows)
-        h = n // 2
-        lo = ll.Constant(ll.VectorType(I32, n), [x for k in range(h) for x in (k, n + k)])
-        hi = ll.Constant(ll.VectorType(I32, n), [x for k in range(h, n) for x in (k, n + k)])
-        for _ in range(n.bit_length() - 1):
-            rows = [v for a in range(h) for v in (b.shuffle_vector(rows[a], rows[a + h], lo),
-                                                  b.shuffle_vector(rows[a], rows[a + h], hi))]
-        return rows
+        block = max(1, 16 // itemsize)  # lanes per 128-bit block
+        labels = [[(r, c) for c in range(n)] for r in range(n)]
+        vecs = list(rows)
+        g = 1
+        while g < n:
+            seg = max(2 * g, block)
+            lo, hi = [], []
+            for first in range(0, n, seg):
+                for half, out in ((0, lo), (seg // 2, hi)):
+                    for u in range(0, seg // 2, g):
+                        for src in (0, n):
+                            out += [src + first + half + u + k for k in range(g)]
+            masks = [ll.Constant(ll.VectorType(I32, n), m) for m in (lo, hi)]
+            nxt, nlab = list(vecs), list(labels)
+            for i in range(n):
+                if i & g:
+                    continue
+                both = labels[i] + labels[i + g]
+                for j, (m, idx) in enumerate(zip(masks, (lo, hi))):
+                    nxt[i + j * g] = b.shuffle_vector(vecs[i], vecs[i + g], m)
+                    nlab[i + j * g] = [both[x] for x in idx]
+            vecs, labels = nxt, nlab
+            g *= 2
+        cols = [None] * n
+        for v, lab in zip(vecs, labels):
+            c = lab[0][1]
+            if lab != [(r, c) for r in range(n)]:
+                raise AssertionError("transpose left a column out of order")
+            cols[c] = v
+        return cols
 
     def pointers(self, ptr, lanes):
         b = self.b

@@ -438,6 +438,64 @@ def transposable(ctx: Context, node, u: str | None, indices: set[str], factor: i
     return u is not None and factor % width == 0 and access_kind(ctx, node, indices, u)[0] == "contiguous"
 
 
+PACK_ITEMSIZES = (4, 8)  # element sizes codegen/vector.py ``pack`` transposes in registers
+PACK_STACK_BYTES = 32768  # a transposed copy up to this size lives on the stack, a larger one on the heap
+
+
+@dataclass(frozen=True)
+class TransposedBox:
+    """The block of a 2-d array a region reads as ``X[v + c1, u + c2]``: rows
+    ``v``'s range widened by c1 in ``lo1 .. hi1``, columns ``u``'s widened by c2 in
+    ``lo2 .. hi2``; both loops' bounds are fixed while the region runs."""
+
+    v: ir.For
+    lo1: int
+    hi1: int
+    u: ir.For
+    lo2: int
+    hi2: int
+
+
+def transposed_box(ctx: Context, root: ir.For, array: str, v: str) -> TransposedBox | None:
+    """Where every read of ``array`` in the region ``root`` is ``X[v + c1, u + c2]``
+    with one loop ``u`` of the region (not ``v``), both loops stepping up by a
+    constant and bounded by values the region does not change: the block those
+    reads can reach (the copy schedule.py's ``RegionPlan.packed`` makes of it).
+    None otherwise."""
+    loops = {s.index: s for s in ir.walk_stmts((root,)) if isinstance(s, ir.For)}
+    names = frozenset(loops)
+    if v not in loops:
+        return None
+    u = None
+    c1s, c2s = [], []
+    for n in loads_in((root,)):
+        if n.array != array:
+            continue
+        if len(n.indices) != 2:
+            return None
+        a1, a2 = (ctx.affine(i, names) for i in n.indices)
+        if a1 is None or a2 is None:
+            return None
+        t1 = {k: c for k, c in a1.items() if k and c}
+        t2 = {k: c for k, c in a2.items() if k and c}
+        if t1 != {v: 1} or len(t2) != 1 or set(t2.values()) != {1}:
+            return None
+        (w,) = t2
+        if w == v or w not in loops or (u is not None and w != u):
+            return None
+        u = w
+        c1s.append(a1.get("", 0))
+        c2s.append(a2.get("", 0))
+    if u is None:
+        return None
+    for x in (loops[v], loops[u]):
+        if not (isinstance(x.step, ir.Const) and x.step.value > 0):
+            return None
+        if (names_read(x.start) | names_read(x.stop)) & names:
+            return None
+    return TransposedBox(loops[v], min(c1s), max(c1s), loops[u], min(c2s), max(c2s))
+
+
 # ----------------------------------------------------------------------------- legality
 
 

@@ -88,6 +88,8 @@ COSTS: dict[str, OpCost] = {
     "scatter_lane": OpCost(2, 2.0, 2, unit="mem"),
     # control
     "branch": OpCost(1, 0.5, unit="int"),  # loop back-edge with its compare
+    # malloc and free of a buffer (a transposed copy too large for the stack)
+    "heap_alloc": OpCost(100, 100.0, 40, unit="int"),
     # math routines, per vector
     "exp": OpCost(20, 6.0, 14, regs=4),
     "log": OpCost(24, 8.0, 18, regs=5),

@@ -84,6 +84,10 @@ class RegionPlan:
     # (one masked vector) or "scalar" (one iteration at a time); the model
     # prices a scalar tail where a masked load would wait on a store (_Model.loop)
     tail: str = "masked"
+    # 2-d arrays the region reads through a copy transposed before it starts:
+    # accesses strided along the vector loop, moving along the first axis only
+    # (ABt's B[n, k] vectorized along n), are contiguous in the copy
+    packed: tuple[str, ...] = ()
 
     @property
     def instances(self) -> int:
@@ -101,6 +105,8 @@ class RegionPlan:
                              + f", {self.tail} tail")
             elif f > 1:
                 parts.append(f"unroll-and-jam {name} × {f}")
+        if self.packed:
+            parts.append("read " + ", ".join(self.packed) + " from a transposed copy")
         if self.unrolled:
             parts.append("unroll fully " + ", ".join(f"{name} × {trip}" for _, name, trip in self.unrolled))
         return "; ".join(parts) or "as written"
@@ -491,7 +497,8 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
     forced = (isinstance(options.vectorize, str) and options.vectorize in names_here) or any(
         n in names_here for n, _ in options.unroll)
     for site in sites_within(nest):
-        for plan in _candidates(ctx, site, target, options, unrollable, len(nest.outer)):
+        packs = _packable(ctx, site, variant)
+        for plan in _candidates(ctx, site, target, options, unrollable, len(nest.outer), packs):
             key = (plan.paths, plan.vector)
             if key not in legal_cache:
                 root_site = next(x for x in sites_within(nest) if x.path == plan.root)
@@ -623,7 +630,7 @@ class _Spills:
 
     @staticmethod
     def _key(plan: RegionPlan, factors: tuple[int, ...]) -> tuple:
-        return plan.paths, plan.vector, plan.tail, plan.unrolled, factors
+        return plan.paths, plan.vector, plan.tail, plan.unrolled, plan.packed, factors
 
     def beyond(self, plan: RegionPlan) -> bool:
         fs = plan.factors
@@ -666,7 +673,7 @@ def _diverse(options: list[Option], n: int) -> list[Option]:
     """The cheapest alternatives, at most one per (loops, vector) shape."""
     seen, out = set(), []
     for o in options:
-        key = None if o.plan is None else (o.plan.loops, o.plan.vector, o.plan.tail)
+        key = None if o.plan is None else (o.plan.loops, o.plan.vector, o.plan.tail, o.plan.packed)
         if key in seen:
             continue
         seen.add(key)
@@ -719,12 +726,15 @@ def _small_elements(kernel: ir.Kernel, loop: ir.For) -> bool:
     return any(kernel.param(a).dtype.bits < 32 for a in arrays)
 
 
-def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Options, unrollable=(), top: int = 0):
+def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Options, unrollable=(), top: int = 0,
+                packs: tuple[str, ...] = ()):
     """Plans vectorizing ``site.loop`` with up to two loops unrolled: the vector
     loop itself (several vectors) and/or enclosing loops of the nest (``top``: how
     many of ``site.outer`` are outside it). ``unrollable``: the nest's short
     literal loops, (path, index, trip); those inside a plan's region that it does
-    not transform (nor any loop inside them) it unrolls fully."""
+    not transform (nor any loop inside them) it unrolls fully. ``packs``: arrays
+    the plans read from a transposed copy, where their region can
+    (``_packable``, ``_reread``)."""
     v = site.loop
     lane = _lane_type(v)
     w = target.width(lane)
@@ -742,13 +752,64 @@ def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Optio
             names = tuple(ancestors[i].index for i in chosen) + (v.index,)
             paths = tuple(outer_paths[i] for i in chosen) + (site.path,)
             full = tuple(u for u in unrollable if _jammed_inside(u[0], paths))
+            chain = ancestors[chosen[0]:] if chosen else ()
+            here = _reread(ctx, chain[0] if chain else v, chain, v, packs) if packs else ()
             for factors in _factor_choices(len(chosen)):
                 if math.prod(factors) > MAX_INSTANCES:
                     continue
                 if any(trips[i] is not None and factors[k] > len(trips[i]) and ancestors[i].index not in forced
                        for k, i in enumerate(chosen)):
                     continue
-                yield RegionPlan(paths[0], names, paths, factors, v.index, w, lane, full)
+                # with arrays to copy, the plan reading them by gathers instead is
+                # not tried: per element it costs a gather lane (1.8 cycles) on
+                # every read where the copy costs about half a cycle once
+                yield RegionPlan(paths[0], names, paths, factors, v.index, w, lane, full, packed=here)
+
+
+
+
+def _packable(ctx: Context, site: LoopSite, variant) -> tuple[str, ...]:
+    """The 2-d arrays a region vectorizing ``site.loop`` may read from a copy
+    transposed before it starts (``RegionPlan.packed``): read inside the vector
+    loop moving along their first axis with coefficient 1 and not along the
+    second (ABt's ``B[n, k]`` vectorized along n: a gather per vector, contiguous
+    in the copy), never moving otherwise there, never written by the kernel, in a
+    variant whose arrays do not overlap. ``_candidates`` keeps those whose reads
+    a region reaches in one block (``analysis.transposed_box``) read again by
+    its other loops; the cost model prices the copy (``_Model.packing``) and
+    compares the plans with it to those vectorizing other loops."""
+    v = site.loop
+    if getattr(variant, "may_alias", False) or not (isinstance(v.step, ir.Const) and v.step.value == 1):
+        return ()
+    written = {x.array for x in ir.walk_stmts(ctx.kernel.body) if isinstance(x, ir.Store)}
+    indices = {o.index for o in site.outer} | {v.index} | analysis.loop_indices(v.body)
+    good, bad = set(), set()
+    for n in analysis.loads_in(v.body):
+        p = ctx.kernel.param(n.array)
+        if n.array in written or len(n.indices) != 2 or p.dtype.itemsize not in analysis.PACK_ITEMSIZES:
+            continue
+        kind, coefs = analysis.access_kind(ctx, n, indices, v.index)
+        if kind == "strided" and coefs == (1, 0):
+            good.add(n.array)
+        elif kind != "invariant":
+            bad.add(n.array)
+    return tuple(sorted(good - bad))
+
+
+def _reread(ctx: Context, root: ir.For, chain: tuple[ir.For, ...], v: ir.For, arrays: tuple[str, ...]):
+    """Of ``arrays`` (``_packable``), those a region rooted at ``root`` can copy:
+    its reads reach one block (``analysis.transposed_box``), and a loop of the
+    region around the vector loop ``v`` (``chain``: root .. v's parent) leaves
+    them out, so that the copy is read again on each of its passes (ABt's m: B
+    read M times). An array read once would be read and written once more to be
+    copied (a row-wise prefix sum across rows, its gathers contiguous in a copy
+    but its stores still scattered, ran 2.3x slower at n = 256)."""
+    out = []
+    for a in arrays:
+        box = analysis.transposed_box(ctx, root, a, v.index)
+        if box is not None and any(x.index not in (v.index, box.u.index) for x in chain):
+            out.append(a)
+    return tuple(out)
 
 
 def _jammed_inside(path: Path, paths: tuple[Path, ...]) -> bool:
@@ -1084,19 +1145,21 @@ class _Model:
         self.innermost = None  # (cycles per original iteration, registers, bound) of the deepest body
         self.depth = -1
         self.unrolled = frozenset(p for p, _, _ in plan.unrolled) if plan is not None else frozenset()
+        self.packed = frozenset(plan.packed) if plan is not None else frozenset()
         self.nest: ir.For | None = None  # the nest's root loop (estimate sets it)
         self.others: dict = {}  # root path -> plan of the regions of loops inside an untransformed nest
 
     def loop(self, s: ir.For, path: Path, env: _Env) -> float:
         if self.in_region or path not in self.others:
             return self._loop(s, path, env)
-        saved = self.plan, self.unrolled
+        saved = self.plan, self.unrolled, self.packed
         self.plan = self.others[path]
         self.unrolled = frozenset(p for p, _, _ in self.plan.unrolled)
+        self.packed = frozenset(self.plan.packed)
         try:
             return self._loop(s, path, env)
         finally:
-            self.plan, self.unrolled = saved
+            self.plan, self.unrolled, self.packed = saved
 
     def _loop(self, s: ir.For, path: Path, env: _Env) -> float:
         plan = self.plan
@@ -1149,7 +1212,21 @@ class _Model:
                 total += cost + steps * self.t.cost("fadd").latency
         if entering:
             self.in_region = False
+            total += sum(self.packing(s, a, env.loops) for a in plan.packed)
         return total
+
+    def packing(self, root: ir.For, array: str, outer: set[str]) -> float:
+        """Cycles to make the transposed copy of the block of ``array`` the region
+        at ``root`` reads (codegen/vector.py ``pack``): per W x W block, W loads,
+        W log2(W) shuffles and W stores; a heap allocation when it may not fit
+        the stack buffer."""
+        box = analysis.transposed_box(self.ctx, root, array, self.plan.vector)
+        rows, cols = self.facts.trip(box.v, outer), self.facts.trip(box.u, outer)
+        itemsize = self.ctx.kernel.param(array).dtype.itemsize
+        w = max(2, self.t.vector_bits // (8 * itemsize))
+        per_vector = max(self.t.cost("store").rthroughput, math.log2(w) * self.t.cost("shuffle").rthroughput)
+        heap = rows * cols * itemsize > analysis.PACK_STACK_BYTES
+        return rows * cols / w * per_vector + (self.t.cost("heap_alloc").rthroughput if heap else 0.0)
 
     def scalar_iteration(self, s: ir.For, path: Path, env: _Env) -> float:
         """Cycles of one iteration of the vector loop ``s`` run scalar (its tail),
@@ -1491,7 +1568,10 @@ class _Counter:
             return
         kind = self.m.facts.kind(node, env.loops, env.vname)
         vstep = env.vstep
-        every = self.m.facts.every(node, env.loops, env.vname, vstep) if kind != "invariant" else None
+        packed = node.array in self.m.packed and kind == "strided"
+        if packed:  # along the copy's rows (_packable)
+            kind = "contiguous"
+        every = self.m.facts.every(node, env.loops, env.vname, vstep) if kind != "invariant" and not packed else None
         if kind == "contiguous" and vstep != 1:
             kind = "strided"
         if kind == "invariant":
@@ -1510,7 +1590,7 @@ class _Counter:
                 self.add("shuffle", unique * 2)
             elif kind == "contiguous":
                 self.add("store" if store else "load", unique)
-                if not store:
+                if not store and not packed:
                     counts = self.offsets.setdefault((node.array, self.m.facts.itemsize(node.array)), {})
                     for k in fresh:
                         lane = self.m.facts.lanes[k] % env.width

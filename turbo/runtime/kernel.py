@@ -233,6 +233,9 @@ class Kernel:
             raise KernelRuntimeError(f"{where}: negative shift count", loc, "shift the other way")
         if code == abi.ERR_ZERO_STEP:
             raise KernelRuntimeError(f"{where}: loop step is zero", loc)
+        if code == abi.ERR_NO_MEMORY:
+            array = getattr(node, "array", "?")
+            raise MemoryError(f"{where}: could not allocate {size} bytes for a transposed copy of '{array}'")
         raise TurboError(f"{where}: kernel failed with unknown code {code}")
 
     # ------------------------------------------------------------------ compiling
