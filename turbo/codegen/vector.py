@@ -132,7 +132,7 @@ class RegionEmitter:
         ld is the block's rows rounded up to an odd number of 64-byte lines: each
         row of the copy starts a cache line, and a column walk touches every L1
         set, where rows 1 KB apart share a sixteenth of them (pdist at 256:
-        1.3x). Up to PACK_STACK_BYTES the buffer is on the stack, a larger one
+        1.05 ms -> 0.66 ms). Up to PACK_STACK_BYTES the buffer is on the stack, a larger one
         from aligned_alloc (malloc's 16-byte alignment split every other vector
         load of a 256 x 256 f32 copy across two lines: ABt 20% slower). Whole
         W x W blocks go through registers (W row loads, ``transpose``, W stores),
