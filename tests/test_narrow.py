@@ -156,6 +156,103 @@ def test_small_values_compute_in_a_narrower_type():
     assert "scalar tail" in text  # masked byte accesses would go element by element on AVX2
 
 
+LOCALS = """
+kernel box3(out: T[M, N], img: T[M, N]) {
+    for i in 1:M - 1, j in 1:N - 1 {
+        s = 0
+        for di in -1:2, dj in -1:2 { s += img[i + di, j + dj] }
+        out[i, j] = s // 9
+    }
+}
+kernel diff(out: i64[M, N], img: T[M, N]) {
+    for i in 0:M, j in 1:N {
+        d = img[i, j] * 2
+        for k in 0:3 { d -= img[i, j - 1] }
+        d += 7
+        out[i, j] = d
+    }
+}
+kernel rows(out: i64[M], img: T[M, N]) {
+    for i in 0:M {
+        s = 0
+        for j in 0:N { s += img[i, j] }
+        out[i] = s
+    }
+}
+kernel carried(out: i64[M], img: T[M, N]) {
+    s = 0
+    for i in 0:M {
+        for d in 0:2 { s += img[i, d] }
+        out[i] = s
+    }
+}
+kernel twice(out: i64[M], img: T[M, N]) {
+    for i in 0:M {
+        s = img[i, 0]
+        for d in 0:2 { s += img[i, d] }
+        s = 5
+        out[i] = s
+    }
+}
+kernel before(out: i64[M], img: T[M, N]) {
+    for i in 0:M {
+        s = 0
+        out[i] = s
+        s += img[i, 0]
+        out[i] += s
+    }
+}
+"""
+
+
+def _narrowed_locals(t):
+    from turbo.passes import narrow
+
+    mod = turbo.compile(LOCALS.replace("T[", f"{t}["), f"narrow_locals_{t}.loop")
+    return mod, {k.name: narrow._local_ranges(k) for k in mod.ir.kernels}
+
+
+def test_a_local_summing_few_small_values_is_held_narrow():
+    """s sums 9 u8 (0 .. 2295: i16), 9 u16 (0 .. 589815: i32); d is 2 x u8 less 3
+    of them, plus 7. A sum over a loop of unknown trip, one carried across the
+    rows and a local assigned twice are not bounded: they stay i64. One update
+    outside any loop counts once."""
+    _, r = _narrowed_locals("u8")
+    assert r["box3"] == {"s": (0, 9 * 255)}
+    assert r["diff"] == {"d": (-3 * 255, 2 * 255 + 7)}
+    assert r["before"] == {"s": (0, 255)}
+    assert r["rows"] == r["carried"] == r["twice"] == {}
+    _, r = _narrowed_locals("u16")
+    assert r["box3"] == {"s": (0, 9 * 65535)}
+    _, r = _narrowed_locals("i8")
+    assert r["box3"] == {"s": (-9 * 128, 9 * 127)}
+    mod, _ = _narrowed_locals("u8")
+    img = np.zeros((64, 64), np.uint8)
+    text = mod.box3.explain(np.zeros((64, 64), np.uint8), img)
+    assert "× 16 i16" in next(line for line in text.splitlines() if "chosen:" in line), text
+
+
+@pytest.mark.parametrize("t", NARROW)
+def test_narrow_locals_match_the_interpreter(t):
+    mod, _ = _narrowed_locals(t)
+    dt = np.dtype(NP[t])
+    rng = np.random.default_rng(3)
+    for m, n in ((0, 4), (3, 3), (5, 17), (17, 40), (9, 300)):
+        img = _values(rng, m * n, dt).reshape(m, n)
+        assert_same(mod.box3, np.zeros((m, n), dt), img)
+        assert_same(mod.diff, np.zeros((m, n), np.int64), img)
+        assert_same(mod.rows, np.zeros(m, np.int64), img)  # 300 x 65535 would wrap i16 and i32 lanes
+        if n >= 2:
+            assert_same(mod.carried, np.zeros(m, np.int64), img)
+            assert_same(mod.twice, np.zeros(m, np.int64), img)
+        if n >= 1:
+            assert_same(mod.before, np.zeros(m, np.int64), img)
+    big = np.full((300, 4), np.iinfo(dt).max, dt)  # the carried sum passes i16's and i32's range
+    out = np.zeros(300, np.int64)
+    mod.carried(out, big)
+    np.testing.assert_array_equal(out, np.cumsum(big[:, :2].astype(np.int64).sum(axis=1)))
+
+
 def test_printed_ir_parses_back_to_the_same_ir():
     for t in NARROW:
         for k in module(t).ir.kernels:
