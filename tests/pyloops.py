@@ -582,3 +582,16 @@ def make_scaler(c):
             y[i] = c * x[i]
 
     return scale
+
+
+def folded_constants(out, x):
+    # expressions of integer literals take Python's exact value: their parts need
+    # not fit in 64 bits (an FNV-1a hash's offset basis, i64's extremes)
+    for i in range(x.shape[0]):
+        h = 14695981039346656037 - 2**64
+        for j in range(x.shape[1]):
+            h = (h ^ x[i, j]) * 1099511628211
+        out[i, 0] = h
+        out[i, 1] = -9223372036854775808 + x[i, 0]
+        out[i, 2] = 2**63 - 1 - x[i, 0]
+        out[i, 3] = (2**63 * 2) // 4 + (-7) // 2 + (-7) % 3 + (~5 << 2) + (1 << 62 >> 60)

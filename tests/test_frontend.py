@@ -221,6 +221,23 @@ def test_float_literals_follow_the_arrays_precision():
     assert "(x: f32[n0], a: f32)" in sc.signatures
 
 
+def test_integer_literal_expressions_take_pythons_value():
+    f = compiled(P.folded_constants)
+    x = np.arange(12, dtype=np.int64).reshape(3, 4) * 1000003
+    got, want = np.zeros((3, 4), np.int64), np.zeros((3, 4), np.int64)
+    f(got, x)
+    with np.errstate(over="ignore"):  # the hash wraps, as int64 does
+        P.folded_constants(want, x)
+    np.testing.assert_array_equal(got, want)
+    text = f.inspect("loops", got, x)
+    assert "-3750763034362895579" in text and "4611686018427387904" not in text  # each expression one literal
+    # a literal that does not fit, alone, is still an error at its column
+    def too_big(out):
+        out[0] = 14695981039346656037
+    with pytest.raises(turbo.errors.DSLTypeError, match="does not fit in 64 bits"):
+        jit(too_big)(np.zeros(1, np.int64))
+
+
 def test_identical_functions_share_code_but_not_dispatch():
     """Two functions with the same source compile to kernels of the same symbol
     names (named by a hash of the code), so the second loads none of its own: each

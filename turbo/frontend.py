@@ -574,6 +574,12 @@ class Translator:
             return el.load(name, idx, loc, locs)
         if isinstance(node, ast.Attribute):
             return self.attribute(node)
+        if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+            folded = _folded_int(node)
+            if folded is not None and I64_MIN <= folded <= I64_MAX:
+                # Python's value of an expression of integer literals, as the function
+                # computes it (an FNV offset basis written 14695981039346656037 - 2**64)
+                return self.constant(folded, node)
         if isinstance(node, ast.BinOp):
             return el.binary(self.binop(node.op, node), self.expr(node.left), self.expr(node.right), loc)
         if isinstance(node, ast.UnaryOp):
@@ -936,6 +942,41 @@ def _hashable_or_missing(obj):
 
 def _is_turbo_function(obj) -> bool:
     return getattr(obj, "_is_turbo_function", False) is True
+
+
+I64_MIN, I64_MAX = -(1 << 63), (1 << 63) - 1
+_FOLD_BITS = 4096  # the largest integer folded, in bits: no 10**10**9 at compile time
+
+
+def _folded_int(node: ast.expr) -> int | None:
+    """The value Python gives an expression of integer literals and the operators
+    + - * // % ** << >> & | ^ ~, computed exactly; None for anything else, and
+    where Python would raise (division by zero, a negative shift or power) or the
+    value grows past _FOLD_BITS: those are left to the kernel's own checks."""
+    if isinstance(node, ast.Constant):
+        return node.value if type(node.value) is int else None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Invert)):
+        v = _folded_int(node.operand)
+        if v is None:
+            return None
+        return -v if isinstance(node.op, ast.USub) else v if isinstance(node.op, ast.UAdd) else ~v
+    if not isinstance(node, ast.BinOp):
+        return None
+    a, b = _folded_int(node.left), _folded_int(node.right)
+    if a is None or b is None:
+        return None
+    op = type(node.op)
+    if op in (ast.FloorDiv, ast.Mod) and b == 0:
+        return None
+    if op in (ast.LShift, ast.RShift, ast.Pow) and b < 0:
+        return None
+    if ((op is ast.Pow and a.bit_length() * b > _FOLD_BITS) or (op is ast.LShift and a.bit_length() + b > _FOLD_BITS)
+            or (op is ast.Mult and a.bit_length() + b.bit_length() > _FOLD_BITS)):
+        return None
+    value = {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b, ast.FloorDiv: lambda: a // b,
+             ast.Mod: lambda: a % b, ast.Pow: lambda: a ** b, ast.LShift: lambda: a << b, ast.RShift: lambda: a >> b,
+             ast.BitAnd: lambda: a & b, ast.BitOr: lambda: a | b, ast.BitXor: lambda: a ^ b}.get(op)
+    return value() if value is not None else None
 
 
 def _int_literal(node: ast.expr) -> int | None:
