@@ -21,11 +21,12 @@ kernel unary(Y: f64[N, 8], x: f64[N]) {
         Y[i, 7] = abs(x[i])
     }
 }
-kernel unary_more(Y: f64[N, 10], x: f64[N]) {
+kernel unary_more(Y: f64[N, 12], x: f64[N]) {
     for i in 0:N {
         Y[i, 0] = log2(x[i] * x[i] + 1.0); Y[i, 1] = log10(x[i] * x[i] + 2.0); Y[i, 2] = log1p(x[i] * x[i])
         Y[i, 3] = exp2(x[i]); Y[i, 4] = expm1(x[i]); Y[i, 5] = sinh(x[i]); Y[i, 6] = cosh(x[i])
         Y[i, 7] = tan(x[i]); Y[i, 8] = atan(x[i]); Y[i, 9] = erf(x[i])
+        Y[i, 10] = asin(0.5 * x[i]); Y[i, 11] = acos(0.5 * x[i])
     }
 }
 kernel binary_more(Y: f64[N, 3], x: f64[N], y: f64[N]) {
@@ -171,7 +172,7 @@ def _args(name, rng):
     table = {
         "arith": lambda: [np.zeros(N), r(N), pos(N)],
         "unary": lambda: [np.zeros((N, 8)), r(N) + 0.3],
-        "unary_more": lambda: [np.zeros((N, 10)), r(N) * 0.4 + 0.1],
+        "unary_more": lambda: [np.zeros((N, 12)), r(N) * 0.4 + 0.1],
         "binary_more": lambda: [np.zeros((N, 3)), np.array([1.0, -1.0, 2.0, 0.5, -0.7]), np.array([0.3, 1.0, -2.0, 0.6, -0.2])],
         "stored": lambda: [np.zeros(N) for _ in range(5)] + [r(N) + np.sign(r(N)) * 0.3],
         "powers": lambda: [np.zeros((N, 4)), pos(N), r(N)],

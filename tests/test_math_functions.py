@@ -1,5 +1,5 @@
 """The math functions beyond exp/log/sin/cos/tanh/pow (log2 log10 log1p exp2 expm1
-sinh cosh tan atan erf atan2 hypot copysign, rounding and sign) under @turbo and
+sinh cosh tan atan asin acos erf atan2 hypot copysign, rounding and sign) under @turbo and
 in the loop language: plain Python and NumPy are the oracles, on the scalar path
 (a few elements) and the vector one. Their accuracy in ulp is
 tests/test_simdmath.py's."""
@@ -31,6 +31,8 @@ def transcendental(out, x, y):
         out[i, 7] = math.atan2(a, b) + np.arctan2(b, a)
         out[i, 8] = np.hypot(a, b) + math.hypot(b, 3.0)
         out[i, 9] = math.copysign(a, b) + np.copysign(2.0, a)
+        out[i, 10] = math.asin(a / 3.0) + np.arcsin(b / 3.0)
+        out[i, 11] = math.acos(a / 3.0) + np.arccos(b / 3.0)
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
@@ -41,8 +43,8 @@ def test_functions_match_plain_python(dt, n):
     x = rng.uniform(-3, 3, n).astype(dt)
     y = rng.uniform(-3, 3, n).astype(dt)
     x[:3] = np.array([0.0, -0.0, 0.5], dtype=dt)
-    got = np.zeros((n, 10), dt)
-    want = np.zeros((n, 10), dt)
+    got = np.zeros((n, 12), dt)
+    want = np.zeros((n, 12), dt)
     f(got, x, y)
     transcendental(want, x, y)  # in double precision, rounded when stored
     rtol = 4e-7 if dt == np.float32 else 4e-15
@@ -101,12 +103,13 @@ def test_round_with_digits_is_refused_with_a_hint():
 
 
 DSL = """
-kernel k(Y: f64[N, 14], x: f64[N], y: f64[N]) {
+kernel k(Y: f64[N, 16], x: f64[N], y: f64[N]) {
     for i in 0:N {
         Y[i, 0] = log2(x[i] + 4.0); Y[i, 1] = log10(x[i] + 4.0); Y[i, 2] = log1p(x[i]); Y[i, 3] = exp2(x[i])
         Y[i, 4] = expm1(x[i]); Y[i, 5] = sinh(x[i]); Y[i, 6] = cosh(x[i]); Y[i, 7] = tan(x[i])
         Y[i, 8] = atan(x[i]); Y[i, 9] = erf(x[i]); Y[i, 10] = atan2(y[i], x[i]); Y[i, 11] = hypot(x[i], y[i])
         Y[i, 12] = copysign(x[i], y[i]); Y[i, 13] = rint(x[i] * 2.0)
+        Y[i, 14] = asin(y[i] / 3.0); Y[i, 15] = acos(x[i] / 3.0)
     }
 }
 """
@@ -118,7 +121,7 @@ def test_dsl_functions_match_the_interpreter(n):
     rng = np.random.default_rng(n)
     x = rng.uniform(-0.9, 3, n)
     y = rng.uniform(-3, 3, n)
-    got, want = run_both(kernel, np.zeros((n, 14)), x, y)
+    got, want = run_both(kernel, np.zeros((n, 16)), x, y)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-15, atol=1e-15)
 
 

@@ -31,6 +31,8 @@ BOUNDS = {  # (f32, f64) maximum ulp (the functions from log2 on run f32 on f64 
     "tan": (1.0, 2.0),
     "atan": (1.0, 1.0),
     "erf": (1.0, 1.5),
+    "asin": (1.0, 1.5),
+    "acos": (1.0, 1.5),
 }
 BOUNDS2 = {"atan2": (1.0, 1.0), "hypot": (1.0, 1.5)}  # two arguments
 FIRST = ("exp", "log", "tanh", "sigmoid", "sin", "cos")  # the functions turbo started with
@@ -64,6 +66,8 @@ REFERENCE = {  # on long doubles
     "tan": np.tan,
     "atan": np.arctan,
     "erf": erf_reference,
+    "asin": np.arcsin,
+    "acos": np.arccos,
     "atan2": np.arctan2,
     "hypot": np.hypot,
 }
@@ -128,6 +132,12 @@ def inputs(fn, dt, rng):
         body = [rng.uniform(-7, 7, 8000), rng.uniform(-1.2, 1.2, 4000), magnitudes()[:2000] * rng.choice([-1, 1], 2000)]
     elif fn == "atan":
         body = [magnitudes() * rng.choice([-1, 1], n), rng.uniform(-2, 2, n)]
+    elif fn in ("asin", "acos"):
+        # the whole domain, near its ends (where y = sqrt(1 - x²) is small) and
+        # near ±1/√2 (where the ratio is near 1), tiny values; beyond ±1: nan
+        ends = 1 - np.exp(rng.uniform(np.log(float(fi.eps)) - 1, 0, 10_000))
+        body = [rng.uniform(-1, 1, n), ends, -ends, rng.uniform(0.70, 0.72, 5000), -rng.uniform(0.70, 0.72, 5000),
+                magnitudes()[:5000] * rng.choice([-1, 1], 5000)]
     elif fn in ("sin", "cos"):
         # plain ranges, the whole range of the reduction, beyond it (the C library's
         # lanes, mixed in with the others) and the doubles nearest multiples of π/2

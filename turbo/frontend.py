@@ -197,6 +197,7 @@ _MATH_1 = {  # one-argument functions of the IR with Python's meaning
     np.log1p: "log1p", np.exp2: "exp2", math.expm1: "expm1", np.expm1: "expm1",
     math.sinh: "sinh", np.sinh: "sinh", math.cosh: "cosh", np.cosh: "cosh", math.tan: "tan", np.tan: "tan",
     math.atan: "atan", np.arctan: "atan", math.erf: "erf",
+    math.asin: "asin", np.arcsin: "asin", math.acos: "acos", np.arccos: "acos",
 }
 if hasattr(math, "exp2"):  # Python >= 3.11
     _MATH_1[math.exp2] = "exp2"
@@ -213,7 +214,8 @@ _DSL_NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 
 KNOWN_CALLABLES = (
     "range, len, abs, min, max, float, int, bool, pow, round; math/np: exp log sqrt sin cos tan tanh sinh cosh "
-    "log2 log10 log1p exp2 expm1 atan (np.arctan) atan2 (np.arctan2) hypot copysign fabs floor ceil trunc pow "
+    "log2 log10 log1p exp2 expm1 asin acos atan (np.arcsin np.arccos np.arctan) atan2 (np.arctan2) hypot copysign "
+    "fabs floor ceil trunc pow "
     "isnan isinf isfinite, math.erf; np: abs absolute sign rint round minimum maximum clip where square power; "
     "np.float32/float64/int8/uint8/int16/uint16/int32/uint32/int64/bool_; other @turbo functions"
 )

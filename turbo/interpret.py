@@ -139,8 +139,9 @@ def _math(fn: str, t: DType):
             return lambda a: a
         f = getattr(np, fn)
         return lambda a: T(f(a))
-    if fn == "atan":
-        return lambda a: T(np.arctan(a))
+    if fn in ("atan", "asin", "acos"):
+        f = getattr(np, "arc" + fn[1:])
+        return lambda a: T(f(a))
     if fn == "atan2":
         return lambda a, b: T(np.arctan2(a, b))
     if fn in ("hypot", "copysign"):

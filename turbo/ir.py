@@ -117,6 +117,8 @@ MATH_FUNCTIONS: dict[str, tuple[int, str]] = {
     "cosh": (1, "float"),
     "tan": (1, "float"),
     "atan": (1, "float"),
+    "asin": (1, "float"),
+    "acos": (1, "float"),
     "erf": (1, "float"),
     "atan2": (2, "float"),  # atan2(y, x)
     "hypot": (2, "float"),

@@ -852,7 +852,7 @@ class KernelCodegen:
 
 # math functions that LLVM has no intrinsic for: their C library names
 LIBM_ONLY = {"tanh": "tanh", "log1p": "log1p", "expm1": "expm1", "sinh": "sinh", "cosh": "cosh", "tan": "tan",
-             "atan": "atan", "atan2": "atan2", "hypot": "hypot", "erf": "erf"}
+             "atan": "atan", "atan2": "atan2", "hypot": "hypot", "erf": "erf", "asin": "asin", "acos": "acos"}
 
 
 def build_variant(kernel: ir.Kernel, variant: Variant, func_name: str, module: ll.Module,

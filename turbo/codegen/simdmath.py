@@ -1,5 +1,5 @@
 """SIMD math: exp, log, tanh, sigmoid, sin, cos, pow and the rest of the language's
-functions (log2 log10 log1p exp2 expm1 sinh cosh tan atan erf atan2 hypot) on whole
+functions (log2 log10 log1p exp2 expm1 sinh cosh tan atan asin acos erf atan2 hypot) on whole
 vectors, written by turbo.
 
 Each routine is emitted inline on LLVM vectors (any width, f32 or f64) from the
@@ -33,6 +33,8 @@ Maximum errors, measured against NumPy over wide ranges and the edge values by
     erf      f32 <= 1 ulp    f64 <= 1.5 ulp    (0.52, 1.36)
     atan2    f32 <= 1 ulp    f64 <= 1 ulp      (0.50, 0.98)
     hypot    f32 <= 1 ulp    f64 <= 1.5 ulp    (0.50, 1.18)
+    asin     f32 <= 1 ulp    f64 <= 1.5 ulp    (0.50, 1.00)
+    acos     f32 <= 1 ulp    f64 <= 1.5 ulp    (0.50, 0.96)
 
 Methods: exp reduces x = k·ln2 + r with ln2 split in two (Cody–Waite), evaluates
 the Taylor polynomial of e^r on |r| <= ln2/2 (degree 7 for f32, 13 for f64) and
@@ -65,7 +67,9 @@ E = expm1|x|, cosh (e + 1/e)/2, both e^|x|/2 = e^(|x| - ln2) above 22; tan is si
 of one reduction. atan reduces |x| > 1 by 1/x and then around 0, π/8 or π/4, carrying
 the division's remainder and the sum c + atan t in two doubles; atan2 takes atan of
 min/max of |x| and |y| (with the quotient's remainder) and places it in its octant,
-with C99's values at signed zeros and infinities. hypot is max·(1 + w),
+with C99's values at signed zeros and infinities; asin and acos are atan of
+a/y or y/a, y = sqrt((1 - a)(1 + a)), a = |x|, the same way (f64 results carry y's
+and the ratio's low parts; 1/a and 1/y come from one division). hypot is max·(1 + w),
 w = q²/(1 + sqrt(1 + q²)), q = min/max (f32: sqrt(x² + y²) on f64 lanes, exact
 there); erf is x·(2/√π)·P(x²) by its Taylor series below 1 and 1 - e^(-x²)·Q(x)
 above, Q = erfc·e^(x²) a polynomial on [1, 6] (from its Chebyshev series:
@@ -128,7 +132,8 @@ def call(cg, fn: str, t: DType, args):
 
 
 # routines written for f64 lanes, which f32 vectors run on widened lanes (and round once)
-WIDENED = ("log2", "log10", "log1p", "exp2", "expm1", "sinh", "cosh", "tan", "atan", "atan2", "hypot", "erf")
+WIDENED = ("log2", "log10", "log1p", "exp2", "expm1", "sinh", "cosh", "tan", "atan", "atan2", "hypot", "erf",
+           "asin", "acos")
 
 
 def beyond_reduction(cg, fn: str, t: DType, x, y):
@@ -806,11 +811,12 @@ class _Math:
         p = b.fmul(a, tc)
         den, den_lo = self.two_sum(self.c(1.0), p)
         den_lo = b.fadd(den_lo, self.fma_exact(a, tc, b.fneg(p)))  # 1 + a·tc = den + den_lo
-        t = b.fdiv(num, den)
+        inv = b.fdiv(self.c(1.0), den)  # one division: t within an ulp or two, t_lo its correction
+        t = b.fmul(num, inv)
         rem = b.fsub(self.fma_exact(b.fneg(t), den, num), b.fmul(t, den_lo))
         if a_lo is not None:
             rem = b.fadd(rem, a_lo)
-        t_lo = b.fdiv(rem, den)
+        t_lo = b.fmul(rem, inv)
         z = b.fmul(t, t)
         terms = 11 if self.wide else 6
         q = self.poly([(-1.0) ** k / (2 * k + 1) for k in range(1, terms)], z)
@@ -853,6 +859,74 @@ class _Math:
         r = b.select(neg_x, b.fadd(nhi, nlo), b.fadd(hi, lo))
         r = self.copysign(r, y)
         return b.select(b.fcmp_unordered("uno", x, y), self.c(float("nan")), r)
+
+    def asin_acos(self, x, acos: bool):
+        """asin x = atan(a / y) and acos x = atan(y / a) for a = |x|,
+        y = sqrt((1 - a)(1 + a)) (a² + y² = 1), the ratio taken the way it is at
+        most 1 (else π/2 - atan of its inverse), as atan2 does; y and the ratio
+        carry low parts (1 ∓ a by TwoSum, their product by an exact fma, the
+        square root's remainder), so that a ratio near 1 loses nothing to the
+        rounding of y. 1/a and 1/y both come from one division, 1/(a·y) (the
+        ratio's remainder corrects the rounding that adds). Then asin takes x's
+        sign, and acos of x < 0 is π - acos |x|; |x| below 2^-28 gives x and
+        π/2 - x, |x| = 1 ±π/2, 0 and π; nan outside [-1, 1]."""
+        b = self.b
+        fcmp = b.fcmp_ordered
+        one, zero = self.c(1.0), self.c(0.0)
+        a = self.abs(x)
+        tiny = fcmp("<", a, self.c(2.0 ** -28))
+        end = fcmp("==", a, one)
+        a_ = b.select(b.or_(tiny, end), self.c(0.5), a)  # a value whose reciprocals are finite
+        if not self.wide:  # an f32 result: f64 lanes carry 29 bits to spare, no low parts needed
+            y = b.call(self.cg.intrinsic("sqrt", self.lt), [b.fmul(b.fsub(one, a_), b.fadd(one, a_))])
+            num, den = (y, a_) if acos else (a_, y)
+            swap = fcmp(">", num, den)
+            hi, lo = self.atan_reduced(b.fdiv(b.select(swap, den, num), b.select(swap, num, den)))
+            r = b.select(swap, b.fsub(self.c(HALF_PI2[0]), b.fadd(hi, lo)), b.fadd(hi, lo))
+            if acos:
+                r = b.select(tiny, b.fsub(self.c(HALF_PI2[0]), a), b.select(end, zero, r))
+                r = b.select(fcmp("<", x, zero), b.fsub(self.c(PI2[0]), r), r)
+            else:
+                r = self.copysign(b.select(tiny, a, b.select(end, self.c(HALF_PI2[0]), r)), x)
+            return b.select(fcmp("<=", a, one), r, self.c(float("nan")))
+        s1, e1 = self.two_sum(one, b.fneg(a_))
+        s2, e2 = self.two_sum(one, a_)
+        d = b.fmul(s1, s2)
+        d_lo = b.fadd(self.fma_exact(s1, s2, b.fneg(d)), b.fadd(b.fmul(s1, e2), b.fmul(e1, s2)))
+        y = b.call(self.cg.intrinsic("sqrt", self.lt), [d])
+        inv = b.fdiv(one, b.fmul(a_, y))
+        inv_a, inv_y = b.fmul(y, inv), b.fmul(a_, inv)
+        y_lo = b.fmul(b.fadd(self.fma_exact(b.fneg(y), y, d), d_lo), b.fmul(self.c(0.5), inv_y))
+        if acos:
+            num, num_lo, den, den_lo, inv_den = y, y_lo, a_, zero, inv_a
+            swap = fcmp(">", y, a_)
+            alt = (a_, zero, y, y_lo, inv_y)
+        else:
+            num, num_lo, den, den_lo, inv_den = a_, zero, y, y_lo, inv_y
+            swap = fcmp(">", a_, y)
+            alt = (y, y_lo, a_, zero, inv_a)
+        num, num_lo, den, den_lo, inv_den = (b.select(swap, p, q) for p, q in zip(alt, (num, num_lo, den, den_lo, inv_den)))
+        q = b.fmul(num, inv_den)
+        q_lo = b.fmul(b.fsub(b.fadd(self.fma_exact(b.fneg(q), den, num), num_lo), b.fmul(q, den_lo)), inv_den)
+        hi, lo = self.atan_reduced(q, q_lo)
+        shi, slo = self.minus(HALF_PI2, hi, lo)
+        hi, lo = b.select(swap, shi, hi), b.select(swap, slo, lo)
+        if acos:
+            hi = b.select(tiny, self.c(HALF_PI2[0]), b.select(end, zero, hi))
+            lo = b.select(tiny, b.fsub(self.c(HALF_PI2[1]), a), b.select(end, zero, lo))
+            neg = fcmp("<", x, zero)
+            nhi, nlo = self.minus(PI2, hi, lo)
+            r = b.select(neg, b.fadd(nhi, nlo), b.fadd(hi, lo))
+        else:
+            r = b.select(end, self.c(HALF_PI2[0]), b.fadd(hi, lo))
+            r = self.copysign(b.select(tiny, a, r), x)
+        return b.select(fcmp("<=", a, one), r, self.c(float("nan")))  # nan beyond 1, and for nan
+
+    def asin(self, x):
+        return self.asin_acos(x, False)
+
+    def acos(self, x):
+        return self.asin_acos(x, True)
 
     def hypot(self, x, y):
         """max·sqrt(1 + (min/max)²) (f32 results: sqrt(x² + y²), exact on

@@ -814,6 +814,9 @@ class _Differentiator:
             d = add(one, mul(r, r))
         elif fn == "atan":
             return P(x, div(a, add(one, mul(x, x))))
+        elif fn in ("asin", "acos"):  # ±1 / sqrt(1 - x²): infinite at ±1, as the functions' slopes are
+            d = div(a, call("sqrt", sub(one, mul(x, x))))
+            return P(x, d if fn == "asin" else neg(d))
         elif fn == "erf":
             d = mul(const(2.0 / math.sqrt(math.pi), t), call("exp", neg(mul(x, x))))
         else:
