@@ -39,6 +39,18 @@ kernel rowsum(out: f64[M], A: f64[M, N], m: i64) {
 kernel indirect(out: f64[N], x: f64[M], idx: i64[N]) {
     for i in 0:N { out[i] = x[idx[i]] }
 }
+kernel lut(out: u8[M, N], img: u8[M, N], table: u8[T]) {
+    for i in 0:M, j in 0:N { out[i, j] = table[img[i, j]] }
+}
+kernel lut256(out: u8[M, N], img: u8[M, N], table: u8[256]) {
+    for i in 0:M, j in 0:N { out[i, j] = table[img[i, j]] }
+}
+kernel signed(out: f64[N], x: f64[M], idx: i8[N]) {
+    for i in 0:N { out[i] = x[idx[i] + 1] }
+}
+kernel histogram(h: i64[T], img: u8[M, N]) {
+    for i in 0:M, j in 0:N { h[img[i, j] // 2 + 1] += 1 }
+}
 """
 
 
@@ -65,6 +77,47 @@ def test_subscript_through_an_array_has_no_guard():
     x, idx = np.ones(5), np.array([0, 4, 2])
     text = _module().indirect.explain(np.zeros(3), x, idx)
     assert "versioned" not in text
+
+
+def test_a_subscript_read_from_a_narrow_array_has_the_range_of_its_type():
+    """table[img[i, j]] with img u8: 0 .. 255, inside an axis of literal 256 (no
+    check), or guarded by 256 <= T before the loops start; h[img // 2 + 1]: 1 ..
+    128; an i8 subscript may be negative: checked at each access."""
+    m = _module()
+    for name, texts in (("lut", ["256 <= T"]), ("histogram", ["129 <= T"]), ("lut256", []), ("signed", None)):
+        ir_ = m[name].ir
+        ctx = Context.of(ir_)
+        guards = access_guards(ir_, ctx.checks)
+        if texts is None:
+            assert None in guards.values()
+        else:
+            assert sorted(guard_text(g) for v in guards.values() if v for g in v) == texts
+    assert not any(f for flags in Context.of(m.lut256.ir).checks.values() for f in flags)
+
+
+@pytest.mark.parametrize("T", [0, 100, 255, 256, 300])
+def test_narrow_subscripts_match_the_interpreter_or_raise(T):
+    m = _module()
+    rng = np.random.default_rng(T)
+    img = rng.integers(0, 256, (9, 13)).astype(np.uint8)
+    img[0, 0] = 255
+    table = rng.integers(0, 256, T).astype(np.uint8)
+    hist_ok = T >= 129
+    if T >= 256:
+        assert_same(m.lut, np.zeros((9, 13), np.uint8), img, table)
+    else:
+        with pytest.raises(turbo.KernelIndexError, match=f"index 255 is out of bounds for axis 0 of 'table' with size {T}"):
+            m.lut(np.zeros((9, 13), np.uint8), img, table)
+    if hist_ok:
+        assert_same(m.histogram, np.zeros(T, np.int64), img)
+    else:
+        with pytest.raises(turbo.KernelIndexError, match="out of bounds for axis 0 of 'h'"):
+            m.histogram(np.zeros(T, np.int64), img)
+    assert_same(m.lut256, np.zeros((9, 13), np.uint8), img, rng.integers(0, 256, 256).astype(np.uint8))
+    idx = np.array([-1, 5, 126, 0], np.int8)
+    assert_same(m.signed, np.zeros(4), np.arange(128.0), idx)
+    with pytest.raises(turbo.KernelIndexError, match="index -127 is out of bounds"):
+        m.signed(np.zeros(1), np.arange(128.0), np.array([-128], np.int8))
 
 
 @pytest.mark.parametrize("N", [0, 1, 7, 8, 9, 17, 64, 65])

@@ -325,6 +325,21 @@ def index_in_bounds(index: Affine | None, size: int | str, ranges: list[LoopRang
     return all(_provably_nonneg(c, dims, facts) for c in conds)
 
 
+def _value_bounds(index: ir.Expr) -> tuple[int, int] | None:
+    """The range of a subscript that is not affine but reads only narrow array
+    elements and literals (``lut[img[i, j]]``: 0 .. 255; passes/narrow.py)."""
+    from .narrow import value_range
+
+    return value_range(index.operand if isinstance(index, ir.Cast) and index.operand.type.is_int else index)
+
+
+def range_in_bounds(index: ir.Expr, size: int | str) -> bool:
+    """Whether a subscript of known value range (``_value_bounds``) is inside an
+    axis of literal ``size``."""
+    r = _value_bounds(index)
+    return r is not None and r[0] >= 0 and isinstance(size, int) and r[1] < size
+
+
 def symbols_of(kernel: ir.Kernel) -> tuple[frozenset[str], frozenset[str], dict[str, Affine]]:
     """What affine forms of ``kernel`` are made of: (dims, integer scalar
     parameters, locals fixed for the call)."""
@@ -372,7 +387,8 @@ def access_checks(kernel: ir.Kernel, symbols=None) -> dict[int, tuple[bool, ...]
     def visit_access(array: str, node, indices, ranges) -> None:
         known = frozenset(r.index for r in ranges)
         flags = tuple(
-            not index_in_bounds(to_affine(i, dims, int_scalars, known, defs, True), size, ranges, dims)
+            not (index_in_bounds(to_affine(i, dims, int_scalars, known, defs, True), size, ranges, dims)
+                 or range_in_bounds(i, size))
             for i, size in zip(indices, shapes[array])
         )
         prev = out.get(id(node))
@@ -439,8 +455,12 @@ def access_guards(kernel: ir.Kernel, checks: dict[int, tuple[bool, ...]],
             if not flag:
                 continue
             assumed: set[str] = set()
-            both = _conditions(to_affine(i, dims, int_scalars, known, defs, True), size, ranges, dims, assumed)
+            affine = to_affine(i, dims, int_scalars, known, defs, True)
+            both = _conditions(affine, size, ranges, dims, assumed)
             both = both and both + tuple({name: 1, "": 0} for name in sorted(assumed))
+            r = _value_bounds(i) if affine is None else None
+            if r is not None and r[0] >= 0 and not isinstance(size, int):
+                both = ({size: 1, "": -1 - r[1]},)  # size - 1 - the largest value >= 0
             decided = [None] if not both else [condition(c, facts) for c in both]
             if None in decided:
                 out[id(node)] = None
