@@ -107,6 +107,7 @@ class RegionEmitter:
         self.phases: dict[int, int] = {}  # the statement's "every" loads read with shared loads: id -> phase
         self._groups: dict[int, dict] = {}
         self.transposed_rows: dict[tuple, list] = {}  # transpose_load's blocks, per instance group
+        self.arg_ifs: dict[int, analysis.ArgReduction] = {}  # the vector loop's argmax/argmin ifs, by id
 
     # ------------------------------------------------------------------ driver
 
@@ -311,23 +312,35 @@ class RegionEmitter:
         is_vec = path == self.vpath
         start, step, trip = self.bounds(s, parents[0])
         assigned = list(analysis.assigned_in(s.body))
-        reductions = {n: analysis.reduction_op(n, s.body) for n in assigned if analysis.exposed(n, s.body)}
+        groups = analysis.arg_reductions(s.body) if is_vec else ()  # argmax / argmin ifs
+        args = {n for g in groups for n in g.names}
+        reductions = {n: analysis.reduction_op(n, s.body) for n in assigned
+                      if n not in args and analysis.exposed(n, s.body)}
         vec_slots = is_vec or parents[0].vec
         # a vector reduction into scalar parents starts its first vector from the
         # parent's value in lane 0 (a reassociation, as the lanes' are): the value
         # is then the lanes' total, with no scalar combine per parent after the
         # horizontal reduction (ABt's 4 x 2 dot products: 8 adds per block)
         seeded = is_vec and not parents[0].vec
+        # argmax / argmin: every lane starts from the parent's values and keeps its
+        # own, with the index it reached them at (``pos``, -1: not yet)
+        self.arg_ifs.update((id(g.node), g) for g in groups)
         kids: list[list[Instance]] = []
         for p in parents:
             row = []
             for c in range(f):
                 slots = dict(p.slots)
+                for g in groups:
+                    pos = slots[_pos_key(g)] = self.cg.entry_alloca(self.vtype(DType.I64), f"{g.best}_pos{c}")
+                    b.store(self.splat(ll.Constant(I64, -1)), pos)
                 for name in assigned:
                     t = self.local_types[name]
                     lt = self.vtype(t) if vec_slots else REG_TYPES[t]
                     slots[name] = self.cg.entry_alloca(lt, f"{name}_{s.index}{c}")
-                    if name in reductions:
+                    if name in args:
+                        parent = p.slots.get(name) or self.shared[name]
+                        b.store(self.splat(b.load(parent, typ=parent.allocated_type)), slots[name])
+                    elif name in reductions:
                         start_value = const_like(lt, identity(reductions[name], t))
                         if seeded and c == 0:
                             parent = p.slots.get(name) or self.shared[name]
@@ -416,6 +429,9 @@ class RegionEmitter:
             self.counted(ll.Constant(I64, 0), main, f, s.index, unrolled)
             if f > 1:
                 self.counted(main, trip, 1, f"{s.index}_rest", leftover)
+        for g in groups:
+            for row, p in zip(kids, parents):
+                self.combine_arg(g, row, p)
         # combine partial results into each parent's value: the instances of a
         # parent first, then the lanes, of all parents' vectors together
         totals = {}
@@ -449,8 +465,38 @@ class RegionEmitter:
                 else:
                     merged = self.combine(op, t, old, total)
                 b.store(merged, target)
-        if scalar_tail is not None:
-            self.scalar_tail(s, path, parents, assigned, reductions, *scalar_tail)
+        if scalar_tail is not None:  # the argmax locals go on from the parent's values too
+            self.scalar_tail(s, path, parents, assigned, {**reductions, **dict.fromkeys(args, "arg")}, *scalar_tail)
+
+    def combine_arg(self, g: analysis.ArgReduction, row: list, parent: Instance) -> None:
+        """The lanes of the instances ``row`` of one parent, folded into the
+        parent's locals of the argmax/argmin ``g``: a lane wins with a better
+        ``best``, or an equal one reached earlier (``g.strict``) or later, by its
+        ``pos``; a lane that never updated (pos -1) holds the parent's values, and
+        nan compares false, so the first lane stands then."""
+        b = self.b
+        t = self.local_types[g.best]
+        names = (g.best, _pos_key(g)) + g.companions
+        lanes = []
+        for inst in row:
+            vecs = [b.load(inst.slots[n], typ=inst.slots[n].allocated_type) for n in names]
+            lanes += [[b.extract_element(v, ll.Constant(I32, k)) for v in vecs] for k in range(self.W)]
+        acc = lanes[0]
+        gt = ">" if g.op == "max" else "<"
+        for lane in lanes[1:]:
+            if t.is_float:
+                better = b.fcmp_ordered(gt, lane[0], acc[0])
+                same = b.fcmp_ordered("==", lane[0], acc[0])
+            else:
+                better = b.icmp_signed(gt, lane[0], acc[0])
+                same = b.icmp_signed("==", lane[0], acc[0])
+            sooner = b.icmp_signed("<" if g.strict else ">", lane[1], acc[1])
+            take = b.or_(better, b.and_(same, sooner))
+            acc = [b.select(take, x, y) for x, y in zip(lane, acc)]
+        for n, v in zip(names, acc):
+            if n == _pos_key(g):
+                continue
+            b.store(v, parent.slots.get(n) or self.shared[n])
 
     def scalar_tail(self, s: ir.For, path, parents, assigned, reductions, start, lo, trip) -> None:
         """Iterations lo .. trip - 1 of the vector loop ``s``, one at a time, for every
@@ -567,6 +613,12 @@ class RegionEmitter:
             then_insts.append(inst.with_mask(m_then))
             else_insts.append(inst.with_mask(m_else))
         self.block(s.then, path + (0,), then_insts)
+        g = self.arg_ifs.get(id(s))
+        for inst in then_insts if g is not None else ():
+            pos = inst.slots.get(_pos_key(g))
+            if pos is not None:  # where the lane took the new extreme: this iteration
+                here = self.vector(self.value(ir.Var(self.vname, DType.I64), inst))
+                b.store(b.select(inst.mask, here, b.load(pos, typ=pos.allocated_type)), pos)
         if s.orelse:
             self.block(s.orelse, path + (1,), else_insts)
 
@@ -993,6 +1045,12 @@ class RegionEmitter:
         if t is DType.BOOL:
             return self.b.zext(v, ll.VectorType(I8, self.W))
         return v
+
+
+def _pos_key(g: analysis.ArgReduction) -> str:
+    """The slot of the index at which a lane reached its ``best`` (not a name a
+    program can write)."""
+    return f"{g.best}#pos"
 
 
 def _mem_suffix(t: DType) -> str:

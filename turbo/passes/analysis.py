@@ -310,6 +310,73 @@ def reduction_op(name: str, body) -> str | None:
     return ops.pop() if len(ops) == 1 else None
 
 
+@dataclass(frozen=True)
+class ArgReduction:
+    """``if e > best { best = e; k = ... }`` in a loop's body: the extreme of the
+    values ``e`` takes and what ``companions`` hold where it was reached (argmax,
+    argmin). Split across lanes, each lane keeps its own, and the lanes combine
+    by ``best``, ties going to the iteration first reached (``strict``: ``>`` or
+    ``<``) or last (``>=``, ``<=``), as the loop run in order gives."""
+
+    best: str
+    op: str  # "max" or "min"
+    strict: bool
+    companions: tuple[str, ...]
+    node: ir.If
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.best,) + self.companions
+
+
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _arg_if(s) -> ArgReduction | None:
+    """``s`` as an ``ArgReduction`` when it has that form, else None."""
+    if not isinstance(s, ir.If) or s.orelse or not isinstance(s.cond, ir.Binary) or s.cond.op not in _FLIP:
+        return None
+    c = s.cond
+    if isinstance(c.right, ir.Var) and c.right.name not in names_read(c.left):
+        best, e, op = c.right.name, c.left, c.op  # e > best
+    elif isinstance(c.left, ir.Var) and c.left.name not in names_read(c.right):
+        best, e, op = c.left.name, c.right, _FLIP[c.op]  # best < e, read as e > best
+    else:
+        return None
+    if e.type is ir.DType.BOOL or not s.then or not all(isinstance(x, ir.Assign) and x.op is None for x in s.then):
+        return None
+    names = [x.name for x in s.then]
+    if len(set(names)) != len(names) or best not in names:
+        return None
+    for x in s.then:
+        if x.name == best and (expr_text(x.value) != expr_text(e) or x.value.type is not e.type):
+            return None
+        if names_read(x.value) & set(names):
+            return None
+    return ArgReduction(best, "max" if op[0] == ">" else "min", len(op) == 1,
+                        tuple(n for n in names if n != best), s)
+
+
+def arg_reductions(body) -> tuple[ArgReduction, ...]:
+    """The ``ArgReduction`` ifs among the statements of ``body`` (a loop's body, its
+    top level) whose locals no other statement of the body assigns or reads."""
+    out = []
+    for s in body:
+        g = _arg_if(s)
+        if g is None:
+            continue
+        mine = {id(s)} | {id(x) for x in s.then}
+        names = set(g.names)
+        for x in ir.walk_stmts(body):
+            if id(x) in mine:
+                continue
+            if (isinstance(x, ir.Assign) and x.name in names) or any(names_read(e) & names for e in ir.stmt_exprs(x)):
+                break
+        else:
+            out.append(g)
+    return tuple(out)
+
+
 # ----------------------------------------------------------------------------- accesses
 
 
@@ -600,7 +667,11 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
 
     # scalar locals: reductions or private
     for t in chain:
+        # argmax / argmin ifs, across the lanes of the vector loop (codegen/vector.py)
+        args = {n for g in arg_reductions(t.body) for n in g.names} if t is vector else set()
         for name in assigned_in(t.body):
+            if name in args:
+                continue
             ex = exposed(name, t.body)
             if ex:
                 op = reduction_op(name, t.body)
