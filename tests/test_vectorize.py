@@ -255,6 +255,40 @@ def plans(name, target, dt="f32", src=SOURCE):
     return S.schedule(kernel.ir, variant, target).regions
 
 
+STENCIL = """
+kernel jacobi(out: T[N, N], u: T[N, N]) {
+    for i in 1:N - 1, j in 1:N - 1 {
+        out[i, j] = 0.25 * (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1])
+    }
+}
+"""
+
+
+def test_a_tile_walking_more_rows_than_two_l1_sets_hold_gives_way_to_a_near_one():
+    """Jammed 8 rows x 4 vectors the stencil walks 18 rows (10 of u, 8 of out),
+    predicted a few % cheaper than a tile of 16 rows or fewer, but 1.4x slower than
+    3 rows at 256 x 256 f64, where rows 2 KB apart share two L1 sets of 8 ways."""
+    (p,) = plans("jacobi", AVX2, "f64", STENCIL)
+    assert p.vector == "j" and 1 < p.factor("i") <= 6  # i + 2 rows of u, i of out
+    kernel = module(STENCIL, "f64").jacobi
+    text = kernel.explain(np.zeros((64, 64)), np.zeros((64, 64)))
+    assert "few rows: chosen over unroll-and-jam i × 8" in text and "walks 18 array rows" in text
+    x = np.random.default_rng(1).standard_normal((37, 37))
+    assert_same(kernel, np.zeros((37, 37)), x)
+
+
+def test_few_rows_keeps_a_tile_that_fits_or_has_no_near_rival():
+    est = lambda cycles, rows: S.Estimate(cycles, 1.0, 8, "fp", rows)  # noqa: E731
+    plan = next(iter(plans("gemm", AVX2)))
+    wide = S.Option(plan, est(100.0, 20))
+    near = S.Option(plan, est(110.0, 10))
+    far = S.Option(plan, est(130.0, 10))
+    assert S._few_rows([wide, near, far], wide, AVX2) is near
+    assert S._few_rows([wide, far], wide, AVX2) is wide
+    fits = S.Option(plan, est(100.0, 16))
+    assert S._few_rows([fits, near], fits, AVX2) is fits
+
+
 def test_gemm_register_tile_decisions():
     (p,) = plans("gemm", AVX2)
     assert (p.loops, p.vector, p.width, p.factors) == (("m", "n"), "n", 8, (6, 2))  # 12 accumulators of 16 registers

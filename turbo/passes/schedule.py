@@ -66,6 +66,20 @@ MEMORY_TIE = 0.25
 # next pass the other half
 ORDER_GAIN = 0.95
 LOCALITY_GAIN = 0.85
+# plans predicted within this fraction of the cheapest that walk at most
+# 2 x L1's ways of array rows in their innermost loop are preferred to it, when it
+# walks more (_few_rows). Rows a power of two apart share L1 sets (4 KB rows: one
+# set, 2 KB rows: two), and a loop cycling through more rows than the sets they
+# share have ways misses on every access: a 2-d stencil jammed 8 rows x 4 vectors
+# (18 rows) ran 1.4x slower than 3 rows at 256 x 256 f64 (2 KB rows) and 3.3x at
+# 512 x 512. Rows 4 KB apart would need 8: a row-broadcast add jammed 8 rows (16)
+# ran 3.2x slower than 3 rows at 1024 x 1024 f32; but 8 would give up short rows'
+# tiles (a 4-d relu jamming 8 rows of 8 lanes: 1.7x faster than the 8-row plan at
+# 16), and rows that long are rarer than 256 and 512. At the assumed sizes (rows of
+# 128) no set fills, so the model's cycles do not show it; the tie trades up to
+# this much of them for the worst case
+ROWS_TIE = 0.15
+ROW_SETS = 2
 
 
 @dataclass(frozen=True)
@@ -118,6 +132,7 @@ class Estimate:
     inner_cycles: float  # predicted cycles per original iteration of the innermost loop
     registers: int  # vector registers live in the innermost loop
     bound: str  # what limits the innermost loop: "fp", "load", "store", "latency", ...
+    rows: int = 0  # array rows the innermost loop walks at once (_Counter.address_rows)
 
 
 @dataclass(frozen=True)
@@ -548,10 +563,18 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
             or streaming and o.plan is not None and o.plan.vector and o.estimate.cycles <= best * (1 + MEMORY_TIE)]
     chosen = min(near, key=lambda o: (_near_tie_key(ctx, o.plan), o.estimate.cycles,
                                       o.plan.instances if o.plan else 0))
+    over = chosen
+    chosen = _few_rows(pool, chosen, target) if not forced else chosen
     rest = [o for o in pool if o is not chosen]
     alternatives = _diverse(rest, 4) + illegal[:4]
     said = [notes.get(chosen.plan.vector) if chosen.plan is not None else None]
-    if chosen is not pool[0]:
+    if chosen is not over:
+        said.append(f"few rows: chosen over {over.plan.describe()} (predicted "
+                    f"{1 - over.estimate.cycles / chosen.estimate.cycles:.2%} cheaper), whose innermost loop walks "
+                    f"{over.estimate.rows} array rows at once, more than {ROW_SETS} sets of L1's {target.l1_ways} "
+                    f"ways hold: rows 2 KB apart would evict each other's lines (this one walks "
+                    f"{chosen.estimate.rows})")
+    elif chosen is not pool[0]:
         why = ("its unrolled loop streams a block of an array through the cache fewer times"
                if _near_tie_key(ctx, chosen.plan)[0] < _near_tie_key(ctx, pool[0].plan)[0]
                else "it unrolls loops nearer the innermost one, their rows nearer in memory")
@@ -564,6 +587,18 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
     if not forced and options.vectorize is not False:
         decision = _split(ctx, nest, variant, target, options, facts, decision)
     return decision
+
+
+def _few_rows(pool: list[Option], chosen: Option, target: TargetDesc) -> Option:
+    """``chosen``, or where its innermost loop walks more array rows than
+    ROW_SETS sets of L1 hold, the cheapest plan within ROWS_TIE of it that walks
+    no more than that."""
+    limit = ROW_SETS * target.l1_ways
+    if chosen.estimate.rows <= limit:
+        return chosen
+    fits = [o for o in pool if o.plan is not None and o.estimate.rows <= limit
+            and o.estimate.cycles <= chosen.estimate.cycles * (1 + ROWS_TIE)]
+    return min(fits, key=lambda o: o.estimate.cycles) if fits else chosen
 
 
 def _streaming(ctx: Context, nest: LoopSite, facts: _Facts, target: TargetDesc, cycles: float) -> bool:
@@ -1130,8 +1165,8 @@ def estimate(ctx: Context, nest: LoopSite, plan: RegionPlan | None, target: Targ
     model.nest = nest.loop
     env = _Env(1, False, 1, None, {o.index for o in nest.outer})
     cycles = model.loop(nest.loop, nest.path, env)
-    inner = model.innermost or (cycles, 0, "fp")
-    return Estimate(cycles, inner[0], inner[1], inner[2])
+    inner = model.innermost or (cycles, 0, "fp", 0)
+    return Estimate(cycles, inner[0], inner[1], inner[2], inner[3])
 
 
 class _Model:
@@ -1273,7 +1308,8 @@ class _Model:
         # rows walked at run-time strides beyond the general registers: their addresses
         # are reloaded from the stack each iteration (a 3-d a + b jammed over 8 x 4 rows
         # of its two outer axes walked 96 rows: 3x slower than the model thought)
-        counter.add("load", max(0, counter.address_rows() - self.t.address_registers))
+        rows = counter.address_rows()
+        counter.add("load", max(0, rows - self.t.address_registers))
         own = counter.throughput()
         chain, inner = counter.chain_latency(straight)
         # a chain inside one iteration overlaps with the next iterations' work, as
@@ -1286,7 +1322,7 @@ class _Model:
             if depth >= self.depth:
                 self.depth = depth
                 per = own_cycles / max(1, env.instances * env.width)
-                self.innermost = (per, regs, "latency" if chain >= own else counter.busiest())
+                self.innermost = (per, regs, "latency" if chain >= own else counter.busiest(), rows)
         return cycles + own_cycles
 
 
@@ -1370,10 +1406,10 @@ class _Counter:
     def address_rows(self) -> int:
         """How many array rows the loop's accesses walk at once (``_Facts.rows``),
         counted exactly only when the accesses' instances could exceed the
-        address registers."""
+        address registers or L1's ways."""
         facts, env = self.m.facts, self.env
         bound = sum(facts.row_bound(n, env.offsets, env.loops) for n in self.walked)
-        if bound <= self.t.address_registers:
+        if bound <= min(self.t.address_registers, self.t.l1_ways):
             return bound
         rows = set()
         for n in self.walked:

@@ -34,6 +34,10 @@ class TargetDesc:
     # general registers a loop can keep array row addresses in: x86-64's 16 less the
     # stack pointer, the loop's counter and bound, and a spare (schedule._Counter.rows)
     address_registers: int = 12
+    # ways of the L1 data cache: rows of arrays 4 KB apart (a power of two) share one
+    # set, so a loop walking more rows than this evicts its own lines (Zen 4, Golden Cove
+    # and later: 8 or 12; 8 is assumed)
+    l1_ways: int = 8
     # data beyond this streams from L3 or memory (Zen 4's L2 per core) ...
     cache_bytes: int = 1 << 20
     # ... at about this many bytes a cycle: a 3-d outer product writing 4 MB ran
