@@ -51,6 +51,15 @@ kernel signed(out: f64[N], x: f64[M], idx: i8[N]) {
 kernel histogram(h: i64[T], img: u8[M, N]) {
     for i in 0:M, j in 0:N { h[img[i, j] // 2 + 1] += 1 }
 }
+kernel upsample(out: f64[P, Q], x: f64[M, N]) {
+    for i in 0:P, j in 0:Q { out[i, j] = x[i // 2, (j + 1) // 3] }
+}
+kernel halves(out: f64[10], x: f64[5]) {
+    for i in 0:10 { out[i] = x[i // 2] }
+}
+kernel below(out: f64[N], x: f64[M]) {
+    for i in 0:N { out[i] = x[(i - 1) // 2] }
+}
 """
 
 
@@ -118,6 +127,27 @@ def test_narrow_subscripts_match_the_interpreter_or_raise(T):
     assert_same(m.signed, np.zeros(4), np.arange(128.0), idx)
     with pytest.raises(turbo.KernelIndexError, match="index -127 is out of bounds"):
         m.signed(np.zeros(1), np.arange(128.0), np.array([-128], np.int8))
+
+
+def test_a_floor_of_an_affine_subscript_is_bounded_by_its_numerator():
+    """x[i // 2] is in [0, M) exactly when i's range is in [0, 2M - 1]: the guard
+    P <= 2*M (i < P); (j + 1) // 3 needs Q + 1 <= 3*N (j + 1 <= Q <= 3N - 1); in
+    x: f64[5], i // 2 for i < 10 is proven; (i - 1) // 2 is -1 at i = 0: never
+    unchecked, and the error names it."""
+    m = _module()
+    ir_ = m.upsample.ir
+    ctx = Context.of(ir_)
+    texts = sorted(guard_text(g) for v in access_guards(ir_, ctx.checks).values() if v for g in v)
+    assert texts == ["-2*M + P <= 0", "-3*N + Q + 1 <= 0"], texts
+    assert not any(f for flags in Context.of(m.halves.ir).checks.values() for f in flags)
+    rng = np.random.default_rng(7)
+    for (P, Q, M, N) in ((0, 0, 0, 0), (4, 5, 2, 2), (5, 7, 3, 3), (8, 8, 4, 3), (17, 29, 9, 10)):
+        assert_same(m.upsample, np.zeros((P, Q)), rng.standard_normal((M, N)))
+    with pytest.raises(turbo.KernelIndexError, match="index 3 is out of bounds for axis 1 of 'x' with size 3"):
+        m.upsample(np.zeros((4, 9)), np.zeros((2, 3)))  # (8 + 1) // 3 = 3
+    assert_same(m.halves, np.zeros(10), rng.standard_normal(5))
+    with pytest.raises(turbo.KernelIndexError, match="index -1 is out of bounds"):
+        m.below(np.zeros(4), np.zeros(4))
 
 
 @pytest.mark.parametrize("N", [0, 1, 7, 8, 9, 17, 64, 65])

@@ -314,8 +314,33 @@ def _conditions(index: Affine | None, size: int | str, ranges: list[LoopRange], 
     return lo, add_forms(add_forms(size_aff, {"": -1}), scale_form(hi, -1))
 
 
-def index_in_bounds(index: Affine | None, size: int | str, ranges: list[LoopRange], dims: frozenset[str]) -> bool:
-    conds = _conditions(index, size, ranges, dims)
+def floor_parts(e: ir.Expr, dims, int_scalars, indices, defs) -> tuple[Affine, int] | None:
+    """(a, c) when the subscript ``e`` is ``a // c``, a affine and c a literal > 0
+    (``x[i // 2]``), else None. With a >= 0, ``a // c`` lies in [0, size) exactly
+    when a <= c·size - 1: conditions as affine as a's (``floor_conditions``)."""
+    if not (isinstance(e, ir.Binary) and e.op == "//" and isinstance(e.right, ir.Const) and e.type.is_int):
+        return None
+    c = int(e.right.value)
+    a = to_affine(e.left, dims, int_scalars, indices, defs, True)
+    return (a, c) if a is not None and c > 0 else None
+
+
+def floor_conditions(parts: tuple[Affine, int], size: int | str, ranges: list[LoopRange], dims: frozenset[str],
+                     assume: set[str] | None = None) -> tuple[Affine, Affine] | None:
+    """``_conditions`` for a subscript ``a // c`` (``floor_parts``): a's smallest
+    value >= 0 and c·size - 1 - a's largest >= 0."""
+    a, c = parts
+    lo = extreme(a, ranges, False, dims, assume)
+    hi = extreme(a, ranges, True, dims, assume)
+    if lo is None or hi is None:
+        return None
+    size_aff = {"": c * size} if isinstance(size, int) else {size: c, "": 0}
+    return lo, add_forms(add_forms(size_aff, {"": -1}), scale_form(hi, -1))
+
+
+def index_in_bounds(index: Affine | None, size: int | str, ranges: list[LoopRange], dims: frozenset[str],
+                    floor: tuple[Affine, int] | None = None) -> bool:
+    conds = _conditions(index, size, ranges, dims) if floor is None else floor_conditions(floor, size, ranges, dims)
     if conds is None:
         return False
     loops = {r.index for r in ranges}
@@ -387,7 +412,8 @@ def access_checks(kernel: ir.Kernel, symbols=None) -> dict[int, tuple[bool, ...]
     def visit_access(array: str, node, indices, ranges) -> None:
         known = frozenset(r.index for r in ranges)
         flags = tuple(
-            not (index_in_bounds(to_affine(i, dims, int_scalars, known, defs, True), size, ranges, dims)
+            not (index_in_bounds(to_affine(i, dims, int_scalars, known, defs, True), size, ranges, dims,
+                                 floor_parts(i, dims, int_scalars, known, defs))
                  or range_in_bounds(i, size))
             for i, size in zip(indices, shapes[array])
         )
@@ -456,7 +482,9 @@ def access_guards(kernel: ir.Kernel, checks: dict[int, tuple[bool, ...]],
                 continue
             assumed: set[str] = set()
             affine = to_affine(i, dims, int_scalars, known, defs, True)
-            both = _conditions(affine, size, ranges, dims, assumed)
+            floor = floor_parts(i, dims, int_scalars, known, defs) if affine is None else None
+            both = (_conditions(affine, size, ranges, dims, assumed) if floor is None
+                    else floor_conditions(floor, size, ranges, dims, assumed))
             both = both and both + tuple({name: 1, "": 0} for name in sorted(assumed))
             r = _value_bounds(i) if affine is None else None
             if r is not None and r[0] >= 0 and not isinstance(size, int):
