@@ -801,8 +801,6 @@ def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Optio
                 yield RegionPlan(paths[0], names, paths, factors, v.index, w, lane, full, packed=here)
 
 
-
-
 def _packable(ctx: Context, site: LoopSite, variant) -> tuple[str, ...]:
     """The 2-d arrays a region vectorizing ``site.loop`` may read from a copy
     transposed before it starts (``RegionPlan.packed``): read inside the vector
@@ -1177,7 +1175,7 @@ class _Model:
         self.t = target
         self.fm = options.fastmath
         self.in_region = False
-        self.innermost = None  # (cycles per original iteration, registers, bound) of the deepest body
+        self.innermost = None  # (cycles per original iteration, registers, bound, rows) of the deepest body
         self.depth = -1
         self.unrolled = frozenset(p for p, _, _ in plan.unrolled) if plan is not None else frozenset()
         self.packed = frozenset(plan.packed) if plan is not None else frozenset()
