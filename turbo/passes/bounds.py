@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import ir
+from .narrow import value_range
 
 Affine = dict  # name -> int coefficient; the key "" holds the constant, "i*N" a product (``products``)
 
@@ -299,48 +300,37 @@ def provably_nonneg(a: Affine, dims: frozenset[str], ranges: list[LoopRange]) ->
 
 
 def _conditions(index: Affine | None, size: int | str, ranges: list[LoopRange], dims: frozenset[str],
-                assume: set[str] | None = None) -> tuple[Affine, Affine] | None:
-    """The two forms that must be >= 0 for ``index`` to stay inside ``[0, size)``
-    over the loops ``ranges``: its smallest value, and size - 1 - its largest.
-    None when an extreme is unknown (a loop without a literal step, a product
-    term of unknown sign when ``assume`` is None; see ``_extreme``)."""
+                assume: set[str] | None = None, scale: int = 1) -> tuple[Affine, Affine] | None:
+    """The two forms that must be >= 0 for ``index // scale`` (``subscript_form``)
+    to stay inside ``[0, size)`` over the loops ``ranges``: index's smallest
+    value, and scale·size - 1 - its largest (with index >= 0, ``index // c`` is
+    below size exactly when index is below c·size). None when an extreme is
+    unknown (a loop without a literal step, a product term of unknown sign when
+    ``assume`` is None; see ``_extreme``)."""
     if index is None:
         return None
     lo = extreme(index, ranges, False, dims, assume)
     hi = extreme(index, ranges, True, dims, assume)
     if lo is None or hi is None:
         return None
-    size_aff = {"": size} if isinstance(size, int) else {size: 1, "": 0}
+    size_aff = {"": scale * size} if isinstance(size, int) else {size: scale, "": 0}
     return lo, add_forms(add_forms(size_aff, {"": -1}), scale_form(hi, -1))
 
 
-def floor_parts(e: ir.Expr, dims, int_scalars, indices, defs) -> tuple[Affine, int] | None:
-    """(a, c) when the subscript ``e`` is ``a // c``, a affine and c a literal > 0
-    (``x[i // 2]``), else None. With a >= 0, ``a // c`` lies in [0, size) exactly
-    when a <= c·size - 1: conditions as affine as a's (``floor_conditions``)."""
-    if not (isinstance(e, ir.Binary) and e.op == "//" and isinstance(e.right, ir.Const) and e.type.is_int):
-        return None
-    c = int(e.right.value)
+def subscript_form(e: ir.Expr, dims, int_scalars, indices, defs) -> tuple[Affine | None, int]:
+    """(a, c): the subscript ``e`` is a affine (c = 1), or ``a // c`` with a affine
+    and c a literal > 0 (``x[i // 2]``); (None, 1) when it is neither."""
+    a = to_affine(e, dims, int_scalars, indices, defs, True)
+    if a is not None or not (isinstance(e, ir.Binary) and e.op == "//" and isinstance(e.right, ir.Const)
+                             and e.type.is_int and int(e.right.value) > 0):
+        return a, 1
     a = to_affine(e.left, dims, int_scalars, indices, defs, True)
-    return (a, c) if a is not None and c > 0 else None
-
-
-def floor_conditions(parts: tuple[Affine, int], size: int | str, ranges: list[LoopRange], dims: frozenset[str],
-                     assume: set[str] | None = None) -> tuple[Affine, Affine] | None:
-    """``_conditions`` for a subscript ``a // c`` (``floor_parts``): a's smallest
-    value >= 0 and c·size - 1 - a's largest >= 0."""
-    a, c = parts
-    lo = extreme(a, ranges, False, dims, assume)
-    hi = extreme(a, ranges, True, dims, assume)
-    if lo is None or hi is None:
-        return None
-    size_aff = {"": c * size} if isinstance(size, int) else {size: c, "": 0}
-    return lo, add_forms(add_forms(size_aff, {"": -1}), scale_form(hi, -1))
+    return (a, int(e.right.value)) if a is not None else (None, 1)
 
 
 def index_in_bounds(index: Affine | None, size: int | str, ranges: list[LoopRange], dims: frozenset[str],
-                    floor: tuple[Affine, int] | None = None) -> bool:
-    conds = _conditions(index, size, ranges, dims) if floor is None else floor_conditions(floor, size, ranges, dims)
+                    scale: int = 1) -> bool:
+    conds = _conditions(index, size, ranges, dims, scale=scale)
     if conds is None:
         return False
     loops = {r.index for r in ranges}
@@ -353,8 +343,6 @@ def index_in_bounds(index: Affine | None, size: int | str, ranges: list[LoopRang
 def _value_bounds(index: ir.Expr) -> tuple[int, int] | None:
     """The range of a subscript that is not affine but reads only narrow array
     elements and literals (``lut[img[i, j]]``: 0 .. 255; passes/narrow.py)."""
-    from .narrow import value_range
-
     return value_range(index.operand if isinstance(index, ir.Cast) and index.operand.type.is_int else index)
 
 
@@ -411,12 +399,12 @@ def access_checks(kernel: ir.Kernel, symbols=None) -> dict[int, tuple[bool, ...]
 
     def visit_access(array: str, node, indices, ranges) -> None:
         known = frozenset(r.index for r in ranges)
-        flags = tuple(
-            not (index_in_bounds(to_affine(i, dims, int_scalars, known, defs, True), size, ranges, dims,
-                                 floor_parts(i, dims, int_scalars, known, defs))
-                 or range_in_bounds(i, size))
-            for i, size in zip(indices, shapes[array])
-        )
+
+        def proven(i: ir.Expr, size) -> bool:
+            index, scale = subscript_form(i, dims, int_scalars, known, defs)
+            return index_in_bounds(index, size, ranges, dims, scale) or range_in_bounds(i, size)
+
+        flags = tuple(not proven(i, size) for i, size in zip(indices, shapes[array]))
         prev = out.get(id(node))
         out[id(node)] = flags if prev is None else tuple(a or b for a, b in zip(prev, flags))
 
@@ -481,10 +469,8 @@ def access_guards(kernel: ir.Kernel, checks: dict[int, tuple[bool, ...]],
             if not flag:
                 continue
             assumed: set[str] = set()
-            affine = to_affine(i, dims, int_scalars, known, defs, True)
-            floor = floor_parts(i, dims, int_scalars, known, defs) if affine is None else None
-            both = (_conditions(affine, size, ranges, dims, assumed) if floor is None
-                    else floor_conditions(floor, size, ranges, dims, assumed))
+            affine, scale = subscript_form(i, dims, int_scalars, known, defs)
+            both = _conditions(affine, size, ranges, dims, assumed, scale)
             both = both and both + tuple({name: 1, "": 0} for name in sorted(assumed))
             r = _value_bounds(i) if affine is None else None
             if r is not None and r[0] >= 0 and not isinstance(size, int):
