@@ -877,37 +877,13 @@ class _Math:
         tiny = fcmp("<", a, self.c(2.0 ** -28))
         end = fcmp("==", a, one)
         a_ = b.select(b.or_(tiny, end), self.c(0.5), a)  # a value whose reciprocals are finite
-        if not self.wide:  # an f32 result: f64 lanes carry 29 bits to spare, no low parts needed
+        if self.wide:
+            q, q_lo, swap = self.asin_ratio(a_, acos)
+        else:  # an f32 result: f64 lanes carry 29 bits to spare, no low parts needed
             y = b.call(self.cg.intrinsic("sqrt", self.lt), [b.fmul(b.fsub(one, a_), b.fadd(one, a_))])
             num, den = (y, a_) if acos else (a_, y)
             swap = fcmp(">", num, den)
-            hi, lo = self.atan_reduced(b.fdiv(b.select(swap, den, num), b.select(swap, num, den)))
-            r = b.select(swap, b.fsub(self.c(HALF_PI2[0]), b.fadd(hi, lo)), b.fadd(hi, lo))
-            if acos:
-                r = b.select(tiny, b.fsub(self.c(HALF_PI2[0]), a), b.select(end, zero, r))
-                r = b.select(fcmp("<", x, zero), b.fsub(self.c(PI2[0]), r), r)
-            else:
-                r = self.copysign(b.select(tiny, a, b.select(end, self.c(HALF_PI2[0]), r)), x)
-            return b.select(fcmp("<=", a, one), r, self.c(float("nan")))
-        s1, e1 = self.two_sum(one, b.fneg(a_))
-        s2, e2 = self.two_sum(one, a_)
-        d = b.fmul(s1, s2)
-        d_lo = b.fadd(self.fma_exact(s1, s2, b.fneg(d)), b.fadd(b.fmul(s1, e2), b.fmul(e1, s2)))
-        y = b.call(self.cg.intrinsic("sqrt", self.lt), [d])
-        inv = b.fdiv(one, b.fmul(a_, y))
-        inv_a, inv_y = b.fmul(y, inv), b.fmul(a_, inv)
-        y_lo = b.fmul(b.fadd(self.fma_exact(b.fneg(y), y, d), d_lo), b.fmul(self.c(0.5), inv_y))
-        if acos:
-            num, num_lo, den, den_lo, inv_den = y, y_lo, a_, zero, inv_a
-            swap = fcmp(">", y, a_)
-            alt = (a_, zero, y, y_lo, inv_y)
-        else:
-            num, num_lo, den, den_lo, inv_den = a_, zero, y, y_lo, inv_y
-            swap = fcmp(">", a_, y)
-            alt = (y, y_lo, a_, zero, inv_a)
-        num, num_lo, den, den_lo, inv_den = (b.select(swap, p, q) for p, q in zip(alt, (num, num_lo, den, den_lo, inv_den)))
-        q = b.fmul(num, inv_den)
-        q_lo = b.fmul(b.fsub(b.fadd(self.fma_exact(b.fneg(q), den, num), num_lo), b.fmul(q, den_lo)), inv_den)
+            q, q_lo = b.fdiv(b.select(swap, den, num), b.select(swap, num, den)), None
         hi, lo = self.atan_reduced(q, q_lo)
         shi, slo = self.minus(HALF_PI2, hi, lo)
         hi, lo = b.select(swap, shi, hi), b.select(swap, slo, lo)
@@ -921,6 +897,34 @@ class _Math:
             r = b.select(end, self.c(HALF_PI2[0]), b.fadd(hi, lo))
             r = self.copysign(b.select(tiny, a, r), x)
         return b.select(fcmp("<=", a, one), r, self.c(float("nan")))  # nan beyond 1, and for nan
+
+    def asin_ratio(self, a, acos: bool):
+        """(q, its low part, swap) for ``asin_acos`` on f64 results: q = a/y (asin)
+        or y/a (acos), inverted where above 1 (swap), y = sqrt((1 - a)(1 + a))
+        with its low part, 1/a and 1/y from the one division 1/(a·y)."""
+        b = self.b
+        fcmp = b.fcmp_ordered
+        one, zero = self.c(1.0), self.c(0.0)
+        s1, e1 = self.two_sum(one, b.fneg(a))
+        s2, e2 = self.two_sum(one, a)
+        d = b.fmul(s1, s2)
+        d_lo = b.fadd(self.fma_exact(s1, s2, b.fneg(d)), b.fadd(b.fmul(s1, e2), b.fmul(e1, s2)))
+        y = b.call(self.cg.intrinsic("sqrt", self.lt), [d])
+        inv = b.fdiv(one, b.fmul(a, y))
+        inv_a, inv_y = b.fmul(y, inv), b.fmul(a, inv)
+        y_lo = b.fmul(b.fadd(self.fma_exact(b.fneg(y), y, d), d_lo), b.fmul(self.c(0.5), inv_y))
+        if acos:
+            num, num_lo, den, den_lo, inv_den = y, y_lo, a, zero, inv_a
+            swap = fcmp(">", y, a)
+            alt = (a, zero, y, y_lo, inv_y)
+        else:
+            num, num_lo, den, den_lo, inv_den = a, zero, y, y_lo, inv_y
+            swap = fcmp(">", a, y)
+            alt = (y, y_lo, a, zero, inv_a)
+        num, num_lo, den, den_lo, inv_den = (b.select(swap, p, q) for p, q in zip(alt, (num, num_lo, den, den_lo, inv_den)))
+        q = b.fmul(num, inv_den)
+        q_lo = b.fmul(b.fsub(b.fadd(self.fma_exact(b.fneg(q), den, num), num_lo), b.fmul(q, den_lo)), inv_den)
+        return q, q_lo, swap
 
     def asin(self, x):
         return self.asin_acos(x, False)
