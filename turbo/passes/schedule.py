@@ -927,6 +927,7 @@ class _Facts:
         self._rows: dict[tuple, frozenset] = {}
         self._literal: dict[str, bool] = {}
         self._stores: dict[tuple, dict] = {}
+        self._boxes: dict[tuple, analysis.TransposedBox | None] = {}
         self.lanes: list[int] = []  # per element number: its last subscript's constant (0: not affine)
 
     def loop(self, s: ir.For) -> tuple[tuple[str, ...], int, frozenset[str]]:
@@ -1104,6 +1105,14 @@ class _Facts:
                                                             lambda a: a not in self.strided)
         return hit
 
+    def box(self, root: ir.For, array: str, v: str) -> analysis.TransposedBox | None:
+        """``analysis.transposed_box``, once per region root (the copy's price is
+        asked for by every plan that makes one)."""
+        key = (id(root), array, v)
+        if key not in self._boxes:
+            self._boxes[key] = analysis.transposed_box(self.ctx, root, array, v)
+        return self._boxes[key]
+
     def every(self, node, loops: set[str], v: str, step: int) -> int | None:
         """How many elements apart the lanes of an access vectorized along ``v``
         (of step ``step``) are, when codegen loads them as plain vectors and
@@ -1253,7 +1262,7 @@ class _Model:
         at ``root`` reads (codegen/vector.py ``pack``): per W x W block, W loads,
         W log2(W) shuffles and W stores; a heap allocation when it may not fit
         the stack buffer."""
-        box = analysis.transposed_box(self.ctx, root, array, self.plan.vector)
+        box = self.facts.box(root, array, self.plan.vector)
         rows, cols = self.facts.trip(box.v, outer), self.facts.trip(box.u, outer)
         itemsize = self.ctx.kernel.param(array).dtype.itemsize
         w = max(2, self.t.vector_bits // (8 * itemsize))
