@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 import turbo
+from turbo.codegen.abi import Variant
 from turbo.interpret import interpret
+from turbo.passes import schedule as S
+from turbo.passes.target import TargetDesc
+
+# targets the decision tests schedule for, whatever the machine running them
+AVX2 = TargetDesc.from_features("+avx2,+avx,+fma,-avx512f")
+AVX512 = TargetDesc.from_features("+avx512f,+avx2,+avx,+fma")
 
 SIZES = (0, 1, 7, 8, 9, 31, 32, 33, 127, 128, 129)
 
@@ -17,6 +24,14 @@ def compiled(source: str, boundscheck=None):
     if key not in _modules:
         _modules[key] = turbo.compile(source, "test.loop", boundscheck=boundscheck)
     return _modules[key]
+
+
+def scheduled(kernel, target, may_alias: bool = False):
+    """The schedule ``kernel`` (a compiled one) gets for all-contiguous arguments
+    on ``target``, as the runtime would make it: after the passes, with the
+    kernel's options."""
+    variant = Variant((True,) * len(kernel.ir.arrays), may_alias, None)
+    return S.schedule(kernel.lowered(variant), variant, target, kernel.options)
 
 
 def run_both(kernel, *args):

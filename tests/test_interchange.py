@@ -9,13 +9,10 @@ import numpy as np
 import pytest
 
 import turbo
-from turbo.codegen.abi import Variant
 from turbo.passes import schedule as S
-from turbo.passes.target import TargetDesc
 
-from helpers import assert_same
+from helpers import AVX2, assert_same, scheduled
 
-AVX2 = TargetDesc.from_features("+avx2,+avx,+fma,-avx512f")
 
 SOURCE = """
 kernel atbt(C: T[M, N], A: T[K, M], B: T[N, K]) {
@@ -70,9 +67,7 @@ def module(dt: str):
 
 
 def sched(name: str, dt="f32", target=AVX2):
-    kernel = module(dt)[name]
-    variant = Variant((True,) * len(kernel.ir.arrays), False, None)
-    return S.schedule(kernel.lowered(variant), variant, target, kernel.options)
+    return scheduled(module(dt)[name], target)
 
 
 def test_atbt_reads_b_from_a_transposed_copy_with_the_gemm_register_tile():

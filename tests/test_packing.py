@@ -11,12 +11,9 @@ import pytest
 import turbo
 from turbo.codegen.abi import Variant
 from turbo.passes import schedule as S
-from turbo.passes.target import TargetDesc
 
-from helpers import assert_same
+from helpers import AVX2, AVX512, assert_same, scheduled
 
-AVX2 = TargetDesc.from_features("+avx2,+avx,+fma,-avx512f")
-AVX512 = TargetDesc.from_features("+avx2,+avx,+fma,+avx512f,+avx512bw")
 
 SOURCE = """
 kernel abt(C: T[M, N], A: T[M, K], B: T[N, K]) {
@@ -82,9 +79,7 @@ def module(dt: str):
 
 
 def regions(name, dt="f32", target=AVX2, may_alias=False):
-    kernel = module(dt)[name]
-    variant = Variant((True,) * len(kernel.ir.arrays), may_alias, None)
-    sched = S.schedule(kernel.lowered(variant), variant, target, kernel.options)
+    sched = scheduled(module(dt)[name], target, may_alias)
     return (sched.fast or sched).regions  # the nest without the checks its guards cover
 
 

@@ -17,12 +17,10 @@ import turbo
 from turbo.codegen.abi import Variant
 from turbo.passes import promote
 from turbo.passes import schedule as S
-from turbo.passes.target import TargetDesc
 
-from helpers import assert_same, rand
+from helpers import AVX2, assert_same, rand
 from turbo.interpret import interpret
 
-AVX2 = TargetDesc.from_features("+avx2,+avx,+fma,-avx512f")
 
 ORDERS = ["".join(p) for p in itertools.permutations("ijk")]
 

@@ -13,12 +13,10 @@ import pytest
 import turbo
 from turbo.codegen.abi import Variant
 from turbo.passes import schedule as S
-from turbo.passes.target import TargetDesc, host
+from turbo.passes.target import host
 
-from helpers import assert_same, rand
+from helpers import AVX2, AVX512, assert_same, rand
 
-AVX512 = TargetDesc.from_features("+avx512f,+avx2,+avx,+fma")
-AVX2 = TargetDesc.from_features("+avx2,+avx,+fma,-avx512f")
 
 # sizes around every factor: 0, 1, W-1, W, W+1 for W = 4, 8, 16, tile multiples +- 1
 SIZES = (0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 47, 49)
