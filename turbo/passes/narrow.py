@@ -195,6 +195,8 @@ def _local_ranges(kernel: ir.Kernel) -> dict[str, Range]:
     assignment the updates run at most the product of their loops' trips times,
     so the local stays within the first value plus that many of the largest and
     of the smallest updates."""
+    from .analysis import literal_range  # analysis imports bounds, which imports this module
+
     found: dict[str, list] = {}
 
     def walk(body, path):  # path: ((block, position), ...) from the kernel's body
@@ -229,11 +231,11 @@ def _local_ranges(kernel: ir.Kernel) -> dict[str, Range]:
             count = 1
             for b, k in p[len(where) - 1:-1]:
                 loop = b[k]
-                trip = _literal_trip(loop) if isinstance(loop, ir.For) else 1
+                trip = literal_range(loop) if isinstance(loop, ir.For) else range(1)
                 if trip is None:
                     count = None
                     break
-                count *= trip
+                count *= len(trip)
             if count is None:
                 lo = None
                 continue
@@ -246,12 +248,6 @@ def _local_ranges(kernel: ir.Kernel) -> dict[str, Range]:
 
 def _reads(e: ir.Expr, name: str) -> bool:
     return any(isinstance(x, ir.Var) and x.name == name for x in ir.walk_expr(e))
-
-
-def _literal_trip(loop: ir.For) -> int | None:
-    if not all(isinstance(b, ir.Const) for b in (loop.start, loop.stop, loop.step)) or loop.step.value == 0:
-        return None
-    return len(range(loop.start.value, loop.stop.value, loop.step.value))
 
 
 def _held(kernel: ir.Kernel, ranges: dict[str, Range]) -> ir.Kernel:
