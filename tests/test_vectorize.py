@@ -628,6 +628,16 @@ kernel channels(out: T[N], x: T[N, 3], w: T[3]) {
         for c in 0:3 { out[n] += x[n, c] * w[c] }
     }
 }
+kernel bmm4(c: T[N, 4, 4], a: T[N, 4, 4], b: T[N, 4, 4]) {
+    for n in 0:N, i in 0:4, j in 0:4 {
+        s = 0.0
+        for k in 0:4 { s += a[n, i, k] * b[n, k, j] }
+        c[n, i, j] = s
+    }
+}
+kernel rot2(out: T[N, 2], x: T[N, 2], r: T[2, 2]) {
+    for n in 0:N, c in 0:2 { out[n, c] = r[c, 0] * x[n, 0] + r[c, 1] * x[n, 1] + x[n, c] }
+}
 kernel long(out: T[M, N], x: T[M, N]) {
     for i in 0:M, j in 0:N {
         s = 0.0
@@ -661,6 +671,8 @@ def literal_args(name, rng, n, dt):
         "filter3": lambda: (np.zeros((n + 2, n + 3), dt), m(n + 2, n + 3), m(3, 3)),
         "taps": lambda: (np.zeros((n, n + 1), dt), m(n, n + 1)),
         "channels": lambda: (rand(rng, n, dt), m(n, 3), rand(rng, 3, dt)),
+        "bmm4": lambda: (np.zeros((n, 4, 4), dt), rand(rng, (n, 4, 4), dt), rand(rng, (n, 4, 4), dt)),
+        "rot2": lambda: (np.zeros((n, 2), dt), m(n, 2), m(2, 2)),
         "long": lambda: (np.zeros((n, n + 1), dt), m(n, n + 1)),
         "big": lambda: (np.zeros((n, n + 1), dt), m(n, n + 1)),
     }[name]()
@@ -683,6 +695,23 @@ def test_short_literal_loops_are_unrolled_fully_inside_regions():
     assert "unroll fully di × 3, dj × 3" in text.split("rejected")[0]
 
 
+def test_a_literal_trip_shorter_than_a_vector_fills_a_narrower_one():
+    """A batch of 4 x 4 matrices: rows of 4 f32 are half an AVX2 vector; the plan
+    vectorizes j in 4 lanes (one full xmm row, no tail) instead of gathering
+    across the batch. Trips that are not a power of two (3 taps) stay unrolled."""
+    (p,) = plans("bmm4", AVX2, src=LITERAL_SOURCE)
+    assert (p.vector, p.width) == ("j", 4)
+    (p,) = plans("bmm4", AVX512, dt="f64", src=LITERAL_SOURCE)
+    assert (p.vector, p.width) == ("j", 4)
+    (p,) = plans("filter3", AVX512, src=LITERAL_SOURCE)
+    assert p.vector == "j" and p.width == 16
+    rng = np.random.default_rng(3)
+    text = module(LITERAL_SOURCE, "f32").bmm4.explain(*literal_args("bmm4", rng, 64, "float32"))
+    assert "vectorize j × 4 f32" in text.split("rejected")[0]
+    raw = module(LITERAL_SOURCE, "f32").bmm4.inspect("llvm")
+    assert "<4 x float>" in raw
+
+
 def test_unrolled_taps_run_without_loops():
     """No loop is emitted for di or dj, and the vector loop's body issues all 9 taps
     for each of its instances."""
@@ -696,7 +725,7 @@ def test_unrolled_taps_run_without_loops():
 
 
 @pytest.mark.parametrize("dt", ["float32", "float64"])
-@pytest.mark.parametrize("name", ["filter3", "taps", "channels", "long", "big"])
+@pytest.mark.parametrize("name", ["filter3", "taps", "channels", "bmm4", "rot2", "long", "big"])
 def test_literal_loop_kernels_match_interpreter(name, dt):
     rng = np.random.default_rng(2)
     kernel = module(LITERAL_SOURCE, {"float32": "f32", "float64": "f64"}[dt])[name]
@@ -704,7 +733,7 @@ def test_literal_loop_kernels_match_interpreter(name, dt):
         assert_same(kernel, *literal_args(name, rng, n, dt))
 
 
-@pytest.mark.parametrize("name", ["filter3", "taps", "channels"])
+@pytest.mark.parametrize("name", ["filter3", "taps", "channels", "bmm4"])
 def test_forced_schedules_with_unrolled_loops_match_interpreter(name):
     assert forced_schedules_applied(LITERAL_SOURCE, name, literal_args, np.random.default_rng(7)) >= 3
 

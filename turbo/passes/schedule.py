@@ -96,7 +96,8 @@ class RegionPlan:
     unrolled: tuple[tuple[Path, str, int], ...] = ()
     # how the vector loop's leftover iterations run: whole vectors, then "masked"
     # (one masked vector) or "scalar" (one iteration at a time); the model
-    # prices a scalar tail where a masked load would wait on a store (_Model.loop)
+    # prices a scalar tail where a masked load would wait on a store (_Model.loop).
+    # "none": a literal trip that steps divide leaves nothing over
     tail: str = "masked"
     # 2-d arrays the region reads through a copy transposed before it starts:
     # accesses strided along the vector loop, moving along the first axis only
@@ -116,7 +117,7 @@ class RegionPlan:
             if name == self.vector:
                 parts.append(f"vectorize {name} × {self.width} {self.lane_type}"
                              + (f", {f} vectors per step ({f * self.width} iterations)" if f > 1 else "")
-                             + f", {self.tail} tail")
+                             + (", no tail" if self.tail == "none" else f", {self.tail} tail"))
             elif f > 1:
                 parts.append(f"unroll-and-jam {name} × {f}")
         if self.packed:
@@ -529,7 +530,7 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
                 continue
             if not forced and spills.beyond(plan):
                 continue
-            if (plan.vector is not None and plan.width >= 16 and not target.small_masks
+            if (plan.vector is not None and plan.tail != "none" and plan.width >= 16 and not target.small_masks
                     and _small_elements(ctx.kernel, chain_of(plan)[-1])):
                 # measured: 16 lanes of u8 masked, 0.46 us a 16 x 16 blend; a scalar tail, 0.09.
                 # At 4 or 8 lanes (a bool mask next to f64 or f32 data) masked tails are faster
@@ -540,7 +541,7 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
             options_ok.append(Option(plan, estimate(ctx, nest, plan, target, options, facts)))
             spills.record(plan, options_ok[-1].estimate)
             hazard = facts.hazard(nest.loop, chain_of(plan)[-1]) if plan.vector is not None else None
-            if hazard:
+            if hazard and plan.tail != "none":
                 # a masked tail would wait on a store (_Model.loop): price a scalar one too
                 notes[plan.vector] = (f"loop {plan.vector} reads {hazard}, which loop {nest.loop.index} stores: a "
                                       f"masked tail would load the last element stored with a vector and wait for the "
@@ -779,8 +780,14 @@ def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Optio
     # steps, and a factor above a literal trip only leftovers: not tried, unless asked for
     trips = [analysis.literal_range(x) for x in ancestors]
     forced = {n for n, _ in options.unroll}
-    if options.vectorize != v.index and (r := analysis.literal_range(v)) is not None and len(r) < w:
-        return
+    if (r := analysis.literal_range(v)) is not None and len(r) < w:
+        # a literal trip shorter than a vector: a narrower vector that it fills
+        # (a 4 x 4 matrix's rows of f32 in 4 lanes); 1 lane is no vector
+        if len(r) < 2 or len(r) & (len(r) - 1):
+            if options.vectorize != v.index:
+                return
+        else:
+            w = len(r)
     # which enclosing loops may join: any, but at most two loops get a factor > 1
     for k in range(0, min(2, len(ancestors)) + 1):
         for chosen in itertools.combinations(range(len(ancestors)), k):
@@ -795,10 +802,13 @@ def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Optio
                 if any(trips[i] is not None and factors[k] > len(trips[i]) and ancestors[i].index not in forced
                        for k, i in enumerate(chosen)):
                     continue
+                if r is not None and factors[-1] > 1 and factors[-1] * w > len(r) and v.index not in forced:
+                    continue  # vectors past the loop's literal trip: only leftovers
                 # with arrays to copy, the plan reading them by gathers instead is
                 # not tried: per element it costs a gather lane (1.8 cycles) on
                 # every read where the copy costs about half a cycle once
-                yield RegionPlan(paths[0], names, paths, factors, v.index, w, lane, full, packed=here)
+                tail = "none" if r is not None and len(r) % (w * factors[-1]) == 0 else "masked"
+                yield RegionPlan(paths[0], names, paths, factors, v.index, w, lane, full, tail, packed=here)
 
 
 def _packable(ctx: Context, site: LoopSite, variant) -> tuple[str, ...]:
