@@ -8,24 +8,13 @@ import numpy as np
 from turbo import turbo
 
 
-def uses_while(x):
+def uses_while_else(x):
     i = 0
-    while i < len(x):  # <- error
+    while i < len(x):
         x[i] = i
         i += 1
-
-
-def uses_break(x):
-    for i in range(len(x)):
-        if x[i] > 0:
-            break  # <- error
-
-
-def uses_continue(x):
-    for i in range(len(x)):
-        if x[i] > 0:
-            continue  # <- error
-        x[i] = 0.0
+    else:
+        x[0] = 1.0  # <- error
 
 
 def uses_list(x):

@@ -23,7 +23,7 @@ from .ir import DType
 TYPE_NAMES = {t.value: t for t in DType}
 RESERVED = set(ir.MATH_FUNCTIONS) | set(TYPE_NAMES) | {
     "inf", "nan", "kernel", "for", "in", "if", "else", "elif", "and", "or", "not", "True", "False", "return",
-    "parallel",
+    "parallel", "while", "break", "continue",
 }
 
 # Deeper nesting than this is refused by both frontends: every later stage (printer,
@@ -75,6 +75,7 @@ class Elaborator:
         self.kf = ir.kernel_float_type(self.params)
         self.names: dict[str, _Scope] = {}
         self.defined: set[str] = set()  # locals definitely assigned at this point
+        self.loop_depth = 0  # loops (for and while) around the statement being built
         self.assignments: dict[str, list[_Assignment]] = {}
         for p in self.params:
             if isinstance(p, ir.ArrayParam):
@@ -370,12 +371,33 @@ class Elaborator:
             if isinstance(s2, ir.Const) and s2.value == 0:
                 raise self.error("loop step is zero", locs[2], "use a positive step, or a negative one to count down")
         self.names[index] = _Scope("index", DType.I64, loc)
+        self.loop_depth += 1
         return s0, s1, s2, set(self.defined)
 
     def end_loop(self, index: str, saved_defined: set[str]) -> None:
         del self.names[index]
+        self.loop_depth -= 1
         # the body may run zero times: what it assigns is not definitely assigned after it
         self.defined = saved_defined
+
+    def while_stmt(self, cond: Typed, loc, build_body) -> ir.While:
+        """``while cond { body }``: like a ``for`` body, the body may run zero
+        times, so what it assigns is not definitely assigned after it."""
+        c = self.condition(cond, loc)
+        saved = set(self.defined)
+        self.loop_depth += 1
+        try:
+            body = build_body()
+        finally:
+            self.loop_depth -= 1
+        self.defined = saved
+        return ir.While(c, body, loc)
+
+    def loop_exit(self, kind: str, loc) -> ir.Break | ir.Continue:
+        """``break`` or ``continue``, which must be inside a loop."""
+        if self.loop_depth == 0:
+            raise self.error(f"'{kind}' outside a loop", loc, f"'{kind}' leaves or skips an iteration of the loop around it")
+        return ir.Break(loc) if kind == "break" else ir.Continue(loc)
 
     def _check_new_name(self, name: str, loc, what: str) -> None:
         if name in RESERVED:
@@ -452,8 +474,26 @@ class Elaborator:
         after_then = self.defined
         self.defined = set(before)
         orelse = build_else()
-        self.defined = (after_then & self.defined) | before
+        # a branch that ends in break or continue does not reach the statement after
+        # the if: only the other branch's assignments count there
+        if _leaves(then) and not _leaves(orelse):
+            self.defined = self.defined | before
+        elif _leaves(orelse) and not _leaves(then):
+            self.defined = after_then | before
+        else:
+            self.defined = (after_then & self.defined) | before
         return ir.If(c, then, orelse, loc)
+
+
+def _leaves(body: tuple[ir.Stmt, ...]) -> bool:
+    """Whether running ``body`` never reaches its end: it ends in a ``break`` or
+    ``continue``, or in an ``if`` whose branches both do."""
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, (ir.Break, ir.Continue)):
+        return True
+    return isinstance(last, ir.If) and _leaves(last.then) and _leaves(last.orelse)
 
 
 def _kind_word(kind: str) -> str:

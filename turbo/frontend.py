@@ -120,9 +120,6 @@ def parse_function(fn) -> ParsedFunction:
 _TRY_STAR = getattr(ast, "TryStar", ast.Try)
 _MATCH = getattr(ast, "Match", ast.Try)
 _REFUSED: dict[type, tuple[str, str]] = {
-    ast.While: ("'while' loops are not supported", "use `for i in range(...)` with a trip count known on entry"),
-    ast.Break: ("'break' is not supported", "loops run their full range; guard the body with an `if`"),
-    ast.Continue: ("'continue' is not supported", "wrap the rest of the loop body in an `if`"),
     ast.Try: ("'try' is not supported", "compiled kernels raise located errors themselves"),
     _TRY_STAR: ("'try' is not supported", "compiled kernels raise located errors themselves"),
     ast.With: ("'with' is not supported", "move it outside the @turbo function"),
@@ -365,6 +362,13 @@ class Translator:
             return [self.for_(s)]
         if isinstance(s, ast.If):
             return [el.if_stmt(self.expr(s.test), self.loc(s.test), lambda: self.body(s.body), lambda: self.body(s.orelse))]
+        if isinstance(s, ast.While):
+            if s.orelse:
+                raise self.unsupported("'while ... else' is not supported", s.orelse[0],
+                                       "set a flag before `break` and test it after the loop")
+            return [el.while_stmt(self.expr(s.test), self.loc(s.test), lambda: self.body(s.body))]
+        if isinstance(s, (ast.Break, ast.Continue)):
+            return [el.loop_exit("break" if isinstance(s, ast.Break) else "continue", loc)]
         if isinstance(s, ast.Assign):
             return self.assign(s.targets, s.value, loc)
         if isinstance(s, ast.AnnAssign):
@@ -391,7 +395,8 @@ class Translator:
 
     def for_(self, s: ast.For) -> ir.For:
         if s.orelse:
-            raise self.unsupported("'for ... else' is not supported", s.orelse[0], "move the else block after the loop")
+            raise self.unsupported("'for ... else' is not supported", s.orelse[0],
+                                   "set a flag before `break` and test it after the loop")
         if not isinstance(s.target, ast.Name):
             raise self.unsupported("a loop target must be one name", s.target, "write `for i in range(...)`")
         it = s.iter

@@ -251,7 +251,39 @@ def _compile_block(body: tuple[ir.Stmt, ...]):
     return run
 
 
+class _Break(Exception):
+    """Raised by ``break``; caught by the innermost loop."""
+
+
+class _Continue(Exception):
+    """Raised by ``continue``; caught by the innermost loop's iteration."""
+
+
 def _compile_stmt(s: ir.Stmt):
+    if isinstance(s, ir.While):
+        cond = _compile_expr(s.cond)
+        body = _compile_block(s.body)
+
+        def run_while(env):
+            while cond(env):
+                try:
+                    body(env)
+                except _Continue:
+                    pass
+                except _Break:
+                    break
+
+        return run_while
+    if isinstance(s, ir.Break):
+        def run_break(env):
+            raise _Break
+
+        return run_break
+    if isinstance(s, ir.Continue):
+        def run_continue(env):
+            raise _Continue
+
+        return run_continue
     if isinstance(s, ir.For):
         start, stop, step = _compile_expr(s.start), _compile_expr(s.stop), _compile_expr(s.step)
         body = _compile_block(s.body)
@@ -264,7 +296,12 @@ def _compile_stmt(s: ir.Stmt):
             scalars = env.scalars
             for i in range(a, b, c):
                 scalars[name] = np.int64(i)
-                body(env)
+                try:
+                    body(env)
+                except _Continue:
+                    pass
+                except _Break:
+                    break
             scalars.pop(name, None)
 
         return run_for

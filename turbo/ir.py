@@ -271,6 +271,31 @@ class If:
 
 
 @dataclass(frozen=True, slots=True)
+class While:
+    """``while cond { body }``: ``cond`` is evaluated before each iteration. The
+    scheduler never transforms a loop holding one (passes/analysis.py
+    ``opaque_control``): its trip count is not known on entry."""
+
+    cond: Expr
+    body: tuple[Stmt, ...]
+    loc: SourceLocation | None = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """``break``: leaves the innermost enclosing ``for`` or ``while``."""
+
+    loc: SourceLocation | None = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class Continue:
+    """``continue``: goes on with the next iteration of the innermost enclosing loop."""
+
+    loc: SourceLocation | None = _loc()
+
+
+@dataclass(frozen=True, slots=True)
 class Return:
     """``return value``: the kernel's scalar result. Only the last statement of a
     kernel's body may be a Return; a kernel without one returns nothing."""
@@ -279,7 +304,7 @@ class Return:
     loc: SourceLocation | None = _loc()
 
 
-Stmt = Union[For, Assign, Store, If, Return]
+Stmt = Union[For, While, Break, Continue, Assign, Store, If, Return]
 
 # ----------------------------------------------------------------------------- kernels
 
@@ -525,6 +550,14 @@ class _Printer:
                 out.append(f"{pad}{'parallel ' if s.parallel else ''}for {', '.join(headers)} {{")
                 self.stmts(loop.body, depth + 1, out)
                 out.append(f"{pad}}}")
+            elif isinstance(s, While):
+                out.append(f"{pad}while {self.top(s.cond, None)} {{")
+                self.stmts(s.body, depth + 1, out)
+                out.append(f"{pad}}}")
+            elif isinstance(s, Break):
+                out.append(f"{pad}break")
+            elif isinstance(s, Continue):
+                out.append(f"{pad}continue")
             elif isinstance(s, Assign):
                 op = f"{s.op}=" if s.op else "="
                 out.append(f"{pad}{s.name} {op} {self.top(s.value, s.value.type)}")
@@ -598,7 +631,7 @@ def walk_stmts(body: tuple[Stmt, ...]):
     """Every statement, pre-order."""
     for s in body:
         yield s
-        if isinstance(s, For):
+        if isinstance(s, (For, While)):
             yield from walk_stmts(s.body)
         elif isinstance(s, If):
             yield from walk_stmts(s.then)
@@ -617,6 +650,10 @@ def stmt_exprs(s: Stmt) -> tuple[Expr, ...]:
         return (s.cond,)
     if isinstance(s, Return):
         return (s.value,)
+    if isinstance(s, While):
+        return (s.cond,)
+    if isinstance(s, (Break, Continue)):
+        return ()
     raise TypeError(s)
 
 
@@ -671,7 +708,23 @@ def map_stmt(s: Stmt, expr, stmt) -> Stmt:
         return replace(s, value=expr(s.value))
     if isinstance(s, If):
         return replace(s, cond=expr(s.cond), then=tuple(map(stmt, s.then)), orelse=tuple(map(stmt, s.orelse)))
+    if isinstance(s, While):
+        return replace(s, cond=expr(s.cond), body=tuple(map(stmt, s.body)))
+    if isinstance(s, (Break, Continue)):
+        return s
     raise TypeError(s)
+
+
+def has_exits(body: tuple[Stmt, ...], kinds: tuple[type, ...] = (Break, Continue)) -> bool:
+    """Whether ``body`` holds a ``break`` or ``continue`` (of ``kinds``) of the loop
+    it is the body of (not one of a loop inside it)."""
+    for s in body:
+        if isinstance(s, kinds):
+            return True
+        if isinstance(s, If) and (has_exits(s.then, kinds) or has_exits(s.orelse, kinds)):
+            return True
+    return False
+
 
 
 def written_arrays(k: Kernel) -> frozenset[str]:

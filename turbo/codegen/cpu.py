@@ -139,7 +139,8 @@ def no_llvm_unroll(module: ll.Module, vectorize: bool = True):
     return _LoopID(module, ops, name=str(len(module.metadata)))
 
 
-def counted(cg, lo, hi, stride: int, name: str, body_fn, llvm_unrolls: bool = False, scalar: bool = False) -> None:
+def counted(cg, lo, hi, stride: int, name: str, body_fn, llvm_unrolls: bool = False, scalar: bool = False,
+            exits: bool = False) -> None:
     """for t in lo:hi:stride (t < hi) in ``cg``'s function, calling body_fn(t) to
     emit the body (which may end blocks of its own). Unless ``llvm_unrolls``, LLVM
     is told not to unroll the loop. The loops of scheduled regions (vector.py) are
@@ -147,7 +148,8 @@ def counted(cg, lo, hi, stride: int, name: str, body_fn, llvm_unrolls: bool = Fa
     the model did not price (LLVM took a third longer on a gemm; filter2d ran
     10-25% slower with it). Scalar loops (``KernelCodegen.loop``) are LLVM's.
     ``scalar``: LLVM is told not to vectorize it either (a few leftover elements:
-    its vector loop would be code that hardly runs)."""
+    its vector loop would be code that hardly runs). ``exits``: the body may
+    hold ``break`` and ``continue`` of this loop (``cg.exits``: where they go)."""
     b = cg.b
     pre = b.block
     header = cg.fn.append_basic_block(f"{name}_head")
@@ -159,7 +161,18 @@ def counted(cg, lo, hi, stride: int, name: str, body_fn, llvm_unrolls: bool = Fa
     t.add_incoming(lo, pre)
     b.cbranch(b.icmp_signed("<", t, hi), body, done)
     b.position_at_end(body)
-    body_fn(t)
+    if exits:
+        latch_bb = cg.fn.append_basic_block(f"{name}_next")
+        cg.exits.append((latch_bb, done))
+        try:
+            body_fn(t)
+        finally:
+            cg.exits.pop()
+        if not b.block.is_terminated:
+            b.branch(latch_bb)
+        b.position_at_end(latch_bb)
+    else:
+        body_fn(t)
     nxt = b.add(t, ll.Constant(I64, stride), flags=["nuw", "nsw"])  # 0 <= lo <= t < hi
     t.add_incoming(nxt, b.block)
     latch = b.branch(header)
@@ -180,6 +193,7 @@ class KernelCodegen:
         self.schedule = schedule
         self.fastmath = fastmath
         self.fflags: tuple[str, ...] = ()  # fast-math flags of float arithmetic being emitted
+        self.exits: list[tuple] = []  # per loop being emitted: where continue and break go (blocks)
         self.sites = SiteNumbers(written or kernel, kernel)
         abi = variant.abi(kernel)
         arg_types = []
@@ -307,6 +321,13 @@ class KernelCodegen:
                 self.store(s)
             elif isinstance(s, ir.If):
                 self.if_(s, here)
+            elif isinstance(s, ir.While):
+                self.while_(s, here)
+            elif isinstance(s, (ir.Break, ir.Continue)):
+                nxt, done = self.exits[-1]
+                self.b.branch(done if isinstance(s, ir.Break) else nxt)
+                # what follows in this block never runs; it is emitted where nothing branches
+                self.b.position_at_end(self.fn.append_basic_block("unreachable"))
             elif isinstance(s, ir.Return):
                 t = s.value.type
                 self.b.store(self.to_mem(self.expr(s.value), t), self.result, align=t.itemsize)
@@ -433,6 +454,26 @@ class KernelCodegen:
                 b.branch(end_bb)
         b.position_at_end(end_bb)
 
+    def while_(self, s: ir.While, path: tuple[int, ...]) -> None:
+        """``while cond { body }``: the condition tested before each iteration;
+        ``continue`` goes back to it, ``break`` past the loop."""
+        b = self.b
+        head = self.fn.append_basic_block("while_head")
+        body = self.fn.append_basic_block("while_body")
+        done = self.fn.append_basic_block("while_end")
+        b.branch(head)
+        b.position_at_end(head)
+        b.cbranch(self.expr(s.cond), body, done)
+        b.position_at_end(body)
+        self.exits.append((head, done))
+        try:
+            self.block(s.body, path)
+        finally:
+            self.exits.pop()
+        if not b.block.is_terminated:
+            b.branch(head)
+        b.position_at_end(done)
+
     def loop(self, s: ir.For, path: tuple[int, ...]) -> None:
         """``for i in start:stop:step`` as a counted loop ``for t in 0:trip``,
         ``i = start + t*step``, with the trip count computed once on entry."""
@@ -456,7 +497,7 @@ class KernelCodegen:
             del self.indices[s.index]
 
         # a loop outside scheduled regions: LLVM decides its unrolling
-        counted(self, zero, trip, 1, s.index, body, llvm_unrolls=True)
+        counted(self, zero, trip, 1, s.index, body, llvm_unrolls=True, exits=ir.has_exits(s.body))
 
     def _trip(self, start, stop, step, upward: bool):
         b = self.b

@@ -23,7 +23,7 @@ from llvmlite import ir as ll
 from .. import ir
 from ..ir import DType
 from ..passes import analysis
-from ..passes.schedule import ASSUMED_TRIP
+from ..passes.schedule import ASSUMED_TRIP, WHILE_TRIPS
 from ..runtime.threads import MIN_CYCLES, THREADS
 from .abi import ERR_FIELDS
 from .cpu import F64, I8, I32, I64, MEM_TYPES, PTR, REG_TYPES, KernelCodegen, _Array
@@ -168,6 +168,8 @@ def _units(cg: KernelCodegen, body, inside: set[str]):
         elif isinstance(s, ir.If):
             terms.append(_units(cg, s.then, inside))
             terms.append(_units(cg, s.orelse, inside))
+        elif isinstance(s, ir.While):
+            terms.append(b.fmul(ll.Constant(F64, float(WHILE_TRIPS)), _units(cg, s.body, inside)))
         for t in terms:
             total = t if total is None else b.fadd(total, t)
     return total if total is not None else ll.Constant(F64, 1.0)
@@ -211,6 +213,7 @@ class ChunkCodegen(KernelCodegen):
         self.schedule = parent.schedule
         self.fastmath = parent.fastmath
         self.fflags = ()
+        self.exits = []
         self.sites = parent.sites
         self.loop_ctx = parent.loop_ctx
         self.checks = parent.checks

@@ -253,6 +253,11 @@ class _Builder:
         if kind == "if_stmt":
             cond, then_block, *clauses = node.children
             return self._if(el, cond, then_block, clauses)
+        if kind == "while_stmt":
+            cond, block = node.children
+            return el.while_stmt(self.expr(el, cond), self.src.of(cond), lambda: self.block(el, block))
+        if kind in ("break_stmt", "continue_stmt"):
+            return el.loop_exit(kind.split("_")[0], self.src.of(node.children[0]))
         if kind == "return_stmt":
             return el.ret(self.expr(el, node.children[0]), self.src.of(node))
         raise DSLSyntaxError(f"unexpected statement {kind}", self.src.of(node))  # pragma: no cover

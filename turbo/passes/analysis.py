@@ -59,6 +59,10 @@ def loop_sites(body: tuple[ir.Stmt, ...], path: Path = (), outer: tuple[ir.For, 
             here = path + (k,)
             yield LoopSite(here, s, outer, outer_paths)
             yield from loop_sites(s.body, here, outer + (s,), outer_paths + (here,))
+        elif isinstance(s, ir.While):
+            # the nests in a while loop's body (a sweep repeated until it converges)
+            # are scheduled; the while loop itself, and any loop around it, are not
+            yield from loop_sites(s.body, path + (k,), outer, outer_paths)
         elif isinstance(s, ir.If):
             yield from loop_sites(s.then, path + (k, 0), outer, outer_paths)
             yield from loop_sites(s.orelse, path + (k, 1), outer, outer_paths)
@@ -69,7 +73,7 @@ def stmt_at(body: tuple[ir.Stmt, ...], path: Path) -> ir.Stmt:
     s = body[k]
     if not rest:
         return s
-    if isinstance(s, ir.For):
+    if isinstance(s, (ir.For, ir.While)):
         return stmt_at(s.body, rest)
     return stmt_at(s.then if rest[0] == 0 else s.orelse, rest[1:])
 
@@ -166,21 +170,27 @@ def exposed(name: str, body) -> bool | None:
     """Whether ``name`` is read in ``body`` before it is certainly assigned (True),
     certainly assigned before any read (False), or neither read nor certainly
     assigned (None). A loop body may run zero times and an ``if`` branch may not
-    run, so their assignments are not certain."""
+    run, so their assignments are not certain; nor is an assignment after a
+    ``break`` or ``continue`` of the loop ``body`` belongs to may have left it
+    (the value before it then flows on)."""
+    left = False  # a break or continue may have left the body before this point
     for s in body:
         if any(name in names_read(e) for e in ir.stmt_exprs(s)):
             return True
         if isinstance(s, ir.Assign) and s.name == name:
-            return s.op is not None
-        elif isinstance(s, ir.For):
+            return True if s.op is not None else (None if left else False)
+        elif isinstance(s, (ir.For, ir.While)):
             if exposed(name, s.body):
                 return True
+        elif isinstance(s, (ir.Break, ir.Continue)):
+            return None
         elif isinstance(s, ir.If):
             a, b = exposed(name, s.then), exposed(name, s.orelse)
             if a or b:
                 return True
             if a is False and b is False:
-                return False
+                return None if left else False
+            left = left or ir.has_exits((s,))
     return None
 
 
@@ -200,6 +210,8 @@ def unrolled_size(body) -> int | None:
     None when one of them is not a short literal loop (``FULL_UNROLL_TRIP``)."""
     n = 0
     for s in body:
+        if isinstance(s, (ir.While, ir.Break, ir.Continue)):
+            return None
         if isinstance(s, ir.For):
             r = literal_range(s)
             inner = unrolled_size(s.body) if r is not None and len(r) <= FULL_UNROLL_TRIP else None
@@ -236,6 +248,8 @@ def live_after(kernel: ir.Kernel, path: Path, name: str) -> bool:
             return rest
         if isinstance(owner, ir.For) and exposed(name, owner.body):
             return True
+        if isinstance(owner, ir.While) and (name in names_read(owner.cond) or exposed(name, owner.body)):
+            return True
         path = owner_path
     return False
 
@@ -250,7 +264,7 @@ def _block_of(kernel: ir.Kernel, parent: Path):
         owner = stmt_at(kernel.body, parent)
     except IndexError:
         owner = None
-    if isinstance(owner, ir.For):
+    if isinstance(owner, (ir.For, ir.While)):
         return owner.body, owner, parent
     owner = stmt_at(kernel.body, parent[:-1])
     return (owner.then if parent[-1] == 0 else owner.orelse), owner, parent[:-1]
@@ -597,6 +611,17 @@ def _failure_sites(ctx: Context, body, policy) -> str | None:
     return None
 
 
+def opaque_control(loop: ir.For) -> str | None:
+    """Why ``loop`` runs as written: it holds a ``while`` loop, a ``break`` or a
+    ``continue``, whose trip counts are not known on entry. None if it holds none."""
+    for s in ir.walk_stmts(loop.body):
+        if isinstance(s, (ir.While, ir.Break, ir.Continue)):
+            what = {ir.While: "a while loop", ir.Break: "a break", ir.Continue: "a continue"}[type(s)]
+            line = f" (line {s.loc.line})" if s.loc is not None else ""
+            return f"loop {loop.index} holds {what}{line}, whose trip count is not known on entry"
+    return None
+
+
 def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vector: ir.For | None,
                     variant, fastmath: bool, reorder: bool = False) -> str | None:
     """Why the loops ``chain`` (root first, all enclosing ``vector``, which is the
@@ -607,6 +632,9 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
     keep their order among themselves (``carried_across``)."""
     root = chain[0]
     region = (root,)
+    why = opaque_control(root)
+    if why:
+        return why
     why = _failure_sites(ctx, region, getattr(variant, "boundscheck", None))
     if why:
         return why
@@ -768,6 +796,9 @@ def _ranges_to(ctx: Context, site: LoopSite, node) -> list[LoopRange] | None:
             elif isinstance(s, ir.If):
                 if holds(s) or find(s.then) or find(s.orelse):
                     return True
+            elif isinstance(s, ir.While):
+                if holds(s) or find(s.body):
+                    return True
             elif holds(s):
                 return True
         return False
@@ -878,7 +909,7 @@ def _read_outside(kernel: ir.Kernel, site: LoopSite, t: ir.For, name: str) -> bo
 def _path_of(node, path: Path, target) -> Path | None:
     if node is target:
         return path
-    if isinstance(node, ir.For):
+    if isinstance(node, (ir.For, ir.While)):
         for k, s in enumerate(node.body):
             p = _path_of(s, path + (k,), target)
             if p is not None:

@@ -383,6 +383,8 @@ def _each_access(kernel: ir.Kernel, symbols, visit_access) -> None:
             elif isinstance(s, ir.If):
                 visit(s.then)
                 visit(s.orelse)
+            elif isinstance(s, ir.While):
+                visit(s.body)
 
     visit(kernel.body)
 

@@ -112,7 +112,7 @@ def replace_at(body: tuple[ir.Stmt, ...], path: Path, new: ir.Stmt) -> tuple[ir.
     k, rest = path[0], path[1:]
     s = body[k]
     if rest:
-        if isinstance(s, ir.For):
+        if isinstance(s, (ir.For, ir.While)):
             s = dataclasses.replace(s, body=replace_at(s.body, rest, new))
         else:
             branch, rest = rest[0], rest[1:]

@@ -204,7 +204,7 @@ def _local_ranges(kernel: ir.Kernel) -> dict[str, Range]:
             here = path + ((body, k),)
             if isinstance(x, ir.Assign) and x.value.type is DType.I64:
                 found.setdefault(x.name, []).append((x, here))
-            elif isinstance(x, ir.For):
+            elif isinstance(x, (ir.For, ir.While)):
                 walk(x.body, here)
             elif isinstance(x, ir.If):
                 walk(x.then, here)
@@ -231,7 +231,8 @@ def _local_ranges(kernel: ir.Kernel) -> dict[str, Range]:
             count = 1
             for b, k in p[len(where) - 1:-1]:
                 loop = b[k]
-                trip = literal_range(loop) if isinstance(loop, ir.For) else range(1)
+                # an if runs its branch at most once; a while loop any number of times
+                trip = literal_range(loop) if isinstance(loop, ir.For) else None if isinstance(loop, ir.While) else range(1)
                 if trip is None:
                     count = None
                     break

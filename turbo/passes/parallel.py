@@ -86,6 +86,8 @@ def problems(ctx: Context, path: Path, loop: ir.For, fastmath: bool) -> str | No
     """Why the top-level loop at ``path`` may not be split across threads; None if it may."""
     if any(isinstance(s, ir.Return) for s in ir.walk_stmts(loop.body)):
         return "it contains a return"
+    if ir.has_exits(loop.body, (ir.Break,)):
+        return "a break may end it early, and the iterations after it must not run"
     inner = analysis.loop_indices(loop.body)
     every = inner | {loop.index}
     written = {s.array for s in ir.walk_stmts(loop.body) if isinstance(s, ir.Store)}
@@ -185,6 +187,8 @@ def _unmarked(s: ir.For) -> ir.For:
                 x = dataclasses.replace(x, parallel=False, body=walk(x.body))
             elif isinstance(x, ir.If):
                 x = dataclasses.replace(x, then=walk(x.then), orelse=walk(x.orelse))
+            elif isinstance(x, ir.While):
+                x = dataclasses.replace(x, body=walk(x.body))
             out.append(x)
         return tuple(out)
 

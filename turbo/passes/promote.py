@@ -29,6 +29,7 @@ reassociated) when, for loop ``L`` and array ``C``:
   is held inside ``if`` (``L`` runs at least once): the check then fails where
   ``L``'s first iteration would have failed, with nothing stored before it
   (``out[0] += x[i]``, where ``out`` may be empty);
+- ``L`` holds no ``while`` loop, ``break`` or ``continue``;
 - ``L`` is not split across threads, and, where the kernel may run on threads,
   no store of ``C`` in ``L`` sits under an ``if`` (the store after ``L`` writes
   the element even when no iteration did).
@@ -106,6 +107,8 @@ class _Rewriter:
                 out += self.loop(s)
             elif isinstance(s, ir.If):
                 out.append(dataclasses.replace(s, then=self.body(s.then), orelse=self.body(s.orelse)))
+            elif isinstance(s, ir.While):
+                out.append(dataclasses.replace(s, body=self.body(s.body)))
             else:
                 out.append(s)
         return tuple(out)
@@ -118,7 +121,10 @@ class _Rewriter:
         after: list[ir.Stmt] = []
         guarded = False
         stored = list(dict.fromkeys(x.array for x in ir.walk_stmts(s.body) if isinstance(x, ir.Store)))
-        checked = self.checked(s.body) if stored and not s.parallel and isinstance(s.step, ir.Const) else None
+        # not across a loop holding a while loop, break or continue (which may skip
+        # the accesses the guarded case counts on)
+        plain = stored and not s.parallel and isinstance(s.step, ir.Const) and analysis.opaque_control(s) is None
+        checked = self.checked(s.body) if plain else None
         if checked is not None:
             changes = {s.index} | analysis.loop_indices(s.body) | set(analysis.assigned_in(s.body))
             conditional = _stores_under_if(s.body)

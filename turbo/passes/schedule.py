@@ -40,6 +40,7 @@ from .parallel import ParallelPlan
 from .target import TargetDesc
 
 ASSUMED_TRIP = 128  # iterations assumed for a loop whose bounds are not literal
+WHILE_TRIPS = 16  # iterations assumed for a while loop (only compares plans that all run it as written)
 MAX_FACTOR = 8  # largest unroll factor tried for one loop
 MAX_INSTANCES = 32  # largest number of iterations run side by side
 # a nest is split into its inner loops' own regions (_split) only when that is
@@ -488,6 +489,8 @@ def _nests(body, path=(), outer=()):
         elif isinstance(s, ir.If):
             yield from _nests(s.then, path + (k, 0), outer)
             yield from _nests(s.orelse, path + (k, 1), outer)
+        elif isinstance(s, ir.While):  # a sweep repeated until it converges
+            yield from _nests(s.body, path + (k,), outer)
 
 
 def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: Options) -> NestDecision:
@@ -955,7 +958,7 @@ class _Facts:
         """Whether ``body`` has no loop inside it."""
         hit = self._leaf.get(id(body))
         if hit is None:
-            hit = self._leaf[id(body)] = not any(isinstance(s, ir.For) for s in ir.walk_stmts(body))
+            hit = self._leaf[id(body)] = not any(isinstance(s, (ir.For, ir.While)) for s in ir.walk_stmts(body))
         return hit
 
     def access(self, node) -> tuple[frozenset[str], tuple]:
@@ -1299,6 +1302,13 @@ class _Model:
             if isinstance(s, ir.For):
                 leaf = False
                 cycles += self.loop(s, where, env)
+            elif isinstance(s, ir.While):  # never in a region: run as written
+                leaf = False
+                cond = _Counter(self, env, loop)
+                cond.expr(s.cond)
+                cycles += WHILE_TRIPS * (cond.throughput() + self.body(s.body, where, env, loop))
+            elif isinstance(s, (ir.Break, ir.Continue)):
+                continue
             elif isinstance(s, ir.If):
                 leaf = leaf and self.facts.leaf(s.then) and self.facts.leaf(s.orelse)
                 cond = _Counter(self, env, loop)

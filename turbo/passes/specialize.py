@@ -85,6 +85,8 @@ def _loops(body, path, outer):
         elif isinstance(s, ir.If):
             yield from _loops(s.then, path + (k, 0), outer)
             yield from _loops(s.orelse, path + (k, 1), outer)
+        elif isinstance(s, ir.While):
+            yield from _loops(s.body, path + (k,), outer)
 
 
 def _expr(e: ir.Expr, sizes) -> ir.Expr:

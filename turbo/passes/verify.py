@@ -44,14 +44,20 @@ class _Verifier:
             if isinstance(s, ir.Return) and s is not self.k.body[-1]:
                 raise _Violation("return inside a block")
 
-    def block(self, body, indices: dict[str, DType]) -> None:
+    def block(self, body, indices: dict[str, DType], loops: int = 0) -> None:
         for s in body:
-            if isinstance(s, ir.For):
+            if isinstance(s, ir.While):
+                self.expect(s.cond, DType.BOOL, indices, "while condition")
+                self.block(s.body, indices, loops + 1)
+            elif isinstance(s, (ir.Break, ir.Continue)):
+                if not loops:
+                    raise _Violation(f"{type(s).__name__.lower()} outside a loop")
+            elif isinstance(s, ir.For):
                 for e in (s.start, s.stop, s.step):
                     self.expect(e, DType.I64, indices, "loop bound")
                 if s.index in indices or s.index in self.locals or s.index in self.arrays or s.index in self.scalars or s.index in self.dims:
                     raise _Violation(f"loop index '{s.index}' shadows another name")
-                self.block(s.body, {**indices, s.index: DType.I64})
+                self.block(s.body, {**indices, s.index: DType.I64}, loops + 1)
             elif isinstance(s, ir.Assign):
                 if s.name not in self.locals:
                     raise _Violation(f"assignment to unknown local '{s.name}'")
@@ -68,8 +74,8 @@ class _Verifier:
                 self.expr(s.value, indices)
             elif isinstance(s, ir.If):
                 self.expect(s.cond, DType.BOOL, indices, "if condition")
-                self.block(s.then, indices)
-                self.block(s.orelse, indices)
+                self.block(s.then, indices, loops)
+                self.block(s.orelse, indices, loops)
             else:
                 raise _Violation(f"not a statement: {s!r}")
 

@@ -1,0 +1,353 @@
+"""while loops, break and continue: in @turbo functions and the DSL, against the
+plain Python function and the reference interpreter; how the scheduler treats
+the loops holding them; the errors around them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import turbo
+from turbo import turbo as jit
+from turbo.interpret import interpret
+
+from helpers import AVX2, assert_same, scheduled
+
+
+def mandel(out, cr, ci, limit):
+    for i in range(cr.shape[0]):
+        for j in range(ci.shape[0]):
+            zr = 0.0
+            zi = 0.0
+            k = 0
+            while k < limit and zr * zr + zi * zi < 4.0:
+                zr, zi = zr * zr - zi * zi + cr[i], 2.0 * zr * zi + ci[j]
+                k += 1
+            out[i, j] = k
+
+
+def first_above(x, t):
+    found = -1
+    for i in range(x.shape[0]):
+        if x[i] > t:
+            found = i
+            break
+    return found
+
+
+def sum_skipping(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        if x[i] < 0.0:
+            continue
+        if x[i] > 1.5:
+            break
+        s += x[i]
+    return s
+
+
+def rows_until_negative(out, A):
+    # break leaves the inner loop only
+    for i in range(A.shape[0]):
+        n = 0
+        for j in range(A.shape[1]):
+            if A[i, j] < 0.0:
+                break
+            n += 1
+        out[i] = n
+
+
+def gcd_all(out, a, b):
+    for i in range(a.shape[0]):
+        x = a[i]
+        y = b[i]
+        while y != 0:
+            x, y = y, x % y
+        out[i] = x
+
+
+def collatz_steps(out, start):
+    for i in range(start.shape[0]):
+        n = start[i]
+        steps = 0
+        while True:
+            if n == 1:
+                break
+            if n % 2 == 0:
+                n = n // 2
+            else:
+                n = 3 * n + 1
+            steps += 1
+        out[i] = steps
+
+
+def defined_unless_break(x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        if x[i] > 0.0:
+            v = x[i]
+        else:
+            break
+        total += v  # v is assigned on every path that gets here
+    return total
+
+
+def relax_until(u, tmp, tol):
+    """Jacobi sweeps until the largest change is under tol: the sweep nests in the
+    while loop's body are scheduled (vectorized) as any nest is."""
+    sweeps = 0
+    change = tol + 1.0
+    while change > tol and sweeps < 500:
+        change = 0.0
+        for i in range(1, u.shape[0] - 1):
+            for j in range(1, u.shape[1] - 1):
+                tmp[i, j] = 0.25 * (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1])
+        for i in range(1, u.shape[0] - 1):
+            for j in range(1, u.shape[1] - 1):
+                change = max(change, abs(tmp[i, j] - u[i, j]))
+                u[i, j] = tmp[i, j]
+        sweeps += 1
+    return sweeps
+
+
+def long_count(img, limit):
+    # a counter updated in a while loop is never narrowed (it passes 2**15 here)
+    k = 0
+    s = 0
+    while s < limit:
+        s += int(img[k % img.shape[0]])
+        k += 1
+    return k
+
+
+def nested_while_continue(out, x):
+    for i in range(x.shape[0]):
+        k = 0
+        c = 0
+        while k < 10:
+            k += 1
+            if k % 3 == 0:
+                continue
+            c += k
+        out[i] = c + x[i]
+
+
+def _copies(args):
+    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+
+
+def check(fn, *args, rtol=0.0):
+    mine, ref = _copies(args), _copies(args)
+    got = jit(fn)(*mine)
+    want = fn(*ref)
+    for a, b in zip(mine, ref):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_allclose(a, b, rtol=rtol)
+    if want is None:
+        assert got is None
+    else:
+        assert got == pytest.approx(want, rel=rtol)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [0, 1, 7, 33])
+def test_mandelbrot_matches_python(n, dt):
+    cr = np.linspace(-2.0, 1.0, n).astype(dt)
+    ci = np.linspace(-1.5, 1.5, n + 2).astype(dt)
+    check(mandel, np.zeros((n, n + 2), np.int64), cr, ci, 40)
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 40])
+def test_break_and_continue_match_python(n):
+    rng = np.random.default_rng(n)
+    x = rng.uniform(-1.0, 2.0, n)
+    for t in (-5.0, 0.5, 1.9, 5.0):
+        check(first_above, x, t)
+    check(sum_skipping, x, rtol=1e-12)
+    check(defined_unless_break, x, rtol=1e-12)
+    A = rng.uniform(-0.2, 2.0, (n, n + 3))
+    check(rows_until_negative, np.zeros(n, np.int64), A)
+    check(nested_while_continue, np.zeros(n), x)
+
+
+def test_integer_while_loops_match_python():
+    rng = np.random.default_rng(3)
+    a = rng.integers(1, 10**6, 50)
+    b = rng.integers(0, 10**6, 50)
+    check(gcd_all, np.zeros(50, np.int64), a, b)
+    check(collatz_steps, np.zeros(30, np.int64), np.arange(1, 31, dtype=np.int64))
+
+
+def test_a_counter_in_a_while_loop_is_not_narrowed():
+    img = np.full(7, 3, np.uint8)
+    assert jit(long_count)(img, 100_000) == long_count(img, 100_000) == 33_334
+
+
+@pytest.mark.parametrize("n", [3, 4, 12, 21])
+def test_nests_inside_a_while_loop_are_vectorized_and_match(n):
+    rng = np.random.default_rng(n)
+    u = rng.uniform(0, 1, (n, n))
+    check(relax_until, u, np.zeros_like(u), 1e-3, rtol=1e-9)
+    f = jit(relax_until)
+    text = f.explain(u.copy(), np.zeros_like(u), 1e-3)
+    assert text.count("vectorize j") >= 2, text
+
+
+DSL = """
+kernel steps(out: i64[N], x: f64[N], limit: i64) {
+    for i in 0:N {
+        v = x[i]
+        k = 0
+        while v > 1.0 and k < limit {
+            v = v * 0.5
+            k += 1
+            if k == 7 { continue }
+            if v < 0.01 { break }
+        }
+        out[i] = k
+    }
+}
+kernel first_zero(x: i32[N]) {
+    r = N
+    for i in 0:N {
+        if x[i] != 0 { continue }
+        r = i
+        break
+    }
+    return r
+}
+"""
+
+
+def test_dsl_while_break_continue_match_the_interpreter_and_print_back():
+    m = turbo.compile(DSL, "control.loop")
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 9, 40):
+        x = rng.uniform(0, 3000, n)
+        assert_same(m.steps, np.zeros(n, np.int64), x, 12)
+        z = (rng.random(n) < 0.8).astype(np.int32)
+        assert_same(m.first_zero, z)
+    again = turbo.compile(str(m.steps.ir), "again.loop")
+    assert str(again.steps.ir) == str(m.steps.ir)
+    assert "while v > 1.0 and k < limit {" in str(m.steps.ir)
+    assert "continue" in str(m.first_zero.ir) and "break" in str(m.first_zero.ir)
+
+
+def test_loops_holding_while_break_or_continue_run_as_written():
+    m = turbo.compile(DSL, "control.loop")
+    sched = scheduled(m.steps, AVX2)
+    assert not sched.regions
+    text = m.first_zero.explain(np.zeros(8, np.int32))
+    assert "holds a continue (line" in text or "holds a break (line" in text
+    cr = np.linspace(-2, 1, 8)
+    text = jit(mandel).explain(np.zeros((8, 8), np.int64), cr, cr, 10)
+    assert "holds a while loop (line" in text
+
+
+def test_break_outside_a_loop_is_a_located_error():
+    with pytest.raises(turbo.errors.DSLSemanticError, match="'break' outside a loop") as e:
+        turbo.compile("kernel f(x: f64[N]) {\n    x[0] = 1.0\n    break\n}\n", "bad.loop")
+    assert "line 3" in str(e.value) and "^" in str(e.value)
+    with pytest.raises(turbo.errors.DSLSemanticError, match="'continue' outside a loop"):
+        turbo.compile("kernel f(x: f64[N]) {\n    if x[0] > 0.0 { continue }\n}\n", "bad.loop")
+
+
+def test_while_condition_must_be_a_boolean():
+    with pytest.raises(turbo.errors.DSLTypeError, match="condition must be a boolean"):
+        turbo.compile("kernel f(x: f64[N]) {\n    k = 3\n    while k { k -= 1 }\n}\n", "bad.loop")
+
+
+def uses_then_breaks(x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        if x[i] > 0.0:
+            break
+        else:
+            v = x[i]
+        total += v
+    return total
+
+
+def uses_maybe_unassigned(x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        if x[i] > 0.0:
+            v = x[i]
+        total += v  # <- v may be unassigned
+    return total
+
+
+def test_definite_assignment_follows_break():
+    check(uses_then_breaks, np.array([-1.0, -2.0, 3.0, -4.0]))
+    with pytest.raises(turbo.errors.DSLSemanticError):
+        jit(uses_maybe_unassigned)(np.ones(3))
+
+
+def breaks_in_prange(x):
+    for i in turbo.prange(x.shape[0]):
+        if x[i] > 0.0:
+            break
+        x[i] = 1.0
+
+
+def continues_in_prange(out, x):
+    for i in turbo.prange(x.shape[0]):
+        if x[i] < 0.0:
+            continue
+        k = 0
+        v = x[i]
+        while v > 1.0:
+            v = v * 0.5
+            k += 1
+        out[i] = k
+
+
+def test_parallel_loops_refuse_break_and_take_continue_and_while():
+    with pytest.raises(turbo.errors.ScheduleError, match="break may end it early"):
+        jit(breaks_in_prange)(np.ones(4))
+    x = np.random.default_rng(2).uniform(-5, 1000, 3000)
+    check(continues_in_prange, np.full(3000, -1, np.int64), x)
+
+
+def test_pullbacks_refuse_while_loops_with_a_location():
+    src = """
+kernel f(y: f64[N], x: f64[N]) {
+    for i in 0:N {
+        v = x[i]
+        while v > 1.0 { v = v * 0.5 }
+        y[i] = v
+    }
+}
+"""
+    m = turbo.compile(src, "ad.loop")
+    with pytest.raises(turbo.errors.DifferentiationError, match="while loop") as e:
+        turbo.pullback(m.f, ("x",))
+    assert "line 5" in str(e.value)
+
+
+def test_math_in_a_while_condition():
+    def newton_sqrt(out, x):
+        for i in range(x.shape[0]):
+            g = x[i]
+            while abs(g * g - x[i]) > 1e-9 * x[i]:
+                g = 0.5 * (g + x[i] / g)
+            out[i] = g
+
+    x = np.random.default_rng(1).uniform(0.5, 100.0, 37)
+    out = np.zeros(37)
+    jit(newton_sqrt)(out, x)
+    np.testing.assert_allclose(out, np.sqrt(x), rtol=1e-9)
+    assert math.isclose(interpret_sqrt(x[0]), math.sqrt(x[0]), rel_tol=1e-9)
+
+
+def interpret_sqrt(v):
+    m = turbo.compile("""
+kernel s(x: f64) {
+    g = x
+    while abs(g * g - x) > 1e-12 * x { g = 0.5 * (g + x / g) }
+    return g
+}
+""", "s.loop")
+    return float(interpret(m.s.ir, v))
