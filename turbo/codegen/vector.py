@@ -41,12 +41,15 @@ from .abi import ERR_NO_MEMORY
 from .cpu import I1, I8, I32, I64, MEM_TYPES, PTR, REG_TYPES, _Array, const_like, counted
 
 
+_SAME = object()
+
+
 class Instance:
     """One iteration run in the region: index values, local slots, lane mask."""
 
-    __slots__ = ("idx", "slots", "mask", "vec", "group")
+    __slots__ = ("idx", "slots", "mask", "vec", "group", "load_mask")
 
-    def __init__(self, idx: dict, slots: dict, mask, vec: bool, group=None):
+    def __init__(self, idx: dict, slots: dict, mask, vec: bool, group=None, load_mask=_SAME):
         self.idx = idx  # loop index -> i64 (for the vector loop: lane 0)
         self.slots = slots  # local -> alloca (vector typed inside the vector loop)
         self.mask = mask  # <W x i1> or None (all lanes)
@@ -54,12 +57,20 @@ class Instance:
         # (index, r, its value at r = 0) for an instance of an unrolled loop run in
         # a whole step: the r-th of the step's consecutive index values
         self.group = group
+        # the lanes loads read: ``mask``, but in a while loop's body the lanes of the
+        # step (a tail's), whose elements are in bounds whether or not they still run
+        self.load_mask = mask if load_mask is _SAME else load_mask
 
     def with_index(self, name: str, value, group=None) -> "Instance":
-        return Instance({**self.idx, name: value}, self.slots, self.mask, self.vec, group or self.group)
+        return Instance({**self.idx, name: value}, self.slots, self.mask, self.vec, group or self.group, self.load_mask)
 
     def with_mask(self, mask) -> "Instance":
         return Instance(self.idx, self.slots, mask, self.vec, self.group)
+
+    def running(self, mask) -> "Instance":
+        """This instance with only the lanes ``mask`` updating locals and storing;
+        loads still read the lanes they read before."""
+        return Instance(self.idx, self.slots, mask, self.vec, self.group, self.load_mask)
 
 
 def identity(op: str, t: DType):
@@ -108,6 +119,7 @@ class RegionEmitter:
         self._groups: dict[int, dict] = {}
         self.transposed_rows: dict[tuple, list] = {}  # transpose_load's blocks, per instance group
         self.arg_ifs: dict[int, analysis.ArgReduction] = {}  # the vector loop's argmax/argmin ifs, by id
+        self.free_masks: dict[int, frozenset[str]] = {}  # a while body's running mask -> locals it need not keep
 
     # ------------------------------------------------------------------ driver
 
@@ -250,6 +262,8 @@ class RegionEmitter:
                 self.jammed_loop(s, path, insts)
         elif isinstance(s, ir.If):
             self.if_(s, path, insts)
+        elif isinstance(s, ir.While):
+            self.while_(s, path, insts)
         elif isinstance(s, ir.Assign):
             self.phases = self.every_groups(s, insts[0])
             for inst in insts:
@@ -622,6 +636,72 @@ class RegionEmitter:
         if s.orelse:
             self.block(s.orelse, path + (1,), else_insts)
 
+    def while_(self, s: ir.While, path, insts) -> None:
+        """A while loop in the vector loop (analysis.opaque_control: straight-line
+        code in it): each lane runs until its condition fails. A lane mask per
+        instance holds the lanes still running; each iteration runs the body under
+        it, and the loop ends when no lane of any instance runs (the lanes done
+        earlier idle meanwhile: their locals keep their values, but for those no
+        one reads again, ``dead_after``)."""
+        b = self.b
+        if not insts[0].vec:
+            for inst in insts:
+                self.view(inst)
+                self.cg.while_(s, path)
+            return
+        # the running lanes are kept as lane-wide integers (-1: running): AVX2 has no
+        # mask registers, and a <W x i1> carried around the loop is repacked each time
+        mtype = ll.VectorType(ll.IntType(self.plan.lane_type.bits), self.W)
+        slots = []
+        for k, inst in enumerate(insts):
+            slot = self.cg.entry_alloca(mtype, f"running{k}")
+            b.store(b.sext(inst.mask, mtype) if inst.mask is not None else const_like(mtype, -1), slot)
+            slots.append(slot)
+        head = self.cg.fn.append_basic_block("vwhile_head")
+        body = self.cg.fn.append_basic_block("vwhile_body")
+        done = self.cg.fn.append_basic_block("vwhile_end")
+        b.branch(head)
+        b.position_at_end(head)
+        running, any_lane = [], None
+        free = self.dead_after(s)
+        for inst, slot in zip(insts, slots):
+            m = b.icmp_signed("<", b.load(slot, typ=mtype), const_like(mtype, 0))
+            c = b.and_(m, self.vector(self.value(s.cond, inst.running(m))))
+            b.store(b.sext(c, mtype), slot)
+            running.append(inst.running(c))
+            self.free_masks[id(c)] = free
+            bits = b.icmp_unsigned("!=", b.bitcast(c, ll.IntType(self.W)), ll.Constant(ll.IntType(self.W), 0))
+            any_lane = bits if any_lane is None else b.or_(any_lane, bits)
+        b.cbranch(any_lane, body, done)
+        b.position_at_end(body)
+        self.block(s.body, path, running)
+        b.branch(head)
+        b.position_at_end(done)
+
+    def dead_after(self, s: ir.While) -> frozenset[str]:
+        """The locals the while loop ``s`` assigns whose lanes that stopped running
+        need not keep their values: set unconditionally before the loop in its
+        block, and read nowhere but in the loop. Assigned in the loop's body
+        itself, they are assigned in every lane (no blend with the old value
+        putting the running mask on the chain from one iteration to the next:
+        a Mandelbrot iteration's zr and zi)."""
+        inside = {id(x) for x in ir.walk_stmts((s,))}
+        parent = next((blk for x in ir.walk_stmts((self.root,))
+                       for blk in ((x.body,) if isinstance(x, (ir.For, ir.While)) else
+                                   (x.then, x.orelse) if isinstance(x, ir.If) else ())
+                       if any(y is s for y in blk)), ())
+        before = parent[:next((k for k, y in enumerate(parent) if y is s), 0)]
+        set_before = {x.name for x in before if isinstance(x, ir.Assign) and x.op is None}
+        read_outside = set()
+        for x in ir.walk_stmts(self.cg.kernel.body + (self.root,)):
+            if id(x) not in inside:
+                for e in ir.stmt_exprs(x):
+                    read_outside |= analysis.names_read(e)
+        names = {x.name for x in s.body if isinstance(x, ir.Assign)} - read_outside
+        cond = analysis.names_read(s.cond)
+        # set before the loop, or set in its body before each read there (a temporary)
+        return frozenset(n for n in names if n in set_before or (n not in cond and analysis.exposed(n, s.body) is False))
+
     def assign(self, s: ir.Assign, inst: Instance) -> None:
         b = self.b
         if not inst.vec:
@@ -638,7 +718,7 @@ class RegionEmitter:
         if s.op is not None:
             old = b.load(slot, typ=slot.allocated_type)
             value = self.cg.arith(s.op, t, old, value, s)
-        if inst.mask is not None:
+        if inst.mask is not None and s.name not in self.free_masks.get(id(inst.mask), ()):
             old = old if old is not None else b.load(slot, typ=slot.allocated_type)
             value = b.select(inst.mask, value, old)
         b.store(value, slot)
@@ -902,6 +982,7 @@ class RegionEmitter:
         return out
 
     def load(self, e: ir.Load, inst: Instance):
+        inst = inst.with_mask(inst.load_mask)
         kind, ptr, lanes = self.where(e, inst)
         if (kind == "strided" and inst.group is not None and self.cg.arrays[e.array].contiguous
                 and (inst.mask is None or id(inst.mask) in self.tail_masks)

@@ -611,11 +611,21 @@ def _failure_sites(ctx: Context, body, policy) -> str | None:
     return None
 
 
-def opaque_control(loop: ir.For) -> str | None:
+def opaque_control(loop: ir.For, vector: ir.For | None = None) -> str | None:
     """Why ``loop`` runs as written: it holds a ``while`` loop, a ``break`` or a
-    ``continue``, whose trip counts are not known on entry. None if it holds none."""
+    ``continue``, whose trip counts are not known on entry. None if it holds none.
+    With ``vector`` (a loop in it to vectorize), ``while`` loops inside ``vector``
+    whose bodies are straight-line code (no loop, ``if``, ``break`` or
+    ``continue``) are fine: each lane runs its own iterations under a mask
+    (codegen/vector.py ``while_``). With an ``if`` in the body, the lanes run
+    both branches on every iteration and wait for the slowest lane: Collatz
+    steps vectorized ran at 0.4x the scalar loop."""
     for s in ir.walk_stmts(loop.body):
         if isinstance(s, (ir.While, ir.Break, ir.Continue)):
+            if (isinstance(s, ir.While) and vector is not None and _inside_vector(s, vector)
+                    and not any(isinstance(x, (ir.For, ir.While, ir.If, ir.Break, ir.Continue))
+                                for x in ir.walk_stmts(s.body))):
+                continue
             what = {ir.While: "a while loop", ir.Break: "a break", ir.Continue: "a continue"}[type(s)]
             line = f" (line {s.loc.line})" if s.loc is not None else ""
             return f"loop {loop.index} holds {what}{line}, whose trip count is not known on entry"
@@ -632,7 +642,7 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
     keep their order among themselves (``carried_across``)."""
     root = chain[0]
     region = (root,)
-    why = opaque_control(root)
+    why = opaque_control(root, vector)
     if why:
         return why
     why = _failure_sites(ctx, region, getattr(variant, "boundscheck", None))
