@@ -293,6 +293,30 @@ def test_lanes_of_a_vectorized_while_loop_stop_independently(n):
         check(halvings, np.zeros(n), x, fastmath=False, vectorize="i", unroll={"i": u})
 
 
+def while_shapes(out, acc, x, y):
+    for i in range(x.shape[0]):
+        v = x[i]
+        n = 0.0
+        if y[i] > 0.0:  # the while runs only in the lanes the if takes
+            while v > y[i]:  # a condition reading the vector loop's own elements
+                v = v - y[i] - 0.25
+                n += 1.0
+                out[i] = v  # a store in the body: only running lanes store
+        t = 0
+        while t < 3:  # the same trip in every lane
+            t += 1
+        acc[i] += n + t  # read after both loops
+
+
+@pytest.mark.parametrize("n", [1, 4, 5, 8, 13, 31])
+def test_while_loops_under_ifs_with_stores_match_python(n):
+    rng = np.random.default_rng(n)
+    x = rng.uniform(-2.0, 40.0, n)
+    y = rng.uniform(-1.0, 3.0, n)
+    check(while_shapes, np.zeros(n), np.ones(n), x, y, fastmath=False)
+    check(while_shapes, np.zeros(n), np.ones(n), x, y, fastmath=False, vectorize="i")
+
+
 def test_a_while_loop_inside_the_vector_loop_runs_under_lane_masks():
     cr = np.linspace(-2, 1, 64)
     text = jit(mandel).explain(np.zeros((64, 64), np.int64), cr, cr, 10)
