@@ -259,19 +259,25 @@ class _Continue(Exception):
     """Raised by ``continue``; caught by the innermost loop's iteration."""
 
 
+def _iteration(body, env) -> bool:
+    """Run one iteration of a loop's ``body``; False when a ``break`` ended the loop."""
+    try:
+        body(env)
+    except _Continue:
+        pass
+    except _Break:
+        return False
+    return True
+
+
 def _compile_stmt(s: ir.Stmt):
     if isinstance(s, ir.While):
         cond = _compile_expr(s.cond)
         body = _compile_block(s.body)
 
         def run_while(env):
-            while cond(env):
-                try:
-                    body(env)
-                except _Continue:
-                    pass
-                except _Break:
-                    break
+            while cond(env) and _iteration(body, env):
+                pass
 
         return run_while
     if isinstance(s, ir.Break):
@@ -296,11 +302,7 @@ def _compile_stmt(s: ir.Stmt):
             scalars = env.scalars
             for i in range(a, b, c):
                 scalars[name] = np.int64(i)
-                try:
-                    body(env)
-                except _Continue:
-                    pass
-                except _Break:
+                if not _iteration(body, env):
                     break
             scalars.pop(name, None)
 

@@ -306,6 +306,9 @@ class Return:
 
 Stmt = Union[For, While, Break, Continue, Assign, Store, If, Return]
 
+# the statements whose trip counts are not known on entry, as messages name them
+CONTROL_WORDS = {While: "a while loop", Break: "a break", Continue: "a continue"}
+
 # ----------------------------------------------------------------------------- kernels
 
 

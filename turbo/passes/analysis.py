@@ -621,14 +621,13 @@ def opaque_control(loop: ir.For, vector: ir.For | None = None) -> str | None:
     both branches on every iteration and wait for the slowest lane: Collatz
     steps vectorized ran at 0.4x the scalar loop."""
     for s in ir.walk_stmts(loop.body):
-        if isinstance(s, (ir.While, ir.Break, ir.Continue)):
+        if type(s) in ir.CONTROL_WORDS:
             if (isinstance(s, ir.While) and vector is not None and _inside_vector(s, vector)
                     and not any(isinstance(x, (ir.For, ir.While, ir.If, ir.Break, ir.Continue))
                                 for x in ir.walk_stmts(s.body))):
                 continue
-            what = {ir.While: "a while loop", ir.Break: "a break", ir.Continue: "a continue"}[type(s)]
             line = f" (line {s.loc.line})" if s.loc is not None else ""
-            return f"loop {loop.index} holds {what}{line}, whose trip count is not known on entry"
+            return f"loop {loop.index} holds {ir.CONTROL_WORDS[type(s)]}{line}, whose trip count is not known on entry"
     return None
 
 

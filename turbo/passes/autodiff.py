@@ -183,11 +183,10 @@ class _Differentiator:
         self.written = ir.written_arrays(kernel)
         self.arrays = {p.name: p for p in kernel.arrays}
         for s in ir.walk_stmts(kernel.body):
-            if isinstance(s, (ir.While, ir.Break, ir.Continue)):
-                what = {ir.While: "a while loop", ir.Break: "a break", ir.Continue: "a continue"}[type(s)]
+            if type(s) in ir.CONTROL_WORDS:
                 raise DifferentiationError(
                     f"pullback of '{kernel.name}': the pullback replays loops backwards and needs their trip counts; "
-                    f"{what} makes them depend on the values computed", s.loc,
+                    f"{ir.CONTROL_WORDS[type(s)]} makes them depend on the values computed", s.loc,
                     "write the loop as `for i in range(n)` over its full range, with an `if` around the body")
         self.sites: list[_Site] = []
         self._collect(kernel.body, (), (), ())
