@@ -665,7 +665,7 @@ class KernelCodegen:
             if op == "*":
                 return b.fmul(a, c, flags=self.fflags)
             if op == "/":
-                return b.fdiv(a, c)
+                return b.fdiv(a, c, flags=self.fflags)
             if op in ("//", "%"):
                 return self.float_divmod(op, a, c, t)
             if op == "**":

@@ -126,7 +126,9 @@ class RegionEmitter:
     def emit(self) -> None:
         cg = self.cg
         saved = (cg.indices, cg.locals, cg.fflags, dict(cg.arrays))
-        cg.fflags = ("contract",) if cg.fastmath else ()
+        # fastmath: a * b + c may fuse, and x / y may become x * (1 / y), the
+        # reciprocal hoisted where y is invariant (a row scaled by its norm)
+        cg.fflags = ("contract", "arcp") if cg.fastmath else ()
         try:
             heap = [self.pack(name) for name in self.plan.packed]
             self.stmt(self.root, self.path, [Instance(dict(cg.indices), {}, None, False)])

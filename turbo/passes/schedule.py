@@ -1515,6 +1515,14 @@ class _Counter:
             return self.t.cost("fma").latency
         return self.t.cost("fadd").latency
 
+    def _invariant(self, e: ir.Expr) -> bool:
+        """Whether nothing ``e`` reads changes in the loop counted: no local or
+        index it sets, no array it stores (``x / d[i]`` in a loop over j)."""
+        stored = {s.array for s in ir.walk_stmts(self.loop.body) if isinstance(s, ir.Store)}
+        if any(isinstance(x, ir.Load) and x.array in stored for x in ir.walk_expr(e)):
+            return False
+        return not analysis.names_read(e) & ({self.loop.index} | set(analysis.assigned_in(self.loop.body)))
+
     def _contracts(self, value) -> bool:
         return (self.m.fm and self.m.in_region and self.t.fma and isinstance(value, ir.Binary)
                 and value.op == "*" and value.type.is_float)
@@ -1568,6 +1576,8 @@ class _Counter:
                 elif (sub.op in ("+", "-") and self._contracts(sub.left)) or (sub.op == "+" and self._contracts(sub.right)):
                     self.add("fma", n)
                     self.add("fmul", -n)
+                elif sub.op == "/" and sub.type.is_float and self.m.fm and self.m.in_region and self._invariant(sub.right):
+                    self.add("fmul", n)  # by the reciprocal, computed once before the loop (codegen: arcp)
                 else:
                     self._arith(sub.op, sub.type, n)
             elif isinstance(sub, (ir.Unary, ir.Select)):
