@@ -104,7 +104,9 @@ class RegionEmitter:
         self.root = root
         self.path = path
         self.t_of = {p: (k, f) for k, (p, f) in enumerate(zip(plan.paths, plan.factors))}
-        self.vpath = plan.paths[-1] if plan.vector else None
+        # the vector loop's siblings run in vectors too, as many per step
+        self.t_of.update((p, (len(plan.paths) - 1, plan.factors[-1])) for p, _ in plan.siblings)
+        self.vpaths = set(plan.vector_paths)
         self.vname = plan.vector
         self.W = plan.width
         self.ctx = cg.loop_ctx
@@ -325,7 +327,9 @@ class RegionEmitter:
     def transformed_loop(self, s: ir.For, path, parents) -> None:
         b = self.b
         _, f = self.t_of[path]
-        is_vec = path == self.vpath
+        is_vec = path in self.vpaths
+        if is_vec:
+            self.vname = s.index  # the plan's vector loop, or one of its siblings
         start, step, trip = self.bounds(s, parents[0])
         assigned = list(analysis.assigned_in(s.body))
         groups = analysis.arg_reductions(s.body) if is_vec else ()  # argmax / argmin ifs

@@ -49,6 +49,10 @@ MAX_INSTANCES = 32  # largest number of iterations run side by side
 # to 1.6x (a row normalization, predicted 11% cheaper split, ran 1.5x faster split
 # at n = 256 and 1.4x slower at n = 16)
 SPLIT_GAIN = 0.85
+# ... and a nest whose one region would vectorize sibling loops (RegionPlan.siblings)
+# keeps it only when predicted this much cheaper than the split, both at least the
+# time its data takes to move from L2 (_traffic)
+SIBLING_GAIN = 0.9
 # plans predicted within this fraction of the cheapest are near-ties, chosen
 # among by what the cost model does not see (_near_tie_key)
 NEAR_TIE = 0.005
@@ -104,13 +108,25 @@ class RegionPlan:
     # accesses strided along the vector loop, moving along the first axis only
     # (ABt's B[n, k] vectorized along n), are contiguous in the copy
     packed: tuple[str, ...] = ()
+    # loops beside the vector loop in its parent's body vectorized as it is (same
+    # lanes, vectors per step and tail), each a (path, index): with the parent's
+    # loop unrolled-and-jammed, a row's sum of squares and its scaling both run
+    # in vectors for several rows at once, the rows' reductions side by side
+    siblings: tuple[tuple[Path, str], ...] = ()
 
     @property
     def instances(self) -> int:
         return math.prod(self.factors)
 
+    @property
+    def vector_paths(self) -> tuple[Path, ...]:
+        """The paths of the loops run in vectors: the vector loop's, then its siblings'."""
+        return ((self.paths[-1],) if self.vector else ()) + tuple(p for p, _ in self.siblings)
+
     def factor(self, index: str) -> int:
-        return self.factors[self.loops.index(index)] if index in self.loops else 1
+        if index in self.loops:
+            return self.factors[self.loops.index(index)]
+        return self.factors[-1] if any(x == index for _, x in self.siblings) else 1
 
     def describe(self) -> str:
         parts = []
@@ -119,6 +135,9 @@ class RegionPlan:
                 parts.append(f"vectorize {name} × {self.width} {self.lane_type}"
                              + (f", {f} vectors per step ({f * self.width} iterations)" if f > 1 else "")
                              + (", no tail" if self.tail == "none" else f", {self.tail} tail"))
+                if self.siblings:
+                    parts.append("the same for " + ", ".join(f"loop {x} (at {'.'.join(map(str, p))})"
+                                                              for p, x in self.siblings))
             elif f > 1:
                 parts.append(f"unroll-and-jam {name} × {f}")
         if self.packed:
@@ -135,6 +154,7 @@ class Estimate:
     registers: int  # vector registers live in the innermost loop
     bound: str  # what limits the innermost loop: "fp", "load", "store", "latency", ...
     rows: int = 0  # array rows the innermost loop walks at once (_Counter.address_rows)
+    widest: int = 0  # the most rows any loop of the region without loops inside walks at once
 
 
 @dataclass(frozen=True)
@@ -499,11 +519,13 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
 
     loops_at: dict[Path, ir.For] = {}
 
+    def loop_at(p: Path) -> ir.For:
+        if p not in loops_at:
+            loops_at[p] = analysis.stmt_at(ctx.kernel.body, p)
+        return loops_at[p]
+
     def chain_of(plan: RegionPlan) -> tuple[ir.For, ...]:
-        for p in plan.paths:
-            if p not in loops_at:
-                loops_at[p] = analysis.stmt_at(ctx.kernel.body, p)
-        return tuple(loops_at[p] for p in plan.paths)
+        return tuple(loop_at(p) for p in plan.paths)
 
     options_ok: list[Option] = []
     illegal: list[Option] = []
@@ -518,12 +540,20 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
     for site in sites_within(nest):
         packs = _packable(ctx, site, variant)
         for plan in _candidates(ctx, site, target, options, unrollable, len(nest.outer), packs):
-            key = (plan.paths, plan.vector)
+            key = (plan.paths, plan.vector, plan.siblings)
             if key not in legal_cache:
                 root_site = next(x for x in sites_within(nest) if x.path == plan.root)
                 chain = chain_of(plan)
                 vec = chain[-1] if plan.vector else None
-                legal_cache[key] = analysis.region_problems(ctx, root_site, chain, vec, variant, options.fastmath)
+                problem = legal_cache.get((plan.paths, plan.vector, ())) if plan.siblings else None
+                if problem is None:
+                    problem = analysis.region_problems(ctx, root_site, chain, vec, variant, options.fastmath)
+                for p in (p for p, _ in plan.siblings if problem is None):
+                    # a sibling runs in vectors inside the same jammed loops
+                    sib = loop_at(p)
+                    problem = analysis.region_problems(ctx, root_site, chain[:-1] + (sib,), sib, variant,
+                                                       options.fastmath)
+                legal_cache[key] = problem
             problem = legal_cache[key]
             if problem:
                 if all(f == 1 for f in plan.factors[:-1]) and plan.factors[-1] == 1:
@@ -537,18 +567,27 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
                     and _small_elements(ctx.kernel, chain_of(plan)[-1])):
                 # measured: 16 lanes of u8 masked, 0.46 us a 16 x 16 blend; a scalar tail, 0.09.
                 # At 4 or 8 lanes (a bool mask next to f64 or f32 data) masked tails are faster
-                notes[plan.vector] = (f"loop {plan.vector} accesses 8- or 16-bit elements in {plan.width} lanes, "
-                                      f"whose masked loads and stores this target expands element by element: "
-                                      f"scalar tails")
+                notes[plan.vector, plan.siblings] = (
+                    f"loop {plan.vector} accesses 8- or 16-bit elements in {plan.width} lanes, whose masked loads "
+                    f"and stores this target expands element by element: scalar tails")
                 plan = dataclasses.replace(plan, tail="scalar")
-            options_ok.append(Option(plan, estimate(ctx, nest, plan, target, options, facts)))
-            spills.record(plan, options_ok[-1].estimate)
-            hazard = facts.hazard(nest.loop, chain_of(plan)[-1]) if plan.vector is not None else None
+            option = Option(plan, estimate(ctx, nest, plan, target, options, facts))
+            if plan.siblings and option.estimate.widest > target.l1_ways - 2 and not forced:
+                # rows of a C-order array a multiple of 4 KB apart share one set
+                # of L1: more of them than its ways (less two, for the lines the
+                # prefetcher brings) evict each other on every step (an rmsnorm at
+                # 512 x 512 f64 jammed over 7 rows: 0.3x the rows one at a time;
+                # a row centering over 4 rows, 8 walked: 0.7x)
+                continue
+            options_ok.append(option)
+            spills.record(plan, option.estimate)
+            hazard = next(((loop_at(p).index, h) for p in plan.vector_paths
+                           if (h := facts.hazard(nest.loop, loop_at(p)))), None)
             if hazard and plan.tail != "none":
                 # a masked tail would wait on a store (_Model.loop): price a scalar one too
-                notes[plan.vector] = (f"loop {plan.vector} reads {hazard}, which loop {nest.loop.index} stores: a "
-                                      f"masked tail would load the last element stored with a vector and wait for the "
-                                      f"store, so scalar tails are priced too")
+                notes[plan.vector, plan.siblings] = (
+                    f"loop {hazard[0]} reads {hazard[1]}, which loop {nest.loop.index} stores: a masked tail would "
+                    f"load the last element stored with a vector and wait for the store, so scalar tails are priced too")
                 plan = dataclasses.replace(plan, tail="scalar")
                 options_ok.append(Option(plan, estimate(ctx, nest, plan, target, options, facts)))
     pool = options_ok if forced else options_ok + [scalar]
@@ -571,7 +610,7 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
     chosen = _few_rows(pool, chosen, target) if not forced else chosen
     rest = [o for o in pool if o is not chosen]
     alternatives = _diverse(rest, 4) + illegal[:4]
-    said = [notes.get(chosen.plan.vector) if chosen.plan is not None else None]
+    said = [notes.get((chosen.plan.vector, chosen.plan.siblings)) if chosen.plan is not None else None]
     if chosen is not over:
         said.append(f"few rows: chosen over {over.plan.describe()} (predicted "
                     f"{1 - over.estimate.cycles / chosen.estimate.cycles:.2%} cheaper), whose innermost loop walks "
@@ -605,22 +644,37 @@ def _few_rows(pool: list[Option], chosen: Option, target: TargetDesc) -> Option:
     return min(fits, key=lambda o: o.estimate.cycles) if fits else chosen
 
 
-def _streaming(ctx: Context, nest: LoopSite, facts: _Facts, target: TargetDesc, cycles: float) -> bool:
-    """Whether the nest, at the assumed sizes, touches more data than the cache
-    holds and moving it takes longer than ``cycles``. An access touches, along
-    each axis, as many elements as the trips of the nest's loops its subscript
-    reads add up to (``img[i + di, j]``: i's and di's), an array the most any
-    of its accesses does."""
+def _footprint(ctx: Context, nest: LoopSite, facts: _Facts) -> dict[str, float]:
+    """Bytes of each array the nest touches at the assumed sizes. An access
+    touches, along each axis, as many elements as the trips of the nest's loops
+    its subscript reads add up to (``img[i + di, j]``: i's and di's), an array
+    the most any of its accesses does."""
     trips: dict[str, float] = {}
     for site in analysis.loop_sites((nest.loop,)):
         trips[site.loop.index] = facts.trip(site.loop, {o.index for o in nest.outer + site.outer})
-    elements: dict[str, float] = {}
+    sizes = {p.name: p.dtype.itemsize for p in ctx.kernel.arrays}
+    out: dict[str, float] = {}
     for n in analysis.accesses((nest.loop,)):
         extent = math.prod(max(1.0, sum(trips.get(x, 0.0) for x in analysis.names_read(i))) for i in n.indices)
-        elements[n.array] = max(elements.get(n.array, 0.0), extent)
-    sizes = {p.name: p.dtype.itemsize for p in ctx.kernel.arrays}
-    total = sum(e * sizes[a] for a, e in elements.items())
+        out[n.array] = max(out.get(n.array, 0.0), extent * sizes[n.array])
+    return out
+
+
+def _streaming(ctx: Context, nest: LoopSite, facts: _Facts, target: TargetDesc, cycles: float) -> bool:
+    """Whether the nest, at the assumed sizes, touches more data than the cache
+    holds (``_footprint``) and moving it takes longer than ``cycles``."""
+    total = sum(_footprint(ctx, nest, facts).values())
     return total > target.cache_bytes and total / target.stream_bytes_per_cycle > cycles
+
+
+def _traffic(ctx: Context, nest: LoopSite, facts: _Facts, target: TargetDesc) -> float:
+    """Cycles to move the data ``nest`` touches (``_footprint``) between L2 and L1,
+    a written array's twice (read for ownership, written back); 0 when it fits L1."""
+    data = _footprint(ctx, nest, facts)
+    if sum(data.values()) <= target.l1_bytes:
+        return 0.0
+    written = {s.array for s in ir.walk_stmts((nest.loop,)) if isinstance(s, ir.Store)}
+    return sum(b * (2 if a in written else 1) for a, b in data.items()) / target.l2_bytes_per_cycle
 
 
 def _near_tie_key(ctx: Context, plan: RegionPlan | None) -> tuple[int, int]:
@@ -669,7 +723,7 @@ class _Spills:
 
     @staticmethod
     def _key(plan: RegionPlan, factors: tuple[int, ...]) -> tuple:
-        return plan.paths, plan.vector, plan.tail, plan.unrolled, plan.packed, factors
+        return plan.paths, plan.vector, plan.tail, plan.unrolled, plan.packed, plan.siblings, factors
 
     def beyond(self, plan: RegionPlan) -> bool:
         fs = plan.factors
@@ -702,17 +756,36 @@ def _split(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
     if not plans:
         return whole
     split = Option(None, estimate(ctx, nest, None, target, options, facts, plans))
-    if split.estimate.cycles >= SPLIT_GAIN * whole.predicted:
+    if whole.chosen.plan is not None and whole.chosen.plan.siblings:
+        # vectorizing siblings for several rows at once saves latency and work,
+        # not data moved: over data from L2, where moving it takes longer than
+        # either computes, rows one at a time stream it better (a row centering,
+        # predicted 28% cheaper jammed over 3 rows, ran 10% slower at 256 x 256
+        # f64; an rmsnorm, whose rows wait on a square root, 15% faster)
+        floor = _traffic(ctx, nest, facts, target)
+        if max(whole.predicted, floor) < SIBLING_GAIN * max(split.estimate.cycles, floor):
+            return whole
+        notes = (f"not chosen: {whole.chosen.plan.describe()}, predicted {whole.predicted:,.0f} cycles, which is "
+                 f"not {1 - SIBLING_GAIN:.0%} below the loops one at a time once both take the {floor:,.0f} cycles "
+                 f"its data takes to move from L2 (rows one at a time stream it better)",)
+        # then the region without siblings against the split, as any region
+        plain = [o for o in whole.rejected if o.plan is not None and o.estimate is not None and not o.plan.siblings]
+        if plain and split.estimate.cycles >= SPLIT_GAIN * plain[0].estimate.cycles:
+            rest = (whole.chosen,) + tuple(o for o in whole.rejected if o is not plain[0])
+            return dataclasses.replace(whole, chosen=plain[0], rejected=rest, notes=notes, cheapest=None)
+    elif split.estimate.cycles >= SPLIT_GAIN * whole.predicted:
         return whole
+    else:
+        notes = ()
     rejected = (whole.chosen,) + tuple(o for o in whole.rejected if o.plan is not None)[:3]
-    return NestDecision(whole.root, whole.header, split, rejected, (), parts)
+    return NestDecision(whole.root, whole.header, split, rejected, notes, parts)
 
 
 def _diverse(options: list[Option], n: int) -> list[Option]:
     """The cheapest alternatives, at most one per (loops, vector) shape."""
     seen, out = set(), []
     for o in options:
-        key = None if o.plan is None else (o.plan.loops, o.plan.vector, o.plan.tail, o.plan.packed)
+        key = None if o.plan is None else (o.plan.loops, o.plan.vector, o.plan.tail, o.plan.packed, o.plan.siblings)
         if key in seen:
             continue
         seen.add(key)
@@ -725,7 +798,8 @@ def _diverse(options: list[Option], n: int) -> list[Option]:
 def _matches_overrides(plan: RegionPlan, options: Options, names_here: set[str]) -> bool:
     if options.vectorize is False and plan.vector is not None:
         return False
-    if isinstance(options.vectorize, str) and options.vectorize in names_here and plan.vector != options.vectorize:
+    if (isinstance(options.vectorize, str) and options.vectorize in names_here and plan.vector != options.vectorize
+            and all(x != options.vectorize for _, x in plan.siblings)):
         return False
     for name, f in options.unroll:
         if name in names_here and plan.factor(name) != f:
@@ -791,6 +865,7 @@ def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Optio
                 return
         else:
             w = len(r)
+    siblings = _siblings(site, lane, w, unrollable)
     # which enclosing loops may join: any, but at most two loops get a factor > 1
     for k in range(0, min(2, len(ancestors)) + 1):
         for chosen in itertools.combinations(range(len(ancestors)), k):
@@ -811,7 +886,34 @@ def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Optio
                 # not tried: per element it costs a gather lane (1.8 cycles) on
                 # every read where the copy costs about half a cycle once
                 tail = "none" if r is not None and len(r) % (w * factors[-1]) == 0 else "masked"
-                yield RegionPlan(paths[0], names, paths, factors, v.index, w, lane, full, tail, packed=here)
+                plan = RegionPlan(paths[0], names, paths, factors, v.index, w, lane, full, tail, packed=here)
+                yield plan
+                if siblings and chosen:
+                    yield dataclasses.replace(plan, siblings=siblings, tail="masked" if tail == "none" else tail)
+
+
+def _siblings(site: LoopSite, lane: DType, w: int, unrollable) -> tuple[tuple[Path, str], ...]:
+    """The loops beside ``site.loop`` in its parent loop's body that a plan
+    vectorizing it, with the parent inside its region, may vectorize too
+    (``RegionPlan.siblings``): of the same lane type, not a short literal loop
+    the region unrolls fully. Empty unless ``site.loop`` is the last of them, so
+    that each such plan is made once, from its last loop."""
+    if not site.outer or site.path[:-1] != site.outer_paths[-1]:
+        return ()
+    short = {p for p, _, _ in unrollable}
+    mine = site.path[-1]
+    found = []
+    for k, x in enumerate(site.outer[-1].body):
+        if not isinstance(x, ir.For) or k == mine:
+            continue
+        path = site.path[:-1] + (k,)
+        r = analysis.literal_range(x)
+        if path in short or _lane_type(x) != lane or (r is not None and len(r) < w):
+            continue
+        if k > mine:
+            return ()
+        found.append((path, x.index))
+    return tuple(found)
 
 
 def _packable(ctx: Context, site: LoopSite, variant) -> tuple[str, ...]:
@@ -1186,7 +1288,7 @@ def estimate(ctx: Context, nest: LoopSite, plan: RegionPlan | None, target: Targ
     env = _Env(1, False, 1, None, {o.index for o in nest.outer})
     cycles = model.loop(nest.loop, nest.path, env)
     inner = model.innermost or (cycles, 0, "fp", 0)
-    return Estimate(cycles, inner[0], inner[1], inner[2], inner[3])
+    return Estimate(cycles, inner[0], inner[1], inner[2], inner[3], model.widest)
 
 
 class _Model:
@@ -1199,6 +1301,7 @@ class _Model:
         self.in_region = False
         self.innermost = None  # (cycles per original iteration, registers, bound, rows) of the deepest body
         self.depth = -1
+        self.widest = 0  # Estimate.widest
         self.unrolled = frozenset(p for p, _, _ in plan.unrolled) if plan is not None else frozenset()
         self.packed = frozenset(plan.packed) if plan is not None else frozenset()
         self.nest: ir.For | None = None  # the nest's root loop (estimate sets it)
@@ -1226,6 +1329,8 @@ class _Model:
             k = plan.paths.index(path)
             factor = plan.factors[k]
             is_vec = plan.vector is not None and k == len(plan.paths) - 1
+        elif self.in_region and plan is not None and any(p == path for p, _ in plan.siblings):
+            factor, is_vec = plan.factors[-1], True
         trip = self.facts.trip(s, env.loops)
         lanes = plan.width if is_vec else 1
         joins = factor > 1 or is_vec
@@ -1352,6 +1457,8 @@ class _Model:
         own_cycles = max(own, chain, inner) + spill
         if straight and leaf:
             depth = len(env.loops)
+            if self.in_region:
+                self.widest = max(self.widest, rows)
             if depth >= self.depth:
                 self.depth = depth
                 per = own_cycles / max(1, env.instances * env.width)

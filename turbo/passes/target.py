@@ -43,6 +43,10 @@ class TargetDesc:
     # ... at about this many bytes a cycle: a 3-d outer product writing 4 MB ran
     # at 20 B/cycle in Numba's plain loop, a 4-d relu reading and writing 8 MB at 18
     stream_bytes_per_cycle: float = 16.0
+    # data beyond L1 (32 KB on Zen 4 and Golden Cove) comes from L2 at about this many
+    # bytes a cycle; a line written costs two (read for ownership, written back)
+    l1_bytes: int = 32 << 10
+    l2_bytes_per_cycle: float = 32.0
 
     def width(self, t: DType) -> int:
         """Lanes of one vector register for element type ``t``."""
