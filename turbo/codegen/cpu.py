@@ -92,7 +92,7 @@ class SiteNumbers:
 
 
 class _Array:
-    def __init__(self, param: ir.ArrayParam, data, strides, contiguous: bool, origin=None):
+    def __init__(self, param: ir.ArrayParam, data, strides, contiguous: bool, origin=None, ld=None):
         self.param = param
         self.data = data
         self.strides = strides  # byte strides (llvm values) or None when contiguous
@@ -100,6 +100,9 @@ class _Array:
         # the subscripts of the element at ``data`` when it is not [0, ...] (a
         # transposed copy of a block: codegen/vector.py ``pack``), llvm values
         self.origin = origin
+        # a contiguous 2-d array's elements from one row to the next when it is not
+        # the shape's (a copy with padded rows: codegen/vector.py ``align_rows``)
+        self.ld = ld
 
 
 def const_like(t: ll.Type, value) -> ll.Constant:
@@ -547,7 +550,8 @@ class KernelCodegen:
         if arr.contiguous:
             linear = idx_vals[0] if idx_vals else ll.Constant(I64, 0)
             for axis in range(1, len(idx_vals)):
-                linear = b.add(b.mul(linear, self.dim_value(p.shape[axis])), idx_vals[axis])
+                row = arr.ld if arr.ld is not None else self.dim_value(p.shape[axis])
+                linear = b.add(b.mul(linear, row), idx_vals[axis])
             return b.gep(arr.data, [linear], inbounds=True, source_etype=elem)
         offset = ll.Constant(I64, 0)
         for v, stride in zip(idx_vals, arr.strides):

@@ -133,7 +133,10 @@ class RegionEmitter:
         cg.fflags = ("contract", "arcp") if cg.fastmath else ()
         try:
             heap = [self.pack(name) for name in self.plan.packed]
+            copies = self.align_rows(self.plan.aligned) if self.plan.aligned else None
             self.stmt(self.root, self.path, [Instance(dict(cg.indices), {}, None, False)])
+            if copies is not None:
+                self.unalign(*copies)
             for h in heap:
                 self.unpack(*h)
         finally:
@@ -164,20 +167,8 @@ class RegionEmitter:
         zero = ll.Constant(I64, 0)
         box = analysis.transposed_box(self.ctx, self.root, name, self.vname)
         self.view(Instance(dict(cg.indices), {}, None, False))
-
-        def span(loop, lo, hi, dim):
-            """(first index, count) of the loop's range widened by lo .. hi, within 0 .. dim."""
-            start, stop = cg.expr(loop.start), cg.expr(loop.stop)
-            first = b.add(start, ll.Constant(I64, lo))
-            end = b.add(stop, ll.Constant(I64, hi))
-            first = b.select(b.icmp_signed("<", first, zero), zero, first)
-            end = b.select(b.icmp_signed(">", end, dim), dim, end)
-            end = b.select(b.icmp_signed("<", stop, b.add(start, ll.Constant(I64, 1))), first, end)  # empty loop
-            n = b.sub(end, first)
-            return first, b.select(b.icmp_signed("<", n, zero), zero, n)
-
-        i0, rows = span(box.v, box.lo1, box.hi1, cg.dim_value(p.shape[0]))
-        j0, cols = span(box.u, box.lo2, box.hi2, cg.dim_value(p.shape[1]))
+        i0, rows = self.span(box.v, box.lo1, box.hi1, cg.dim_value(p.shape[0]))
+        j0, cols = self.span(box.u, box.lo2, box.hi2, cg.dim_value(p.shape[1]))
         line = 64 // t.itemsize
         lines = b.udiv(b.add(rows, ll.Constant(I64, line - 1)), ll.Constant(I64, line))
         lines = b.or_(lines, ll.Constant(I64, 1))  # an odd number: the rows spread over all of L1's sets
@@ -235,6 +226,121 @@ class RegionEmitter:
         # the array read from the copy: element [i, j] at t.itemsize * ((i - i0) + (j - j0) * ld)
         cg.arrays[name] = _Array(p, buf, [size, b.mul(ld, size)], False, origin=[i0, j0])
         return name, buf, small
+
+    def span(self, loop: ir.For, lo: int, hi: int, dim):
+        """(first index, count) of ``loop``'s range widened by lo .. hi, within 0 .. dim."""
+        cg, b = self.cg, self.b
+        zero = ll.Constant(I64, 0)
+        start, stop = cg.expr(loop.start), cg.expr(loop.stop)
+        first = b.add(start, ll.Constant(I64, lo))
+        end = b.add(stop, ll.Constant(I64, hi))
+        first = b.select(b.icmp_signed("<", first, zero), zero, first)
+        end = b.select(b.icmp_signed(">", end, dim), dim, end)
+        end = b.select(b.icmp_signed("<", stop, b.add(start, ll.Constant(I64, 1))), first, end)  # empty loop
+        n = b.sub(end, first)
+        return first, b.select(b.icmp_signed("<", n, zero), zero, n)
+
+    def align_rows(self, arrays):
+        """Read the blocks of the 2-d arrays ``arrays`` ((name, walker) pairs:
+        ``RegionPlan.aligned``) the region reads (``analysis.transposed_box``
+        along ``walker``, the loop inside the vector loop that walks their rows:
+        a gemm's B[k, n] along k) from copies whose rows start on a 64-byte line
+        and take an odd number of lines, each where the rows the block spans
+        in the array reach analysis.ALIGN_COPY_BYTES and are not so placed already
+        (tested here, before the region: otherwise it is read in place). Each
+        step of the walk then reads whole lines of one row, and the rows spread
+        over all of L1's sets: NumPy's large arrays start 16 bytes past a line,
+        so that a vector of 8 f32 from a row's start crossed a line every other
+        load, and rows a multiple of 128 bytes apart share a fraction of the
+        sets. Measured at 256 x 256 against the same code reading in place, in
+        three runs: AᵀB (A and B copied) ran 0.97-1.28x as fast in f32 and
+        1.03-1.16x in f64, AB (B copied) 0.95-1.01x and 1.01-1.07x. The
+        copies share one allocation: glibc hands a freed block above its mmap
+        threshold back to the system, and two of them (AᵀB's A and B at 256 x 256
+        f64) came back as 230 fresh pages on every call. Returns what
+        ``unalign`` needs to free it."""
+        cg, b = self.cg, self.b
+        zero = ll.Constant(I64, 0)
+        self.view(Instance(dict(cg.indices), {}, None, False))
+        plans = []
+        total = zero
+        for name, walker in arrays:
+            arr = cg.arrays[name]
+            p = arr.param
+            size = ll.Constant(I64, p.dtype.itemsize)
+            box = analysis.transposed_box(self.ctx, self.root, name, walker)
+            n_cols = cg.dim_value(p.shape[1])
+            i0, rows = self.span(box.v, box.lo1, box.hi1, cg.dim_value(p.shape[0]))
+            j0, cols = self.span(box.u, box.lo2, box.hi2, n_cols)
+            src = cg.address_of(name, [i0, j0])
+            line = 64 // p.dtype.itemsize
+            lines = b.or_(b.udiv(b.add(cols, ll.Constant(I64, line - 1)), ll.Constant(I64, line)), ll.Constant(I64, 1))
+            ld = b.mul(lines, ll.Constant(I64, line))
+            nbytes = b.mul(b.mul(ld, rows), size)  # a multiple of 64
+            placed = b.and_(b.icmp_unsigned("==", b.and_(b.ptrtoint(src, I64), ll.Constant(I64, 63)), zero),
+                            b.icmp_unsigned("==", b.and_(b.mul(n_cols, size), ll.Constant(I64, 127)),
+                                            ll.Constant(I64, 64)))
+            span = b.mul(b.mul(rows, n_cols), size)  # the bytes the walk crosses in the array
+            need = b.and_(b.icmp_unsigned(">=", span, ll.Constant(I64, analysis.ALIGN_COPY_BYTES)), b.not_(placed))
+            at = total
+            total = b.add(total, b.select(need, nbytes, zero))
+            plans.append((name, arr, n_cols, i0, rows, j0, cols, src, ld, need, at))
+        here = b.block
+        alloc_bb = cg.fn.append_basic_block("align_alloc")
+        ready = cg.fn.append_basic_block("align_ready")
+        any_copy = b.icmp_unsigned("!=", total, zero)
+        b.cbranch(any_copy, alloc_bb, ready)
+        b.position_at_end(alloc_bb)
+        got = b.call(cg.declare("aligned_alloc", PTR, [I64, I64]), [ll.Constant(I64, 64), total])
+        site = next((x for x in analysis.loads_in((self.root,)) if x.array == arrays[0][0]), self.root)
+        cg.fail(b.icmp_unsigned("!=", got, ll.Constant(PTR, None)), ERR_NO_MEMORY, site, size=total)
+        b.branch(ready)
+        from_alloc = b.block
+        b.position_at_end(ready)
+        buf = b.phi(PTR, name="aligned_copies")
+        buf.add_incoming(got, from_alloc)
+        buf.add_incoming(ll.Constant(PTR, None), here)
+        for name, arr, n_cols, i0, rows, j0, cols, src, ld, need, at in plans:
+            mt = MEM_TYPES[arr.param.dtype]
+            align = arr.param.dtype.itemsize
+            dst = b.gep(buf, [at], source_etype=I8)
+            before = b.block
+            copy_bb = cg.fn.append_basic_block(f"{name}_align")
+            done = cg.fn.append_basic_block(f"{name}_aligned")
+            b.cbranch(need, copy_bb, done)
+            b.position_at_end(copy_bb)
+
+            def row(r, src=src, dst=dst, n_cols=n_cols, ld=ld, cols=cols, mt=mt, align=align, name=name):
+                frm = b.gep(src, [b.mul(r, n_cols)], source_etype=mt)
+                to = b.gep(dst, [b.mul(r, ld)], source_etype=mt)
+                counted(cg, zero, cols, 1, f"{name}_align_c",
+                        lambda c: b.store(b.load(b.gep(frm, [c], source_etype=mt), typ=mt, align=align),
+                                          b.gep(to, [c], source_etype=mt), align=align))
+
+            counted(cg, zero, rows, 1, f"{name}_align_r", row, scalar=True)
+            copied = b.block
+            b.branch(done)
+            b.position_at_end(done)
+
+            def pick(a, c, label, copied=copied, before=before, name=name):
+                v = b.phi(a.type, name=f"{name}_{label}")
+                v.add_incoming(a, copied)
+                v.add_incoming(c, before)
+                return v
+
+            cg.arrays[name] = _Array(arr.param, pick(dst, arr.data, "rows"), arr.strides, True,
+                                     origin=[pick(i0, zero, "i0"), pick(j0, zero, "j0")], ld=pick(ld, n_cols, "ld"))
+        return buf, any_copy
+
+    def unalign(self, buf, any_copy) -> None:
+        b = self.b
+        free_bb = self.cg.fn.append_basic_block("align_free")
+        done = self.cg.fn.append_basic_block("align_freed")
+        b.cbranch(any_copy, free_bb, done)
+        b.position_at_end(free_bb)
+        b.call(self.cg.declare("free", ll.VoidType(), [PTR]), [buf])
+        b.branch(done)
+        b.position_at_end(done)
 
     def unpack(self, name: str, buf, small) -> None:
         b = self.b
@@ -912,7 +1018,7 @@ class RegionEmitter:
             if arr.contiguous:
                 row = ll.Constant(I64, p.dtype.itemsize)
                 for d in p.shape[axis + 1:]:
-                    row = b.mul(row, self.cg.dim_value(d))
+                    row = b.mul(row, self.cg.dim_value(d) if arr.ld is None else arr.ld)
                 step = row
             else:
                 step = arr.strides[axis]

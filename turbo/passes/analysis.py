@@ -521,6 +521,11 @@ def transposable(ctx: Context, node, u: str | None, indices: set[str], factor: i
 
 PACK_ITEMSIZES = (4, 8)  # element sizes codegen/vector.py ``pack`` transposes in registers
 PACK_STACK_BYTES = 32768  # a transposed copy up to this size lives on the stack, a larger one on the heap
+# the least span of rows (their count times the array's row length) a region
+# reads from a copy with aligned rows (codegen/vector.py ``align_rows``): 32
+# pages of 4 KB. With a threshold of 32 KB, gemm at 64-192 ran 0.93-1.08x the
+# code reading in place, in the noise of this machine, and the copy's cost is sure
+ALIGN_COPY_BYTES = 131072
 
 
 @dataclass(frozen=True)
@@ -540,7 +545,8 @@ class TransposedBox:
 def transposed_box(ctx: Context, root: ir.For, array: str, v: str) -> TransposedBox | None:
     """Where every read of ``array`` in the region ``root`` is ``X[v + c1, u + c2]``
     with one loop ``u`` of the region (not ``v``), both loops stepping up by a
-    constant and bounded by values the region does not change: the block those
+    constant and bounded by values the region does not change (no index or
+    local it sets): the block those
     reads can reach (the copy schedule.py's ``RegionPlan.packed`` makes of it).
     None otherwise."""
     loops = {s.index: s for s in ir.walk_stmts((root,)) if isinstance(s, ir.For)}
@@ -569,10 +575,11 @@ def transposed_box(ctx: Context, root: ir.For, array: str, v: str) -> Transposed
         c2s.append(a2.get("", 0))
     if u is None:
         return None
+    fixed = names | set(assigned_in(root.body))  # the bounds are read before the region runs
     for x in (loops[v], loops[u]):
         if not (isinstance(x.step, ir.Const) and x.step.value > 0):
             return None
-        if (names_read(x.start) | names_read(x.stop)) & names:
+        if (names_read(x.start) | names_read(x.stop)) & fixed:
             return None
     return TransposedBox(loops[v], min(c1s), max(c1s), loops[u], min(c2s), max(c2s))
 

@@ -108,6 +108,13 @@ class RegionPlan:
     # accesses strided along the vector loop, moving along the first axis only
     # (ABt's B[n, k] vectorized along n), are contiguous in the copy
     packed: tuple[str, ...] = ()
+    # 2-d arrays whose rows a loop inside the vector loop walks, a row a step (a
+    # gemm's B[k, n] along k), each (array, that loop's index): read from a copy
+    # with rows aligned to cache lines where the rows its block spans reach
+    # analysis.ALIGN_COPY_BYTES and do not lie so already, tested before the
+    # region (codegen/vector.py ``align_rows``).
+    # Not priced: the model sees neither alignment nor cache sets
+    aligned: tuple[tuple[str, str], ...] = ()
     # loops beside the vector loop in its parent's body vectorized as it is (same
     # lanes, vectors per step and tail), each a (path, index): with the parent's
     # loop unrolled-and-jammed, a row's sum of squares and its scaling both run
@@ -142,6 +149,9 @@ class RegionPlan:
                 parts.append(f"unroll-and-jam {name} × {f}")
         if self.packed:
             parts.append("read " + ", ".join(self.packed) + " from a transposed copy")
+        if self.aligned:
+            parts.append("read " + ", ".join(a for a, _ in self.aligned) + " from a copy with aligned rows where "
+                         f"they span {analysis.ALIGN_COPY_BYTES // 1024} KB or more")
         if self.unrolled:
             parts.append("unroll fully " + ", ".join(f"{name} × {trip}" for _, name, trip in self.unrolled))
         return "; ".join(parts) or "as written"
@@ -537,9 +547,11 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
     spills = _Spills(target.vector_registers)
     forced = (isinstance(options.vectorize, str) and options.vectorize in names_here) or any(
         n in names_here for n, _ in options.unroll)
+    copies = frozenset() if getattr(variant, "may_alias", True) else frozenset(
+        p.name for p, c in zip(ctx.kernel.arrays, getattr(variant, "contiguous", ())) if c)
     for site in sites_within(nest):
         packs = _packable(ctx, site, variant)
-        for plan in _candidates(ctx, site, target, options, unrollable, len(nest.outer), packs):
+        for plan in _candidates(ctx, site, target, options, unrollable, len(nest.outer), packs, copies):
             key = (plan.paths, plan.vector, plan.siblings)
             if key not in legal_cache:
                 root_site = next(x for x in sites_within(nest) if x.path == plan.root)
@@ -723,7 +735,7 @@ class _Spills:
 
     @staticmethod
     def _key(plan: RegionPlan, factors: tuple[int, ...]) -> tuple:
-        return plan.paths, plan.vector, plan.tail, plan.unrolled, plan.packed, plan.siblings, factors
+        return plan.paths, plan.vector, plan.tail, plan.unrolled, plan.packed, plan.aligned, plan.siblings, factors
 
     def beyond(self, plan: RegionPlan) -> bool:
         fs = plan.factors
@@ -785,7 +797,8 @@ def _diverse(options: list[Option], n: int) -> list[Option]:
     """The cheapest alternatives, at most one per (loops, vector) shape."""
     seen, out = set(), []
     for o in options:
-        key = None if o.plan is None else (o.plan.loops, o.plan.vector, o.plan.tail, o.plan.packed, o.plan.siblings)
+        key = None if o.plan is None else (o.plan.loops, o.plan.vector, o.plan.tail, o.plan.packed, o.plan.aligned,
+                                           o.plan.siblings)
         if key in seen:
             continue
         seen.add(key)
@@ -840,14 +853,16 @@ def _small_elements(kernel: ir.Kernel, loop: ir.For) -> bool:
 
 
 def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Options, unrollable=(), top: int = 0,
-                packs: tuple[str, ...] = ()):
+                packs: tuple[str, ...] = (), copies: frozenset[str] = frozenset()):
     """Plans vectorizing ``site.loop`` with up to two loops unrolled: the vector
     loop itself (several vectors) and/or enclosing loops of the nest (``top``: how
     many of ``site.outer`` are outside it). ``unrollable``: the nest's short
     literal loops, (path, index, trip); those inside a plan's region that it does
     not transform (nor any loop inside them) it unrolls fully. ``packs``: arrays
     the plans read from a transposed copy, where their region can
-    (``_packable``, ``_reread``)."""
+    (``_packable``, ``_reread``). ``copies``: arrays contiguous in a variant whose
+    arrays do not overlap, which the region may read from a copy with aligned
+    rows (``_row_walks``)."""
     v = site.loop
     lane = _lane_type(v)
     w = target.width(lane)
@@ -874,6 +889,7 @@ def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Optio
             full = tuple(u for u in unrollable if _jammed_inside(u[0], paths))
             chain = ancestors[chosen[0]:] if chosen else ()
             here = _reread(ctx, chain[0] if chain else v, chain, v, packs) if packs else ()
+            walks = _row_walks(ctx, chain[0] if chain else v, chain + (v,), v, copies - set(here)) if copies else ()
             for factors in _factor_choices(len(chosen)):
                 if math.prod(factors) > MAX_INSTANCES:
                     continue
@@ -886,7 +902,8 @@ def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Optio
                 # not tried: per element it costs a gather lane (1.8 cycles) on
                 # every read where the copy costs about half a cycle once
                 tail = "none" if r is not None and len(r) % (w * factors[-1]) == 0 else "masked"
-                plan = RegionPlan(paths[0], names, paths, factors, v.index, w, lane, full, tail, packed=here)
+                plan = RegionPlan(paths[0], names, paths, factors, v.index, w, lane, full, tail, packed=here,
+                                  aligned=walks)
                 yield plan
                 if siblings and chosen:
                     yield dataclasses.replace(plan, siblings=siblings, tail="masked" if tail == "none" else tail)
@@ -957,6 +974,29 @@ def _reread(ctx: Context, root: ir.For, chain: tuple[ir.For, ...], v: ir.For, ar
         box = analysis.transposed_box(ctx, root, a, v.index)
         if box is not None and any(x.index not in (v.index, box.u.index) for x in chain):
             out.append(a)
+    return tuple(out)
+
+
+def _row_walks(ctx: Context, root: ir.For, chain: tuple[ir.For, ...], v: ir.For, arrays: frozenset[str]):
+    """The 2-d arrays, never written, that a loop ``k`` inside the vector loop ``v``
+    walks along their rows, every read ``X[k + c1, u + c2]`` with ``u`` one of the
+    region's loops ``chain`` (``analysis.transposed_box``; a gemm's ``B[k, n]``
+    and, in AᵀB, ``A[k, m]``), read again on each pass of another loop of the
+    region (B for each of the m instances' steps): each as (array, k), for
+    ``RegionPlan.aligned``. Only ``arrays`` are considered (contiguous, not read
+    through a transposed copy); an array read once is left alone."""
+    written = {x.array for x in ir.walk_stmts(ctx.kernel.body) if isinstance(x, ir.Store)}
+    walkers = [x for x in ir.walk_stmts(v.body) if isinstance(x, ir.For)]
+    region = {x.index for x in chain}
+    out = []
+    for a in sorted({n.array for n in analysis.loads_in(v.body)}):
+        if a in written or a not in arrays or len(ctx.kernel.param(a).shape) != 2:
+            continue
+        for k in walkers:
+            box = analysis.transposed_box(ctx, root, a, k.index)
+            if box is not None and box.u.index in region and any(x.index != box.u.index for x in chain):
+                out.append((a, k.index))
+                break
     return tuple(out)
 
 
