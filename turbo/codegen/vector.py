@@ -257,8 +257,10 @@ class RegionEmitter:
         1.03-1.16x in f64, AB (B copied) 0.95-1.01x and 1.01-1.07x. The
         copies share one allocation: glibc hands a freed block above its mmap
         threshold back to the system, and two of them (AᵀB's A and B at 256 x 256
-        f64) came back as 230 fresh pages on every call. Returns what
-        ``unalign`` needs to free it."""
+        f64) came back as 230 fresh pages on every call. A region holds no
+        error exit (``analysis.region_problems`` refuses bounds checks and
+        arithmetic that may raise), so ``unalign`` after it frees them on every
+        way out. Returns what ``unalign`` needs."""
         cg, b = self.cg, self.b
         zero = ll.Constant(I64, 0)
         self.view(Instance(dict(cg.indices), {}, None, False))
