@@ -132,13 +132,12 @@ class RegionEmitter:
         # reciprocal hoisted where y is invariant (a row scaled by its norm)
         cg.fflags = ("contract", "arcp") if cg.fastmath else ()
         try:
-            heap = [self.pack(name) for name in self.plan.packed]
-            copies = self.align_rows(self.plan.aligned) if self.plan.aligned else None
+            buffers = [self.pack(name) for name in self.plan.packed]
+            if self.plan.aligned:
+                buffers.append(self.align_rows(self.plan.aligned))
             self.stmt(self.root, self.path, [Instance(dict(cg.indices), {}, None, False)])
-            if copies is not None:
-                self.unalign(*copies)
-            for h in heap:
-                self.unpack(*h)
+            for buf in reversed(buffers):
+                self.release(*buf)
         finally:
             cg.indices, cg.locals, cg.fflags, cg.arrays = saved
 
@@ -157,7 +156,7 @@ class RegionEmitter:
         load of a 256 x 256 f32 copy across two lines: ABt 20% slower). Whole
         W x W blocks go through registers (W row loads, ``transpose``, W stores),
         the rows and columns past them element by element. Returns what
-        ``unpack`` needs to free it."""
+        ``release`` needs to free it."""
         cg, b = self.cg, self.b
         arr = cg.arrays[name]
         p = arr.param
@@ -169,10 +168,7 @@ class RegionEmitter:
         self.view(Instance(dict(cg.indices), {}, None, False))
         i0, rows = self.span(box.v, box.lo1, box.hi1, cg.dim_value(p.shape[0]))
         j0, cols = self.span(box.u, box.lo2, box.hi2, cg.dim_value(p.shape[1]))
-        line = 64 // t.itemsize
-        lines = b.udiv(b.add(rows, ll.Constant(I64, line - 1)), ll.Constant(I64, line))
-        lines = b.or_(lines, ll.Constant(I64, 1))  # an odd number: the rows spread over all of L1's sets
-        ld = b.mul(lines, ll.Constant(I64, line))
+        ld = self.padded(rows, t.itemsize)
         nbytes = b.mul(b.mul(ld, cols), size)
         stack = cg.entry_alloca(ll.ArrayType(I8, analysis.PACK_STACK_BYTES), f"{name}_packed")
         stack.align = 64
@@ -182,9 +178,7 @@ class RegionEmitter:
         ready = cg.fn.append_basic_block(f"{name}_pack")
         b.cbranch(small, ready, heap_bb)
         b.position_at_end(heap_bb)
-        got = b.call(cg.declare("aligned_alloc", PTR, [I64, I64]), [ll.Constant(I64, 64), nbytes])
-        site = next((n for n in analysis.loads_in((self.root,)) if n.array == name), self.root)
-        cg.fail(b.icmp_unsigned("!=", got, ll.Constant(PTR, None)), ERR_NO_MEMORY, site, size=nbytes)
+        got = self.allocate(nbytes, name)
         from_heap = b.block
         b.branch(ready)
         b.position_at_end(ready)
@@ -225,7 +219,7 @@ class RegionEmitter:
                 scalar=True)
         # the array read from the copy: element [i, j] at t.itemsize * ((i - i0) + (j - j0) * ld)
         cg.arrays[name] = _Array(p, buf, [size, b.mul(ld, size)], False, origin=[i0, j0])
-        return name, buf, small
+        return buf, b.not_(small), name
 
     def span(self, loop: ir.For, lo: int, hi: int, dim):
         """(first index, count) of ``loop``'s range widened by lo .. hi, within 0 .. dim."""
@@ -259,8 +253,8 @@ class RegionEmitter:
         threshold back to the system, and two of them (AᵀB's A and B at 256 x 256
         f64) came back as 230 fresh pages on every call. A region holds no
         error exit (``analysis.region_problems`` refuses bounds checks and
-        arithmetic that may raise), so ``unalign`` after it frees them on every
-        way out. Returns what ``unalign`` needs."""
+        arithmetic that may raise), so ``release`` after it frees them on every
+        way out. Returns what ``release`` needs."""
         cg, b = self.cg, self.b
         zero = ll.Constant(I64, 0)
         self.view(Instance(dict(cg.indices), {}, None, False))
@@ -275,9 +269,7 @@ class RegionEmitter:
             i0, rows = self.span(box.v, box.lo1, box.hi1, cg.dim_value(p.shape[0]))
             j0, cols = self.span(box.u, box.lo2, box.hi2, n_cols)
             src = cg.address_of(name, [i0, j0])
-            line = 64 // p.dtype.itemsize
-            lines = b.or_(b.udiv(b.add(cols, ll.Constant(I64, line - 1)), ll.Constant(I64, line)), ll.Constant(I64, 1))
-            ld = b.mul(lines, ll.Constant(I64, line))
+            ld = self.padded(cols, p.dtype.itemsize)
             nbytes = b.mul(b.mul(ld, rows), size)  # a multiple of 64
             placed = b.and_(b.icmp_unsigned("==", b.and_(b.ptrtoint(src, I64), ll.Constant(I64, 63)), zero),
                             b.icmp_unsigned("==", b.and_(b.mul(n_cols, size), ll.Constant(I64, 127)),
@@ -293,9 +285,7 @@ class RegionEmitter:
         any_copy = b.icmp_unsigned("!=", total, zero)
         b.cbranch(any_copy, alloc_bb, ready)
         b.position_at_end(alloc_bb)
-        got = b.call(cg.declare("aligned_alloc", PTR, [I64, I64]), [ll.Constant(I64, 64), total])
-        site = next((x for x in analysis.loads_in((self.root,)) if x.array == arrays[0][0]), self.root)
-        cg.fail(b.icmp_unsigned("!=", got, ll.Constant(PTR, None)), ERR_NO_MEMORY, site, size=total)
+        got = self.allocate(total, arrays[0][0])
         b.branch(ready)
         from_alloc = b.block
         b.position_at_end(ready)
@@ -332,23 +322,32 @@ class RegionEmitter:
 
             cg.arrays[name] = _Array(arr.param, pick(dst, arr.data, "rows"), arr.strides, True,
                                      origin=[pick(i0, zero, "i0"), pick(j0, zero, "j0")], ld=pick(ld, n_cols, "ld"))
-        return buf, any_copy
+        return buf, any_copy, "aligned"
 
-    def unalign(self, buf, any_copy) -> None:
+    def padded(self, count, itemsize: int):
+        """Elements per row of a copy holding ``count`` per row: rounded up to an
+        odd number of 64-byte lines, so that each row starts a line and a walk
+        down a column spreads over all of L1's sets."""
         b = self.b
-        free_bb = self.cg.fn.append_basic_block("align_free")
-        done = self.cg.fn.append_basic_block("align_freed")
-        b.cbranch(any_copy, free_bb, done)
-        b.position_at_end(free_bb)
-        b.call(self.cg.declare("free", ll.VoidType(), [PTR]), [buf])
-        b.branch(done)
-        b.position_at_end(done)
+        line = 64 // itemsize
+        lines = b.udiv(b.add(count, ll.Constant(I64, line - 1)), ll.Constant(I64, line))
+        return b.mul(b.or_(lines, ll.Constant(I64, 1)), ll.Constant(I64, line))
 
-    def unpack(self, name: str, buf, small) -> None:
+    def allocate(self, nbytes, array: str):
+        """``nbytes`` from aligned_alloc, on a 64-byte line; MemoryError naming
+        ``array`` (its first read in the region) when there is none."""
+        cg, b = self.cg, self.b
+        got = b.call(cg.declare("aligned_alloc", PTR, [I64, I64]), [ll.Constant(I64, 64), nbytes])
+        site = next((n for n in analysis.loads_in((self.root,)) if n.array == array), self.root)
+        cg.fail(b.icmp_unsigned("!=", got, ll.Constant(PTR, None)), ERR_NO_MEMORY, site, size=nbytes)
+        return got
+
+    def release(self, buf, allocated, label: str) -> None:
+        """Free ``buf`` where ``allocated`` (an i1) says it came from ``allocate``."""
         b = self.b
-        free_bb = self.cg.fn.append_basic_block(f"{name}_free")
-        done = self.cg.fn.append_basic_block(f"{name}_freed")
-        b.cbranch(small, done, free_bb)
+        free_bb = self.cg.fn.append_basic_block(f"{label}_free")
+        done = self.cg.fn.append_basic_block(f"{label}_freed")
+        b.cbranch(allocated, free_bb, done)
         b.position_at_end(free_bb)
         b.call(self.cg.declare("free", ll.VoidType(), [PTR]), [buf])
         b.branch(done)
