@@ -80,3 +80,22 @@ def rand(rng, shape, dtype):
     if dtype.kind == "b":
         return rng.random(shape) < 0.5
     return rng.integers(-50, 50, size=shape).astype(dtype)
+
+
+# element types by the names the loop language gives them
+DTYPES = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64}
+
+
+def values(dt: str, *shape, rng):
+    """Random elements of type ``dt`` (a DTYPES name): normal floats, integers
+    in -9 .. 9 (products of a few hundred stay exact in i32)."""
+    if dt.startswith("i"):
+        return rng.integers(-9, 10, size=shape).astype(DTYPES[dt])
+    return rng.standard_normal(shape).astype(DTYPES[dt])
+
+
+def regions(kernel, target, may_alias: bool = False):
+    """The region plans ``scheduled`` gives ``kernel``: those of the nests
+    without the checks their guards cover, where a nest is versioned."""
+    sched = scheduled(kernel, target, may_alias)
+    return (sched.fast or sched).regions

@@ -14,7 +14,8 @@ import pytest
 import turbo
 from turbo.passes import analysis
 
-from helpers import AVX2, AVX512, assert_same, scheduled
+from helpers import AVX2, AVX512, DTYPES, assert_same, values
+from helpers import regions as plans_of
 
 
 SOURCE = """
@@ -65,7 +66,6 @@ kernel par(C: T[M, N], A: T[M, K], B: T[K, N]) {
 }
 """
 
-DTYPES = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64}
 _mods: dict = {}
 
 
@@ -84,14 +84,7 @@ def module(dt: str, tag: str = ""):
 
 
 def regions(name, dt="f32", target=AVX2, may_alias=False):
-    sched = scheduled(module(dt)[name], target, may_alias)
-    return (sched.fast or sched).regions
-
-
-def data(dt, *shape, rng):
-    if dt.startswith("i"):
-        return rng.integers(-9, 10, size=shape).astype(DTYPES[dt])
-    return rng.standard_normal(shape).astype(DTYPES[dt])
+    return plans_of(module(dt)[name], target, may_alias)
 
 
 def placed(dt, rows, cols, offset, pad, rng):
@@ -102,7 +95,7 @@ def placed(dt, rows, cols, offset, pad, rng):
     raw = np.zeros(rows * ld + 64, t)
     first = ((-raw.ctypes.data) % 64 + offset) // t.itemsize
     out = raw[first:first + rows * ld].reshape(rows, ld)[:, :cols]
-    out[...] = data(dt, rows, cols, rng=rng)
+    out[...] = values(dt, rows, cols, rng=rng)
     assert out.ctypes.data % 64 == offset
     return out
 
@@ -168,7 +161,7 @@ def test_gemm_above_the_threshold(dt, offset, lines):
     rng = np.random.default_rng(3)
     line = 64 // np.dtype(DTYPES[dt]).itemsize
     M, K, N = 7, 260, 9 * line if lines == 9 else 150
-    A = data(dt, M, K, rng=rng)
+    A = values(dt, M, K, rng=rng)
     B = placed(dt, K, N, offset, 0, rng)
     m = module(dt)
     for _ in range(2):  # the buffer is freed and made again
@@ -206,8 +199,8 @@ def test_copies_of_small_blocks_match_the_interpreter(dt, copy_everything):
     m = module(dt, "_copied")
     rng = np.random.default_rng(11)
     for M, N, K in [(0, 3, 5), (1, 1, 1), (3, 7, 9), (7, 8, 8), (6, 17, 15), (13, 16, 33), (5, 33, 0)]:
-        assert_same(m.ab_copied, np.zeros((M, N), DTYPES[dt]), data(dt, M, K, rng=rng), data(dt, K, N, rng=rng))
-        assert_same(m.atb_copied, np.zeros((M, N), DTYPES[dt]), data(dt, K, M, rng=rng), data(dt, K, N, rng=rng))
+        assert_same(m.ab_copied, np.zeros((M, N), DTYPES[dt]), values(dt, M, K, rng=rng), values(dt, K, N, rng=rng))
+        assert_same(m.atb_copied, np.zeros((M, N), DTYPES[dt]), values(dt, K, M, rng=rng), values(dt, K, N, rng=rng))
 
 
 @pytest.mark.parametrize("shape", [(5, 9, 11, 12, 14), (9, 20, 19, 24, 21), (3, 2, 3, 4, 4), (4, 17, 2, 20, 9)])
@@ -219,22 +212,22 @@ def test_a_block_of_a_larger_array(shape, copy_everything):
     assert p.aligned == (("B", "k"),)
     rng = np.random.default_rng(sum(shape))
     m = module("f32", "_copied")
-    assert_same(m.shifted_copied, np.zeros((M, N), np.float32), data("f32", M, K, rng=rng),
-                data("f32", R, S_, rng=rng))
+    assert_same(m.shifted_copied, np.zeros((M, N), np.float32), values("f32", M, K, rng=rng),
+                values("f32", R, S_, rng=rng))
 
 
 def test_parallel_chunks_each_copy(copy_everything):
     rng = np.random.default_rng(8)
     m = module("f32", "_copied")
     for M, N, K in ((0, 4, 4), (2, 9, 9), (37, 21, 18)):
-        assert_same(m.par_copied, np.zeros((M, N), np.float32), data("f32", M, K, rng=rng),
-                    data("f32", K, N, rng=rng))
+        assert_same(m.par_copied, np.zeros((M, N), np.float32), values("f32", M, K, rng=rng),
+                    values("f32", K, N, rng=rng))
 
 
 def test_parallel_above_the_threshold():
     rng = np.random.default_rng(9)
     m = module("f64")
-    A, B = data("f64", 64, 200, rng=rng), data("f64", 200, 96, rng=rng)  # B: 150 KB
+    A, B = values("f64", 64, 200, rng=rng), values("f64", 200, 96, rng=rng)  # B: 150 KB
     C = np.zeros((64, 96))
     m.par(C, A, B)
     _close(C, _numpy_gemm(A, B), "f64")
@@ -247,7 +240,7 @@ def test_every_offset_and_row_length_near_a_line():
     rng = np.random.default_rng(12)
     m = module("f64")
     for cols, offset in itertools.product((119, 120, 121, 128, 136), (0, 8, 24, 56)):
-        A = data("f64", 3, 150, rng=rng)
+        A = values("f64", 3, 150, rng=rng)
         B = placed("f64", 150, cols, offset, 0, rng)
         C = np.zeros((3, cols))
         m.ab(C, A, B)

@@ -12,7 +12,8 @@ import turbo
 from turbo.codegen.abi import Variant
 from turbo.passes import schedule as S
 
-from helpers import AVX2, AVX512, assert_same, scheduled
+from helpers import AVX2, AVX512, DTYPES, assert_same, values
+from helpers import regions as plans_of
 
 
 SOURCE = """
@@ -65,7 +66,6 @@ kernel par(C: T[M, N], A: T[M, K], B: T[N, K]) {
 }
 """
 
-DTYPES = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64}
 _mods: dict = {}
 
 
@@ -79,14 +79,7 @@ def module(dt: str):
 
 
 def regions(name, dt="f32", target=AVX2, may_alias=False):
-    sched = scheduled(module(dt)[name], target, may_alias)
-    return (sched.fast or sched).regions  # the nest without the checks its guards cover
-
-
-def data(dt, *shape, rng):
-    if dt.startswith("i"):
-        return rng.integers(-9, 10, size=shape).astype(DTYPES[dt])
-    return rng.standard_normal(shape).astype(DTYPES[dt])
+    return plans_of(module(dt)[name], target, may_alias)
 
 
 # ----------------------------------------------------------------------------- decisions
@@ -149,17 +142,17 @@ def test_abt_matches_interpreter(dt, mnk):
     M, N, K = mnk
     rng = np.random.default_rng(sum(mnk))
     m = module(dt)
-    assert_same(m.abt, np.zeros((M, N), DTYPES[dt]), data(dt, M, K, rng=rng), data(dt, N, K, rng=rng))
+    assert_same(m.abt, np.zeros((M, N), DTYPES[dt]), values(dt, M, K, rng=rng), values(dt, N, K, rng=rng))
 
 
 @pytest.mark.parametrize("dt", ["f32", "f64"])
 def test_strided_and_transposed_views(dt):
     rng = np.random.default_rng(5)
     m = module(dt)
-    A = data(dt, 11, 19, rng=rng)
-    B2 = data(dt, 2 * 13, 19, rng=rng)[::2]  # every other row: strided rows, contiguous along k
-    Bt = np.asfortranarray(data(dt, 13, 19, rng=rng))  # B's columns contiguous: copied element by element
-    for B in (B2, Bt, data(dt, 19, 13, rng=rng).T):
+    A = values(dt, 11, 19, rng=rng)
+    B2 = values(dt, 2 * 13, 19, rng=rng)[::2]  # every other row: strided rows, contiguous along k
+    Bt = np.asfortranarray(values(dt, 13, 19, rng=rng))  # B's columns contiguous: copied element by element
+    for B in (B2, Bt, values(dt, 19, 13, rng=rng).T):
         assert_same(m.abt, np.zeros((11, 13), DTYPES[dt]), A, B)
 
 
@@ -170,7 +163,7 @@ def test_a_copy_larger_than_the_stack_buffer(dt):
     rng = np.random.default_rng(6)
     m = module(dt)
     for _ in range(3):
-        assert_same(m.abt, np.zeros((9, 100), DTYPES[dt]), data(dt, 9, 100, rng=rng), data(dt, 100, 100, rng=rng))
+        assert_same(m.abt, np.zeros((9, 100), DTYPES[dt]), values(dt, 9, 100, rng=rng), values(dt, 100, 100, rng=rng))
 
 
 @pytest.mark.parametrize("dt", ["f32", "i64"])
@@ -183,7 +176,7 @@ def test_a_block_of_a_larger_array(dt, shape):
     assert p.packed == ("B",)
     rng = np.random.default_rng(sum(shape))
     m = module(dt)
-    assert_same(m.shifted, np.zeros((M, N), DTYPES[dt]), data(dt, M, K, rng=rng), data(dt, R, S_, rng=rng))
+    assert_same(m.shifted, np.zeros((M, N), DTYPES[dt]), values(dt, M, K, rng=rng), values(dt, R, S_, rng=rng))
 
 
 def test_a_huge_array_is_copied_only_where_read():
@@ -208,13 +201,13 @@ def test_kernels_that_are_not_copied_or_copy_another_array(dt):
     rng = np.random.default_rng(9)
     m = module(dt)
     for M, N, K in ((0, 3, 3), (5, 5, 7), (17, 17, 9)):
-        assert_same(m.written, np.zeros((M, N), DTYPES[dt]), data(dt, M, K, rng=rng), data(dt, max(N, 1), K, rng=rng))
-        assert_same(m.lower, np.zeros((N, N), DTYPES[dt]), data(dt, N, K, rng=rng), data(dt, N, K, rng=rng))
-        assert_same(m.rowscan, np.zeros((M, N), DTYPES[dt]), data(dt, M, N, rng=rng))
+        assert_same(m.written, np.zeros((M, N), DTYPES[dt]), values(dt, M, K, rng=rng), values(dt, max(N, 1), K, rng=rng))
+        assert_same(m.lower, np.zeros((N, N), DTYPES[dt]), values(dt, N, K, rng=rng), values(dt, N, K, rng=rng))
+        assert_same(m.rowscan, np.zeros((M, N), DTYPES[dt]), values(dt, M, N, rng=rng))
 
 
 def test_parallel_chunks_each_copy():
     rng = np.random.default_rng(8)
     m = module("f32")
     for M, N, K in ((0, 4, 4), (2, 9, 9), (37, 21, 18)):
-        assert_same(m.par, np.zeros((M, N), np.float32), data("f32", M, K, rng=rng), data("f32", N, K, rng=rng))
+        assert_same(m.par, np.zeros((M, N), np.float32), values("f32", M, K, rng=rng), values("f32", N, K, rng=rng))
