@@ -325,6 +325,95 @@ def test_a_while_loop_inside_the_vector_loop_runs_under_lane_masks():
     assert "vwhile_head" in llvm
 
 
+def mandel_for(out, cr, ci, limit):
+    for i in range(cr.shape[0]):
+        for j in range(ci.shape[0]):
+            zr = 0.0
+            zi = 0.0
+            n = limit
+            for k in range(limit):
+                if zr * zr + zi * zi > 4.0:
+                    n = k
+                    break
+                t = zr * zr - zi * zi + cr[i]  # a temporary, set before each read
+                zi = 2.0 * zr * zi + ci[j]
+                zr = t
+            out[i, j] = n
+
+
+def exits(out, hits, x, y, limit):
+    for i in range(x.shape[0]):
+        v = x[i]
+        steps = -1
+        last = 0.0
+        for k in range(2, limit):
+            if v < y[i]:  # straight-line code before the break, in the lanes that take it
+                steps = k
+                last = v * 2.0
+                hits[i] = k
+                break
+            v = v * 0.75 - 0.5
+            out[i] = v  # a store in the body: only the lanes still running store
+            if v > 1000.0:  # a second exit if, with nothing but the break
+                break
+            last += 1.0
+        out[i] += steps + last
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 4, 5, 8, 9, 17, 40])
+def test_lanes_of_a_vectorized_loop_with_breaks_leave_independently(n):
+    rng = np.random.default_rng(n)
+    x = rng.uniform(-4.0, 60.0, n)
+    x[::4] = 2000.0  # lanes that leave by the second exit at once
+    y = rng.uniform(-3.0, 5.0, n)
+    y[1::5] = -1e9  # lanes that run the whole range
+    for limit in (0, 3, 12):
+        args = (np.zeros(n), np.zeros(n, np.int64), x, y, limit)
+        check(exits, *args, fastmath=False)
+        for options in ({"vectorize": "i"}, {"vectorize": "i", "unroll": {"i": 2}},
+                        {"vectorize": "i", "unroll": {"i": 3}}):
+            check(exits, *args, fastmath=False, **options)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [0, 1, 7, 33])
+def test_mandelbrot_written_with_a_for_loop_and_a_break_matches_python(n, dt):
+    cr = np.linspace(-2.0, 1.0, n).astype(dt)
+    ci = np.linspace(-1.5, 1.5, n + 2).astype(dt)
+    check(mandel_for, np.zeros((n, n + 2), np.int64), cr, ci, 40, fastmath=False)
+    for options in ({"vectorize": "j"}, {"vectorize": "j", "unroll": {"j": 2}}, {"vectorize": "j", "unroll": {"i": 2}},
+                    {"vectorize": "i"}):
+        check(mandel_for, np.zeros((n, n + 2), np.int64), cr, ci, 40, fastmath=False, **options)
+
+
+def test_a_for_loop_with_a_break_inside_the_vector_loop_runs_under_lane_masks():
+    cr = np.linspace(-2, 1, 64)
+    args = (np.zeros((64, 64), np.int64), cr, cr, 50)
+    text = jit(mandel_for).explain(*args)
+    assert "vectorize j" in text.split("rejected")[0], text
+    assert "vbreak_head" in jit(mandel_for).inspect("llvm", *args)
+    # the break's loop itself is not vectorized: its trip count is not known on entry
+    assert "loop k holds a break" in text
+
+
+def other_breaks(out, x):
+    for i in range(x.shape[0]):
+        v = x[i]
+        for _k in range(10):
+            if v > 3.0:  # an exit if with an else: not a shape lanes run apart
+                break
+            else:
+                v += 1.0
+        out[i] = v
+
+
+def test_a_for_loop_whose_break_sits_in_another_shape_runs_as_written():
+    x = np.linspace(-5.0, 5.0, 20)
+    check(other_breaks, np.zeros(20), x)
+    text = jit(other_breaks).explain(np.zeros(20), x)
+    assert "chosen: loops as written" in text and "holds a break (line" in text, text
+
+
 def test_break_outside_a_loop_is_a_located_error():
     with pytest.raises(turbo.errors.DSLSemanticError, match="'break' outside a loop") as e:
         turbo.compile("kernel f(x: f64[N]) {\n    x[0] = 1.0\n    break\n}\n", "bad.loop")

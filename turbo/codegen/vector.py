@@ -30,6 +30,7 @@ results are combined (vector lanes too) into the value the local had before.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from llvmlite import ir as ll
@@ -353,7 +354,8 @@ class RegionEmitter:
         b.branch(done)
         b.position_at_end(done)
 
-    def block(self, body, path, insts) -> None:
+    def block(self, body, path, insts, first: int = 0) -> None:
+        """The statements ``body``, the ``first``-th onward of the block at ``path``."""
         groups = self.store_groups(body, insts[0])
         k = 0
         while k < len(body):
@@ -362,15 +364,21 @@ class RegionEmitter:
                 self.store_group(body[k:k + e], groups, insts)
                 k += e
             else:
-                self.stmt(body[k], path + (k,), insts)
+                self.stmt(body[k], path + (first + k,), insts)
                 k += 1
 
     def stmt(self, s, path, insts) -> None:
         if isinstance(s, ir.For):
             if path in self.t_of:
                 self.transformed_loop(s, path, insts)
-            else:
+            elif not ir.has_exits(s.body):
                 self.jammed_loop(s, path, insts)
+            elif insts[0].vec:
+                self.lane_loop(s, path, insts)
+            else:  # a scalar instance (a tail's) leaves at its break: each runs its own loop
+                for inst in insts:
+                    self.view(inst)
+                    self.cg.loop(s, path)
         elif isinstance(s, ir.If):
             self.if_(s, path, insts)
         elif isinstance(s, ir.While):
@@ -750,18 +758,26 @@ class RegionEmitter:
             self.block(s.orelse, path + (1,), else_insts)
 
     def while_(self, s: ir.While, path, insts) -> None:
-        """A while loop in the vector loop (analysis.opaque_control: straight-line
-        code in it): each lane runs until its condition fails. A lane mask per
-        instance holds the lanes still running; each iteration runs the body under
-        it, and the loop ends when no lane of any instance runs (the lanes done
-        earlier idle meanwhile: their locals keep their values, but for those no
-        one reads again, ``dead_after``)."""
-        b = self.b
+        """A while loop in the vector loop: each lane runs until its condition
+        fails (``lane_loop``)."""
         if not insts[0].vec:
             for inst in insts:
                 self.view(inst)
                 self.cg.while_(s, path)
             return
+        self.lane_loop(s, path, insts)
+
+    def lane_loop(self, s, path, insts) -> None:
+        """A ``while`` loop, or a ``for`` loop holding exit ifs, in the vector loop
+        (analysis.opaque_control: straight-line code and exit ifs in it): each lane
+        runs until its condition fails, its ``for`` range ends or it takes a
+        ``break``. A lane mask per instance holds the lanes still running; each
+        iteration runs the body under it, an exit if runs its statements in the
+        lanes that take it and drops those lanes from the mask for the rest of the
+        body, and the loop ends when no lane of any instance runs (the lanes done
+        earlier idle meanwhile: their locals keep their values, but for those no
+        one reads again, ``dead_after``)."""
+        b = self.b
         # the running lanes are kept as lane-wide integers (-1: running): AVX2 has no
         # mask registers, and a <W x i1> carried around the loop is repacked each time
         mtype = ll.VectorType(ll.IntType(self.plan.lane_type.bits), self.W)
@@ -770,29 +786,64 @@ class RegionEmitter:
             slot = self.cg.entry_alloca(mtype, f"running{k}")
             b.store(b.sext(inst.mask, mtype) if inst.mask is not None else const_like(mtype, -1), slot)
             slots.append(slot)
-        head = self.cg.fn.append_basic_block("vwhile_head")
-        body = self.cg.fn.append_basic_block("vwhile_body")
-        done = self.cg.fn.append_basic_block("vwhile_end")
+        is_for = isinstance(s, ir.For)
+        if is_for:  # the same bounds in every instance (analysis.region_problems)
+            start, step, trip = self.bounds(s, insts[0])
+            t_slot = self.cg.entry_alloca(I64, f"{s.index}_t")
+            b.store(ll.Constant(I64, 0), t_slot)
+        kind = "vbreak" if is_for else "vwhile"
+        head = self.cg.fn.append_basic_block(f"{kind}_head")
+        body = self.cg.fn.append_basic_block(f"{kind}_body")
+        done = self.cg.fn.append_basic_block(f"{kind}_end")
         b.branch(head)
         b.position_at_end(head)
         running, any_lane = [], None
         free = self.dead_after(s)
+        if is_for:
+            t = b.load(t_slot, typ=I64)
+            index = b.add(start, b.mul(t, ll.Constant(I64, step)), name=s.index)
         for inst, slot in zip(insts, slots):
             m = b.icmp_signed("<", b.load(slot, typ=mtype), const_like(mtype, 0))
-            c = b.and_(m, self.vector(self.value(s.cond, inst.running(m))))
-            b.store(b.sext(c, mtype), slot)
+            if is_for:
+                c, inst = m, inst.with_index(s.index, index)
+            else:
+                c = b.and_(m, self.vector(self.value(s.cond, inst.running(m))))
+                b.store(b.sext(c, mtype), slot)
             running.append(inst.running(c))
             self.free_masks[id(c)] = free
             bits = b.icmp_unsigned("!=", b.bitcast(c, ll.IntType(self.W)), ll.Constant(ll.IntType(self.W), 0))
             any_lane = bits if any_lane is None else b.or_(any_lane, bits)
+        if is_for:
+            any_lane = b.and_(any_lane, b.icmp_signed("<", t, trip))
         b.cbranch(any_lane, body, done)
         b.position_at_end(body)
-        self.block(s.body, path, running)
+        exits = analysis.lane_exits(s)
+        if exits is None:
+            raise AssertionError(f"a loop of another shape than lanes run apart in the vector loop (line "
+                                 f"{s.loc.line if s.loc else '?'})")
+        k0 = 0
+        for k in exits + (len(s.body),):
+            self.block(s.body[k0:k], path, running, first=k0)
+            if k == len(s.body):
+                break
+            x = s.body[k]
+            taken, rest = [], []
+            for inst, slot in zip(running, slots):
+                c = self.vector(self.value(x.cond, inst))
+                taken.append(inst.running(b.and_(inst.mask, c)))
+                left = b.and_(inst.mask, b.xor(c, const_like(c.type, 1)))
+                b.store(b.sext(left, mtype), slot)
+                self.free_masks[id(left)] = free
+                rest.append(inst.running(left))
+            self.block(x.then[:-1], path + (k, 0), taken)
+            running, k0 = rest, k + 1
+        if is_for:
+            b.store(b.add(t, ll.Constant(I64, 1)), t_slot)
         b.branch(head)
         b.position_at_end(done)
 
-    def dead_after(self, s: ir.While) -> frozenset[str]:
-        """The locals the while loop ``s`` assigns whose lanes that stopped running
+    def dead_after(self, s) -> frozenset[str]:
+        """The locals the loop ``s`` (``lane_loop``) assigns whose lanes that stopped running
         need not keep their values: set unconditionally before the loop in its
         block, and read nowhere but in the loop. Assigned in the loop's body
         itself, they are assigned in every lane (no blend with the old value
@@ -811,9 +862,12 @@ class RegionEmitter:
                 for e in ir.stmt_exprs(x):
                     read_outside |= analysis.names_read(e)
         names = {x.name for x in s.body if isinstance(x, ir.Assign)} - read_outside
-        cond = analysis.names_read(s.cond)
+        cond = analysis.names_read(s.cond) if isinstance(s, ir.While) else set()
+        # a lane that takes a break runs nothing more: for the lanes still running,
+        # the body is its statements without the breaks
+        body = tuple(dataclasses.replace(x, then=x.then[:-1]) if isinstance(x, ir.If) else x for x in s.body)
         # set before the loop, or set in its body before each read there (a temporary)
-        return frozenset(n for n in names if n in set_before or (n not in cond and analysis.exposed(n, s.body) is False))
+        return frozenset(n for n in names if n in set_before or (n not in cond and analysis.exposed(n, body) is False))
 
     def assign(self, s: ir.Assign, inst: Instance) -> None:
         b = self.b

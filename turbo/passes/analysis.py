@@ -626,16 +626,42 @@ def opaque_control(loop: ir.For, vector: ir.For | None = None) -> str | None:
     ``continue``) are fine: each lane runs its own iterations under a mask
     (codegen/vector.py ``while_``). With an ``if`` in the body, the lanes run
     both branches on every iteration and wait for the slowest lane: Collatz
-    steps vectorized ran at 0.4x the scalar loop."""
+    steps vectorized ran at 0.4x the scalar loop. The same holds for a ``for``
+    or ``while`` loop inside ``vector`` whose body is straight-line code and exit
+    ifs (``lane_exits``): a lane leaves at its ``break``, the others go on."""
+    inside_lanes: set[int] = set()  # statements of loops whose lanes run apart
     for s in ir.walk_stmts(loop.body):
+        if id(s) in inside_lanes:
+            continue
+        if (isinstance(s, (ir.For, ir.While)) and vector is not None and _inside_vector(s, vector)
+                and lane_exits(s) is not None):
+            inside_lanes |= {id(x) for x in ir.walk_stmts(s.body)}
+            continue
         if type(s) in ir.CONTROL_WORDS:
-            if (isinstance(s, ir.While) and vector is not None and _inside_vector(s, vector)
-                    and not any(isinstance(x, (ir.For, ir.While, ir.If, ir.Break, ir.Continue))
-                                for x in ir.walk_stmts(s.body))):
-                continue
             line = f" (line {s.loc.line})" if s.loc is not None else ""
             return f"loop {loop.index} holds {ir.CONTROL_WORDS[type(s)]}{line}, whose trip count is not known on entry"
     return None
+
+
+def lane_exits(loop) -> tuple[int, ...] | None:
+    """For a ``for`` or ``while`` loop inside a vector loop, whose lanes run their
+    own iterations: the positions in its body of its exit ifs, ``if c { ...; break }``
+    (straight-line code before the ``break``, no ``else``), when every other
+    statement of the body is an assignment or a store; None when the body has
+    another shape (a ``for`` loop needs at least one exit if: without it, it runs
+    as other inner loops do). A ``while`` loop's body may hold no exit if."""
+    exits = []
+    for k, s in enumerate(loop.body):
+        if isinstance(s, (ir.Assign, ir.Store)):
+            continue
+        if (isinstance(s, ir.If) and not s.orelse and s.then and isinstance(s.then[-1], ir.Break)
+                and all(isinstance(x, (ir.Assign, ir.Store)) for x in s.then[:-1])):
+            exits.append(k)
+            continue
+        return None
+    if isinstance(loop, ir.For) and not exits:
+        return None
+    return tuple(exits)
 
 
 def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vector: ir.For | None,
