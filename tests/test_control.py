@@ -396,6 +396,49 @@ def test_a_for_loop_with_a_break_inside_the_vector_loop_runs_under_lane_masks():
     assert "loop k holds a break" in text
 
 
+def halve_until_below_one(out, x):
+    for i in range(x.shape[0]):
+        v = x[i]
+        c = 0
+        while True:  # a while loop left by an exit if
+            v = v * 0.5
+            c += 1
+            if v < 1.0:
+                break
+        out[i] = c + v
+
+
+def counting_down(out, x):
+    for i in range(x.shape[0]):
+        r = -1
+        for k in range(20, 0, -3):  # a downward range, an exit if first in the body
+            if x[i] * k < 7.0:
+                r = k
+                break
+        out[i] = r
+
+
+def bare_break(out, x, m):
+    for i in range(x.shape[0]):
+        s = 0.0
+        for k in range(m):  # a range the scalar argument sets
+            if s > x[i]:
+                break
+            s += 0.5 * k
+        out[i] = s
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 8, 13, 40])
+def test_other_loops_whose_lanes_leave_at_a_break_match_python(n):
+    rng = np.random.default_rng(n)
+    cases = ((halve_until_below_one, np.zeros(n), rng.uniform(0.1, 500.0, n)),
+             (counting_down, np.zeros(n, np.int64), rng.uniform(0.0, 2.0, n)),
+             (bare_break, np.zeros(n), rng.uniform(0.0, 30.0, n), 9))
+    for fn, *args in cases:
+        for options in ({}, {"vectorize": "i"}, {"vectorize": "i", "unroll": {"i": 2}}):
+            check(fn, *args, fastmath=False, **options)
+
+
 def other_breaks(out, x):
     for i in range(x.shape[0]):
         v = x[i]
