@@ -368,21 +368,14 @@ class RegionEmitter:
                 k += 1
 
     def stmt(self, s, path, insts) -> None:
-        if isinstance(s, ir.For):
-            if path in self.t_of:
-                self.transformed_loop(s, path, insts)
-            elif not ir.has_exits(s.body):
-                self.jammed_loop(s, path, insts)
-            elif insts[0].vec:
-                self.lane_loop(s, path, insts)
-            else:  # a scalar instance (a tail's) leaves at its break: each runs its own loop
-                for inst in insts:
-                    self.view(inst)
-                    self.cg.loop(s, path)
+        if isinstance(s, ir.For) and path in self.t_of:
+            self.transformed_loop(s, path, insts)
+        elif isinstance(s, ir.For) and not ir.has_exits(s.body):
+            self.jammed_loop(s, path, insts)
+        elif isinstance(s, (ir.For, ir.While)):
+            self.lane_loop(s, path, insts)
         elif isinstance(s, ir.If):
             self.if_(s, path, insts)
-        elif isinstance(s, ir.While):
-            self.while_(s, path, insts)
         elif isinstance(s, ir.Assign):
             self.phases = self.every_groups(s, insts[0])
             for inst in insts:
@@ -757,16 +750,6 @@ class RegionEmitter:
         if s.orelse:
             self.block(s.orelse, path + (1,), else_insts)
 
-    def while_(self, s: ir.While, path, insts) -> None:
-        """A while loop in the vector loop: each lane runs until its condition
-        fails (``lane_loop``)."""
-        if not insts[0].vec:
-            for inst in insts:
-                self.view(inst)
-                self.cg.while_(s, path)
-            return
-        self.lane_loop(s, path, insts)
-
     def lane_loop(self, s, path, insts) -> None:
         """A ``while`` loop, or a ``for`` loop holding exit ifs, in the vector loop
         (analysis.opaque_control: straight-line code and exit ifs in it): each lane
@@ -776,7 +759,14 @@ class RegionEmitter:
         lanes that take it and drops those lanes from the mask for the rest of the
         body, and the loop ends when no lane of any instance runs (the lanes done
         earlier idle meanwhile: their locals keep their values, but for those no
-        one reads again, ``dead_after``)."""
+        one reads again, ``dead_after``). Scalar instances (a tail's) run the loop
+        as written, each its own."""
+        is_for = isinstance(s, ir.For)
+        if not insts[0].vec:
+            for inst in insts:
+                self.view(inst)
+                (self.cg.loop if is_for else self.cg.while_)(s, path)
+            return
         b = self.b
         # the running lanes are kept as lane-wide integers (-1: running): AVX2 has no
         # mask registers, and a <W x i1> carried around the loop is repacked each time
@@ -786,7 +776,6 @@ class RegionEmitter:
             slot = self.cg.entry_alloca(mtype, f"running{k}")
             b.store(b.sext(inst.mask, mtype) if inst.mask is not None else const_like(mtype, -1), slot)
             slots.append(slot)
-        is_for = isinstance(s, ir.For)
         if is_for:  # the same bounds in every instance (analysis.region_problems)
             start, step, trip = self.bounds(s, insts[0])
             t_slot = self.cg.entry_alloca(I64, f"{s.index}_t")

@@ -624,7 +624,7 @@ def opaque_control(loop: ir.For, vector: ir.For | None = None) -> str | None:
     With ``vector`` (a loop in it to vectorize), ``while`` loops inside ``vector``
     whose bodies are straight-line code (no loop, ``if``, ``break`` or
     ``continue``) are fine: each lane runs its own iterations under a mask
-    (codegen/vector.py ``while_``). With an ``if`` in the body, the lanes run
+    (codegen/vector.py ``lane_loop``). With an ``if`` in the body, the lanes run
     both branches on every iteration and wait for the slowest lane: Collatz
     steps vectorized ran at 0.4x the scalar loop. The same holds for a ``for``
     or ``while`` loop inside ``vector`` whose body is straight-line code and exit
