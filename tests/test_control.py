@@ -457,6 +457,148 @@ def test_a_for_loop_whose_break_sits_in_another_shape_runs_as_written():
     assert "chosen: loops as written" in text and "holds a break (line" in text, text
 
 
+def skip_negatives(out, x, y):
+    for i in range(x.shape[0]):
+        if x[i] < 0.0:
+            continue
+        v = x[i] * 2.0
+        if y[i] > v:  # a second guard, with a statement before its continue
+            out[i] = -1.0
+            continue
+        out[i] = v + y[i]
+
+
+def continue_in_else(out, x):
+    for i in range(x.shape[0]):
+        if x[i] > 1.0:
+            out[i] = 1.0
+        elif x[i] > 0.0:
+            out[i] = 2.0
+        else:
+            continue
+        out[i] += x[i]
+
+
+def count_kept(x):
+    c = 0
+    for i in range(x.shape[0]):
+        if x[i] % 3 == 0:
+            continue
+        c += x[i]
+    return c
+
+
+def continue_in_rows(out, A):
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):  # the inner loop's continue
+            if A[i, j] < 0.0:
+                continue
+            out[i, j] = A[i, j] * 3.0
+
+
+def continue_deep(out, x, y):
+    for i in range(x.shape[0]):
+        if x[i] > 0.0:
+            if y[i] > 0.0:
+                continue
+            out[i] = 1.0
+        out[i] += x[i] + y[i]  # follows both branches of the outer if
+
+
+def nested_flags(out, x):
+    for i in range(x.shape[0]):
+        if x[i] > 0.5:
+            k = 0
+            c = 0
+            while k < 6:  # a flag of its own, set in the outer loop's flagged branch
+                k += 1
+                if k > 2:
+                    if k % 2 == 0:
+                        continue
+                c += k
+            if c > 5 + x[i] * 4.0:
+                continue
+        out[i] = x[i] * 2.0
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 4, 5, 8, 9, 17, 40])
+def test_loops_with_continue_match_python(n):
+    rng = np.random.default_rng(n)
+    x, y = rng.uniform(-1.0, 2.0, n), rng.uniform(-1.0, 4.0, n)
+    for options in ({}, {"vectorize": "i"}, {"vectorize": "i", "unroll": {"i": 2}}):
+        check(skip_negatives, np.zeros(n), x, y, fastmath=False, **options)
+        check(continue_in_else, np.zeros(n), x, fastmath=False, **options)
+        check(count_kept, rng.integers(-50, 50, n), **options)
+    for options in ({}, {"vectorize": "i"}, {"vectorize": "i", "unroll": {"i": 3}}):
+        check(continue_deep, np.zeros(n), x, y, fastmath=False, **options)
+    check(nested_flags, np.zeros(n), x)
+    A = rng.uniform(-1.0, 1.0, (n, n + 2))
+    for options in ({}, {"vectorize": "j"}, {"vectorize": "j", "unroll": {"i": 2}}):
+        check(continue_in_rows, np.zeros((n, n + 2)), A, fastmath=False, **options)
+
+
+def test_a_continue_becomes_the_structure_of_the_loop_body():
+    """``if c { continue }; rest`` is ``if c {} else { rest }``: the loop is then
+    straight-line code and ifs, and vectorizes."""
+    from turbo.passes.continues import remove_continues
+
+    m = turbo.compile("""
+    kernel k(out: f64[N], x: f64[N]) {
+        for i in 0:N {
+            if x[i] < 0.0 { continue }
+            out[i] = x[i]
+        }
+    }""")
+    text = str(remove_continues(m.k.ir))
+    assert "continue" not in text and "} else {" in text, text
+    args = (np.zeros(32), np.ones(32), np.ones(32))
+    text = jit(skip_negatives).explain(*args)
+    assert "vectorize i" in text.split("rejected")[0], text
+    text = jit(count_kept).explain(np.ones(32, np.int64))
+    assert "vectorize i" in text.split("rejected")[0], text
+    # where the rest would follow both branches of an if, a flag says whether the
+    # iteration goes on
+    deep = jit(continue_deep)
+    deep(*args)
+    text = str(remove_continues(deep.kernels[0].ir))
+    assert "i.kept0 = True" in text and "i.kept0 = False" in text and "if i.kept0 {" in text, text
+    text = deep.explain(*args)
+    assert "vectorize i" in text.split("rejected")[0], text
+
+
+def test_loads_in_a_branch_read_all_lanes_where_they_are_proven_in_bounds():
+    """A branch's lanes are those its condition holds in; an element the bounds
+    analysis proves in bounds for every iteration is read with a plain load
+    anyway (a masked load costs several times more on AVX2). Without that proof
+    (boundscheck=False: the user vouches for the accesses that run, not the
+    others) the branch's load stays masked."""
+    src = """
+    kernel pos(out: f64[64], x: f64[64]) {
+        for i in 0:64 {
+            if x[i] < 0.0 { continue }
+            out[i] = x[i] * 2.0
+        }
+    }
+    kernel after(out: f64[N], x: f64[N]) {
+        for i in 0:64 {
+            if i + 1 < N { out[i] = x[i + 1] }
+        }
+    }"""
+    m = turbo.compile(src, vectorize="i")
+    x = np.linspace(-1.0, 1.0, 64)
+    llvm = m.pos.inspect("llvm", np.zeros(64), x)
+    assert "masked.store" in llvm and "masked.load" not in llvm, llvm
+    check_m = turbo.compile(src, boundscheck=False, vectorize="i")
+    assert "masked.load" in check_m.after.inspect("llvm", np.zeros(70), np.ones(70))
+    for n in (64, 65, 70):
+        out, xs = np.zeros(n), np.arange(n, dtype=np.float64)
+        check_m.after(out, xs)
+        np.testing.assert_array_equal(out[:64], [xs[i + 1] if i + 1 < n else 0.0 for i in range(64)])
+    out = np.zeros(64)
+    m.pos(out, x)
+    np.testing.assert_array_equal(out, np.where(x < 0, 0.0, 2 * x))
+
+
 def test_break_outside_a_loop_is_a_located_error():
     with pytest.raises(turbo.errors.DSLSemanticError, match="'break' outside a loop") as e:
         turbo.compile("kernel f(x: f64[N]) {\n    x[0] = 1.0\n    break\n}\n", "bad.loop")

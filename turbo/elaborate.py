@@ -476,24 +476,13 @@ class Elaborator:
         orelse = build_else()
         # a branch that ends in break or continue does not reach the statement after
         # the if: only the other branch's assignments count there
-        if _leaves(then) and not _leaves(orelse):
+        if ir.leaves(then) and not ir.leaves(orelse):
             self.defined = self.defined | before
-        elif _leaves(orelse) and not _leaves(then):
+        elif ir.leaves(orelse) and not ir.leaves(then):
             self.defined = after_then | before
         else:
             self.defined = (after_then & self.defined) | before
         return ir.If(c, then, orelse, loc)
-
-
-def _leaves(body: tuple[ir.Stmt, ...]) -> bool:
-    """Whether running ``body`` never reaches its end: it ends in a ``break`` or
-    ``continue``, or in an ``if`` whose branches both do."""
-    if not body:
-        return False
-    last = body[-1]
-    if isinstance(last, (ir.Break, ir.Continue)):
-        return True
-    return isinstance(last, ir.If) and _leaves(last.then) and _leaves(last.orelse)
 
 
 def _kind_word(kind: str) -> str:

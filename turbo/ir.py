@@ -718,6 +718,17 @@ def map_stmt(s: Stmt, expr, stmt) -> Stmt:
     raise TypeError(s)
 
 
+def leaves(body: tuple[Stmt, ...]) -> bool:
+    """Whether running ``body`` never reaches its end: it ends in a ``break`` or
+    ``continue``, or in an ``if`` whose branches both do."""
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, (Break, Continue)):
+        return True
+    return isinstance(last, If) and leaves(last.then) and leaves(last.orelse)
+
+
 def has_exits(body: tuple[Stmt, ...], kinds: tuple[type, ...] = (Break, Continue)) -> bool:
     """Whether ``body`` holds a ``break`` or ``continue`` (of ``kinds``) of the loop
     it is the body of (not one of a loop inside it)."""

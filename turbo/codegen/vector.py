@@ -48,9 +48,9 @@ _SAME = object()
 class Instance:
     """One iteration run in the region: index values, local slots, lane mask."""
 
-    __slots__ = ("idx", "slots", "mask", "vec", "group", "load_mask")
+    __slots__ = ("idx", "slots", "mask", "vec", "group", "load_mask", "in_range")
 
-    def __init__(self, idx: dict, slots: dict, mask, vec: bool, group=None, load_mask=_SAME):
+    def __init__(self, idx: dict, slots: dict, mask, vec: bool, group=None, load_mask=_SAME, in_range=_SAME):
         self.idx = idx  # loop index -> i64 (for the vector loop: lane 0)
         self.slots = slots  # local -> alloca (vector typed inside the vector loop)
         self.mask = mask  # <W x i1> or None (all lanes)
@@ -61,17 +61,26 @@ class Instance:
         # the lanes loads read: ``mask``, but in a while loop's body the lanes of the
         # step (a tail's), whose elements are in bounds whether or not they still run
         self.load_mask = mask if load_mask is _SAME else load_mask
+        # the lanes whose iteration is in the loops' ranges, outside the ifs around:
+        # an access proven in bounds (passes/bounds.py) may be read in all of them
+        self.in_range = self.load_mask if in_range is _SAME else in_range
 
     def with_index(self, name: str, value, group=None) -> "Instance":
-        return Instance({**self.idx, name: value}, self.slots, self.mask, self.vec, group or self.group, self.load_mask)
+        return Instance({**self.idx, name: value}, self.slots, self.mask, self.vec, group or self.group, self.load_mask,
+                        self.in_range)
 
     def with_mask(self, mask) -> "Instance":
         return Instance(self.idx, self.slots, mask, self.vec, self.group)
 
+    def branch(self, mask) -> "Instance":
+        """This instance in the lanes ``mask`` of an if's branch: loads read those
+        lanes, except loads the bounds analysis proved (``in_range``)."""
+        return Instance(self.idx, self.slots, mask, self.vec, self.group, mask, self.in_range)
+
     def running(self, mask) -> "Instance":
         """This instance with only the lanes ``mask`` updating locals and storing;
         loads still read the lanes they read before."""
-        return Instance(self.idx, self.slots, mask, self.vec, self.group, self.load_mask)
+        return Instance(self.idx, self.slots, mask, self.vec, self.group, self.load_mask, self.in_range)
 
 
 def identity(op: str, t: DType):
@@ -738,8 +747,8 @@ class RegionEmitter:
             m_then = c if inst.mask is None else b.and_(inst.mask, c)
             not_c = b.xor(c, const_like(c.type, 1))
             m_else = not_c if inst.mask is None else b.and_(inst.mask, not_c)
-            then_insts.append(inst.with_mask(m_then))
-            else_insts.append(inst.with_mask(m_else))
+            then_insts.append(inst.branch(m_then))
+            else_insts.append(inst.branch(m_else))
         self.block(s.then, path + (0,), then_insts)
         g = self.arg_ifs.get(id(s))
         for inst in then_insts if g is not None else ():
@@ -1138,7 +1147,12 @@ class RegionEmitter:
         return out
 
     def load(self, e: ir.Load, inst: Instance):
-        inst = inst.with_mask(inst.load_mask)
+        # in an if's branch, an element proven in bounds for every iteration of the
+        # loops is read in all their lanes: a plain load where the branch's lanes
+        # would take a masked one (several times its cost on AVX2), and the same
+        # load as the condition's in ``if x[i] < 0 {} else { s += x[i] }``
+        proven = inst.in_range is not inst.load_mask and not any(self.cg.checks.get(id(e), (True,)))
+        inst = inst.with_mask(inst.in_range if proven else inst.load_mask)
         kind, ptr, lanes = self.where(e, inst)
         if (kind == "strided" and inst.group is not None and self.cg.arrays[e.array].contiguous
                 and (inst.mask is None or id(inst.mask) in self.tail_masks)

@@ -621,6 +621,7 @@ def _failure_sites(ctx: Context, body, policy) -> str | None:
 def opaque_control(loop: ir.For, vector: ir.For | None = None) -> str | None:
     """Why ``loop`` runs as written: it holds a ``while`` loop, a ``break`` or a
     ``continue``, whose trip counts are not known on entry. None if it holds none.
+    (Scheduled kernels hold no ``continue``: passes/continues.py removes them.)
     With ``vector`` (a loop in it to vectorize), ``while`` loops inside ``vector``
     whose bodies are straight-line code (no loop, ``if``, ``break`` or
     ``continue``) are fine: each lane runs its own iterations under a mask

@@ -11,11 +11,12 @@ import sys
 from typing import Callable
 
 from .. import ir
+from .continues import remove_continues
 from .narrow import narrow
 from .verify import verify
 
 # (name, pass) in the order they run. Passes take (kernel, variant) and return a kernel.
-PASSES: list[tuple[str, Callable]] = [("narrow", narrow)]
+PASSES: list[tuple[str, Callable]] = [("continues", remove_continues), ("narrow", narrow)]
 
 
 def _verifying() -> bool:
