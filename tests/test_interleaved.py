@@ -143,10 +143,10 @@ def test_stores_that_may_meet_are_not_vectorized():
     out, x = np.zeros(40, np.float32), np.arange(19, dtype=np.float32)
     with pytest.raises(turbo.errors.ScheduleError, match="different subscripts"):
         mod.meet(out, x)
-    assert analysis._apart([((("k", 2), ("", 0)),), ((("k", 2), ("", 1)),)], {"k"})
-    assert not analysis._apart([((("k", 2), ("", 0)),), ((("k", 2), ("", 2)),)], {"k"})
-    assert analysis._apart([((("i", 1),), (("", 0),)), ((("i", 1),), (("", 1),))], {"i"})  # y[i, 0], y[i, 1]
-    assert not analysis._apart([((("k", 3), ("", 0)),), ((("k", 6), ("", 1)),)], {"k"})  # other terms
+    assert analysis._axis_apart({"k": 2, "": 0}, {"k": 2, "": 1}, {"k"})
+    assert not analysis._axis_apart({"k": 2, "": 0}, {"k": 2, "": 2}, {"k"})
+    assert analysis._axis_apart({"": 0}, {"": 1}, {"i"})  # y[i, 0], y[i, 1]
+    assert not analysis._axis_apart({"k": 3, "": 0}, {"k": 6, "": 1}, {"k"})  # other terms
 
 
 def test_a_division_by_a_literal_does_not_raise():
@@ -183,3 +183,4 @@ def test_floor_symbols_in_bounds_proofs_and_guards():
     assert not bounds._provably_nonneg({"N": 1, n: -2, "": -4}, frozenset({"N"}), [])
     assert bounds._provably_nonneg({n: 2, "N": -1, "": 4}, frozenset({"N"}), [])  # 2*q >= N - 4
     assert not bounds._provably_nonneg({n: 2, "N": -1, "": 3}, frozenset({"N"}), [])
+

@@ -406,6 +406,46 @@ kernel trsv(x: f64[N], L: f64[N, N], b: f64[N]) {
         assert_same(trsv, np.zeros(n), L, rand(rng, n, "float64"))
 
 
+LU = """
+kernel lu(A: f64[N, N]) {
+    for k in 0:N {
+        for i in k+1:N {
+            A[i, k] = A[i, k] / A[k, k]
+            for j in k+1:N { A[i, j] -= A[i, k] * A[k, j] }
+        }
+    }
+}
+kernel shift_rows(A: f64[N, N]) {
+    for i in 1:N {
+        for j in 0:N-1 { A[i, j] = A[i - 1, j + 1] + 1.0 }
+    }
+}
+"""
+
+
+def test_elements_the_loop_ranges_keep_apart_do_not_stop_vectorization():
+    """LU's row update writes A[i, j] and reads A[i, k] and A[k, j]: j > k and
+    i > k keep them apart (the ranges), and A[k, j] meets A[i, j] only in the same
+    iteration of j. Both loops vectorize; a read of another iteration's element
+    still refuses the loops that carry it."""
+    lu = turbo.compile(LU).lu
+    rng = np.random.default_rng(4)
+    for n in (1, 2, 5, 9, 17):
+        A = rand(rng, (n, n), "float64") + n * np.eye(n)
+        assert_same(lu, A, rtol=1e-12)
+        for options in ({"vectorize": "j"}, {"vectorize": "i"}, {"vectorize": "j", "unroll": {"j": 2}}):
+            forced = turbo.compile(LU, fastmath=False, **options).lu
+            assert_same(forced, A)
+    text = lu.explain(np.eye(64))
+    assert "chosen: vectorize j" in text, text
+    shift = turbo.compile(LU, vectorize="j").shift_rows
+    for n in (1, 6, 11):
+        assert_same(shift, rand(rng, (n, n), "float64"))
+    # rows i - 1 and i, jammed: row i would read A[i - 1, j + 1] before it is written
+    with pytest.raises(turbo.ScheduleError, match="different subscripts"):
+        turbo.compile(LU, vectorize="j", unroll={"i": 2}).shift_rows(np.ones((8, 8)))
+
+
 ADD3 = """
 kernel add3(out: T[P, Q, R], a: T[P, Q, R], b: T[P, Q, R]) {
     for i in 0:P, j in 0:Q, k in 0:R { out[i, j, k] = a[i, j, k] + b[i, j, k] }

@@ -723,16 +723,19 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
         return f"{', '.join(sorted(written))} may overlap another argument"
     all_idx = region_idx | outer_idx
     for a in sorted(written):
-        subs = {}  # subscript -> the first access at it
+        subs = {}  # subscript -> (the first access at it, whether an access there writes)
         for node in _accesses(region, a):
             aff = tuple(ctx.affine(i, all_idx, products=True) for i in node.indices)
             if any(x is None for x in aff):
                 return f"{a} is written with a subscript that is not affine"
-            subs.setdefault(tuple(tuple(sorted(x.items())) for x in aff), node)
-        if len(subs) > 1 and not _apart(list(subs), region_idx):
+            key = tuple(tuple(sorted(x.items())) for x in aff)
+            first, writes = subs.get(key, (node, False))
+            subs[key] = (first, writes or isinstance(node, ir.Store))
+        if len(subs) > 1 and not _apart(ctx, site, subs, region_idx, tnames):
             return f"{a} is written and accessed at different subscripts in the same loops (a dependence between iterations)"
-        for sub, first in subs.items():
-            why = _writes_apart(ctx, site, chain, a, [dict(d) for d in sub], first, tnames, region_idx, reorder)
+        for sub, (first, writes) in subs.items():
+            why = writes and _writes_apart(ctx, site, chain, a, [dict(d) for d in sub], first, tnames, region_idx,
+                                           reorder)
             if why:
                 return why
 
@@ -758,18 +761,66 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
     return None
 
 
-def _apart(subs: list, region_idx: set[str]) -> bool:
-    """Whether accesses at the subscripts ``subs`` (affine forms, as sorted item
-    tuples) never touch one element, whatever iterations of the loops
-    ``region_idx`` they run in: for each pair, some axis where both forms have the
-    same terms but constants that differ by a non-multiple of the gcd of the loop
-    indices' coefficients (``x[p, 2*k]`` and ``x[p, 2*k + 1]``: odd against even;
-    ``y[i, 0]`` and ``y[i, 1]``)."""
-    for m, f in enumerate(subs):
-        for g in subs[m + 1:]:
-            if not any(_axis_apart(dict(x), dict(y), region_idx) for x, y in zip(f, g)):
-                return False
+def _apart(ctx: Context, site: LoopSite, subs: dict, region_idx: set[str], tnames: set[str]) -> bool:
+    """Whether no two instances of the loops ``tnames`` run together touch one
+    element of an array at the subscripts ``subs`` (affine forms as sorted item
+    tuples -> (an access there, whether one there writes)), one of them writing
+    it. For each pair with a write, one of:
+
+    - some axis where both forms have the same terms but constants that differ by
+      a non-multiple of the gcd of the loop indices' coefficients (``x[p, 2*k]``
+      and ``x[p, 2*k + 1]``: odd against even; ``y[i, 0]`` and ``y[i, 1]``);
+    - some axis whose difference the loops' ranges keep from 0, where one form at
+      most reads the region's indices: ``A[i, j]`` and ``A[i, k]`` in
+      ``for j in k+1:n`` (LU's update row), ``A[i, j]`` and ``A[k, j]`` in
+      ``for i in k+1:n``;
+    - the pair meets only within one instance: each loop of ``tnames`` is pinned
+      by an axis where both forms are the same, in that loop's index alone
+      (``A[i, j]`` and ``A[k, j]`` with j's iterations run together)."""
+    items = list(subs.items())
+    for m, (f, (node_f, writes_f)) in enumerate(items):
+        for g, (node_g, writes_g) in items[m + 1:]:
+            if not (writes_f or writes_g):
+                continue  # two reads
+            axes = [(dict(x), dict(y)) for x, y in zip(f, g)]
+            if any(_axis_apart(x, y, region_idx) for x, y in axes):
+                continue
+            if any(_axis_kept_apart(ctx, site, x, y, node_f, node_g, region_idx) for x, y in axes):
+                continue
+            if tnames <= {t for x, y in axes if (t := _pinning(x, y, region_idx)) is not None}:
+                continue
+            return False
     return True
+
+
+def _pinning(x: dict, y: dict, region_idx: set[str]) -> str | None:
+    """The loop index that an axis where the forms ``x`` and ``y`` are the same
+    holds equal between two accesses that meet: the one region index it reads,
+    on its own (not in a product); None otherwise."""
+    if x != y:
+        return None
+    terms = [k for k, v in x.items() if k and v and mentions({k: 1}, region_idx)]
+    return terms[0] if len(terms) == 1 and terms[0] in region_idx else None
+
+
+def _axis_kept_apart(ctx: Context, site: LoopSite, x: dict, y: dict, node_x, node_y, region_idx: set[str]) -> bool:
+    """Whether ``x - y`` is never 0 where the accesses run, when at most one of the
+    forms reads the region's loop indices (the other is then the same in every
+    instance): its smallest value, over the ranges of the loops around the access
+    that reads them, is at least 1, or its largest at most -1."""
+    reads_x, reads_y = mentions(x, region_idx), mentions(y, region_idx)
+    if reads_x and reads_y:
+        return False
+    ranges = _ranges_to(ctx, site, node_y if reads_y else node_x)
+    if ranges is None:
+        return False
+    loops = {r.index for r in ranges}
+    diff = add_forms(x, scale_form(y, -1))
+    for sign in (1, -1):
+        least = extreme(add_forms(scale_form(diff, sign), {"": -1}), ranges, False, ctx.dims)
+        if least is not None and not mentions(least, loops) and provably_nonneg(least, ctx.dims, ranges):
+            return True
+    return False
 
 
 def _axis_apart(x: dict, y: dict, region_idx: set[str]) -> bool:
