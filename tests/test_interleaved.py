@@ -184,3 +184,30 @@ def test_floor_symbols_in_bounds_proofs_and_guards():
     assert bounds._provably_nonneg({n: 2, "N": -1, "": 4}, frozenset({"N"}), [])  # 2*q >= N - 4
     assert not bounds._provably_nonneg({n: 2, "N": -1, "": 3}, frozenset({"N"}), [])
 
+
+CABS = """
+kernel cabs2(out: T[M], z: T[N]) {
+    for k in 0:M {
+        re = z[2*k]
+        im = z[2*k + 1]
+        out[k] = re * re + im * im
+    }
+}
+"""
+
+
+@pytest.mark.parametrize("dt", ["f32", "f64"])
+def test_the_phases_of_a_pair_read_in_two_statements_share_their_loads(dt):
+    """``re = z[2*k]; im = z[2*k + 1]``: each phase is read by its own statement,
+    and both use the same two aligned vector loads (``block_groups``), not two
+    each."""
+    width = {"f32": 8, "f64": 4}[dt]
+    src = CABS.replace("T[", f"{dt}[")
+    m = turbo.compile(src, vectorize="k", unroll={"k": 1})
+    npdt = {"f32": np.float32, "f64": np.float64}[dt]
+    llvm = m.cabs2.inspect("llvm", np.zeros(32, npdt), np.ones(64, npdt))
+    assert llvm.count(f"load <{width} x {'float' if dt == 'f32' else 'double'}>") == 2, llvm
+    rng = np.random.default_rng(7)
+    for mod in (m, turbo.compile(src)):
+        for n in (0, 1, width - 1, width, width + 1, 3 * width + 2):
+            assert_same(mod.cabs2, np.zeros(n, npdt), rand(rng, 2 * n + 1, npdt))

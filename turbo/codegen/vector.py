@@ -366,6 +366,7 @@ class RegionEmitter:
     def block(self, body, path, insts, first: int = 0) -> None:
         """The statements ``body``, the ``first``-th onward of the block at ``path``."""
         groups = self.store_groups(body, insts[0])
+        self.block_groups(body, insts[0])
         k = 0
         while k < len(body):
             if id(body[k]) in groups:
@@ -1085,16 +1086,41 @@ class RegionEmitter:
         a 2 x 2 max pool reads ``x[2*i, 2*j]`` and ``x[2*i, 2*j + 1]``). Together
         they read every element from the first one's first lane to the last one's
         last lane, so each may use the same ``e`` aligned vector loads
-        (``deinterleave``, which LLVM then loads once). By id: the load's phase
-        (its constant mod ``e``)."""
+        (``deinterleave``, which LLVM then loads once). The members may also be in
+        other statements of ``s``'s block (``block_groups``). By id: the load's
+        phase (its constant mod ``e``)."""
         hit = self._groups.get(id(s))
         if hit is not None or not inst.vec:
             return hit or {}
+        hit = self._groups[id(s)] = self._complete(ir.stmt_exprs(s), inst)
+        return hit
+
+    def block_groups(self, body, inst: Instance) -> None:
+        """Complete groups of "every" loads (``every_groups``) across the
+        assignments and stores of the block ``body``: the real and imaginary parts
+        of interleaved complex numbers read into two locals, ``ar = a[2*i]; ai =
+        a[2*i + 1]``. Only loads whose subscripts read no local set in the block
+        (so that each member reads the same row in every statement)."""
+        if not inst.vec or ("every", id(body)) in self._groups:
+            return
+        self._groups[("every", id(body))] = {}
+        straight = [x for x in body if isinstance(x, (ir.Assign, ir.Store))]
+        set_here = {x.name for x in straight if isinstance(x, ir.Assign)}
+        shared = self._complete((e for x in straight for e in ir.stmt_exprs(x)), inst,
+                                lambda n: not any(analysis.names_read(i) & set_here for i in n.indices))
+        for x in straight:
+            own = self.every_groups(x, inst)
+            mine = {id(n): shared[id(n)] for e in ir.stmt_exprs(x) for n in ir.walk_expr(e) if id(n) in shared}
+            if mine:
+                self._groups[id(x)] = {**mine, **own}
+
+    def _complete(self, exprs, inst: Instance, allowed=None) -> dict[int, int]:
         indices = set(inst.idx) | {self.vname}
         members: dict[tuple, dict[int, list]] = {}
-        for e in ir.stmt_exprs(s):
+        for e in exprs:
             for x in ir.walk_expr(e):
-                if not isinstance(x, ir.Load) or not self.cg.arrays[x.array].contiguous:
+                if (not isinstance(x, ir.Load) or not self.cg.arrays[x.array].contiguous
+                        or (allowed is not None and not allowed(x))):
                     continue
                 found = analysis.phase_of(self.ctx, x, indices, self.vname, self.vstep)
                 if found is not None:
@@ -1104,7 +1130,6 @@ class RegionEmitter:
         for (_, every, *_), phases in members.items():
             if len(phases) == every:
                 hit.update({id(x): p for p, xs in phases.items() for x in xs})
-        self._groups[id(s)] = hit
         return hit
 
     def every_lanes(self, every: int, t: DType):
