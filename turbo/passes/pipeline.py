@@ -13,10 +13,11 @@ from typing import Callable
 from .. import ir
 from .continues import remove_continues
 from .narrow import narrow
+from .roundtrip import float_roundtrips
 from .verify import verify
 
 # (name, pass) in the order they run. Passes take (kernel, variant) and return a kernel.
-PASSES: list[tuple[str, Callable]] = [("continues", remove_continues), ("narrow", narrow)]
+PASSES: list[tuple[str, Callable]] = [("continues", remove_continues), ("roundtrips", float_roundtrips), ("narrow", narrow)]
 
 
 def _verifying() -> bool:
