@@ -297,6 +297,37 @@ def test_gemm_register_tile_decisions():
     assert (p.vector, p.width, p.factors) == ("n", 4, (6, 2))
 
 
+QGEMV = """
+kernel qgemv(y: i64[M], W: i8[M, N], x: i8[N]) {
+    for i in 0:M {
+        acc = 0
+        for j in 0:N { acc += i64(i32(W[i, j]) * i32(x[j])) }
+        y[i] = acc
+    }
+}
+"""
+
+
+def test_accumulators_wider_than_the_lanes_count_their_registers():
+    """An i64 sum of i32 products vectorized in 8 i32 lanes fills two registers
+    per row (and each add is two instructions): the model counted one, and jammed
+    8 rows (16 accumulator registers, with x and the products beside them); the
+    tile must fit the 16 registers."""
+    kernel = turbo.compile(QGEMV).qgemv
+    variant = Variant((True,) * 3, False, None)
+    sched = S.schedule(kernel.ir, variant, AVX2)
+    (p,) = sched.regions
+    (d,) = sched.decisions
+    assert p.vector == "j" and p.width == 8, p
+    rows = p.factors[0] if p.loops[0] == "i" else 1
+    assert 2 * rows < 16 and d.chosen.estimate.registers <= 16, (p, d.chosen.estimate)
+    rng = np.random.default_rng(2)
+    for m, n in ((1, 1), (5, 7), (13, 33)):
+        W = rng.integers(-128, 128, (m, n)).astype(np.int8)
+        x = rng.integers(-128, 128, n).astype(np.int8)
+        assert_same(kernel, np.zeros(m, np.int64), W, x)
+
+
 FILTER5 = """
 kernel filter5(out: T[M, N], img: T[M, N], k: T[5, 5]) {
     for i in 0:M - 4, j in 0:N - 4 {

@@ -1085,15 +1085,16 @@ class _Facts:
         self._boxes: dict[tuple, analysis.TransposedBox | None] = {}
         self.lanes: list[int] = []  # per element number: its last subscript's constant (0: not affine)
 
-    def loop(self, s: ir.For) -> tuple[tuple[str, ...], int, frozenset[str]]:
-        """(the reductions the loop carries, the number of locals it assigns, the
+    def loop(self, s: ir.For) -> tuple[tuple[str, ...], tuple[int, ...], frozenset[str]]:
+        """(the reductions the loop carries, the bits of each local it assigns, the
         locals its body reads before assigning them)"""
         hit = self._loops.get(id(s))
         if hit is None:
             assigned = analysis.assigned_in(s.body)
             exposed = frozenset(n for n in assigned if analysis.exposed(n, s.body))
             reductions = tuple(n for n in assigned if n in exposed and analysis.reduction_op(n, s.body))
-            hit = self._loops[id(s)] = (reductions, len(assigned), exposed)
+            bits = tuple(next(iter(sts)).value.type.bits for sts in assigned.values())
+            hit = self._loops[id(s)] = (reductions, bits, exposed)
         return hit
 
     def leaf(self, body) -> bool:
@@ -1581,11 +1582,19 @@ class _Counter:
         units = getattr(self, "_units", None) or {}
         return max(units, key=units.get) if units else "fp"
 
+    def parts(self, t: DType) -> int:
+        """Vector registers a value of type ``t`` takes in this loop: a vector of
+        the loop's lanes of a type wider than the lanes' (an i64 sum of i32
+        products in 8 lanes) fills several, each a register and an instruction."""
+        if not self.env.vector:
+            return 1
+        return max(1, -(-self.env.width * t.bits // self.t.vector_bits))
+
     def registers(self) -> int:
         if not self.env.vector:
             return 0
-        carried = self.m.facts.loop(self.loop)[1] if self.loop is not None else 0
-        accs = carried * self.env.instances
+        carried = self.m.facts.loop(self.loop)[1] if self.loop is not None else ()
+        accs = sum(max(1, -(-self.env.width * b // self.t.vector_bits)) for b in carried) * self.env.instances
         return accs + self.shared_vectors + 2 + self.extra_regs + len(self.held) + self._reused()
 
     def address_rows(self) -> int:
@@ -1686,13 +1695,13 @@ class _Counter:
         if isinstance(s, ir.Assign):
             self.expr(s.value)
             if s.op is not None:
-                self._arith(s.op, s.value.type, n, s.value)
+                self._arith(s.op, s.value.type, n * self.parts(s.value.type), s.value)
         elif isinstance(s, ir.Store):
             self.expr(s.value)
             self.access(s, store=True)
             if s.op is not None:
                 self.access(s, store=False)
-                self._arith(s.op, s.value.type, n, s.value)
+                self._arith(s.op, s.value.type, n * self.parts(s.value.type), s.value)
         elif isinstance(s, ir.Return):
             self.expr(s.value)
 
@@ -1714,11 +1723,17 @@ class _Counter:
             self.add("imul" if op == "*" else "iadd", n)
 
     def expr(self, e: ir.Expr) -> None:
-        n = self.env.instances
+        instances = self.env.instances
         for sub in self.m.facts.parts(e):
             if isinstance(sub, ir.Load):
                 self.access(sub, store=False)
-            elif isinstance(sub, ir.Binary):
+                continue
+            n = instances * self.parts(sub.type)
+            if isinstance(sub, ir.Cast):
+                n = instances * max(self.parts(sub.type), self.parts(sub.operand.type))
+            elif isinstance(sub, ir.Binary) and sub.op in ir.COMPARE_OPS:
+                n = instances * self.parts(sub.left.type)
+            if isinstance(sub, ir.Binary):
                 if sub.op in ir.COMPARE_OPS:
                     self.add("fcmp", n)
                 elif sub.op in ir.LOGIC_OPS:
