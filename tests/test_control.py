@@ -704,3 +704,76 @@ kernel s(x: f64) {
 }
 """, "s.loop")
     return float(interpret(m.s.ir, v))
+
+
+def leaky_ifelse(out, x):
+    for i in range(x.shape[0]):
+        if x[i] > 0.0:
+            out[i] = x[i]
+        else:
+            out[i] = 0.01 * x[i]
+
+
+def clip_chain(out, x, lo, hi):
+    for i in range(x.shape[0]):
+        v = x[i]
+        if v < lo:
+            out[i] = lo
+        elif v > hi:
+            out[i] = hi
+        else:
+            out[i] = v
+
+
+def updates_in_both(out, x):
+    for i in range(x.shape[0]):
+        if x[i] > 0.5:
+            out[i] += x[i]
+        else:
+            out[i] += 1.0
+
+
+def where_differs(out, x):
+    for i in range(x.shape[0]):
+        k = i
+        if x[i] > 0.0:
+            k = 0  # the branches name different elements: stays as written
+            out[k] += x[i]
+        else:
+            out[k] += 2.0
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 4, 5, 8, 9, 17, 40])
+def test_stores_both_branches_make_match_python(n):
+    rng = np.random.default_rng(n)
+    x = rng.uniform(-1.0, 1.0, n)
+    for options in ({}, {"vectorize": "i"}, {"vectorize": "i", "unroll": {"i": 2}}):
+        check(leaky_ifelse, np.zeros(n), x, fastmath=False, **options)
+        check(clip_chain, np.zeros(n), x, -0.5, 0.5, fastmath=False, **options)
+        check(updates_in_both, rng.uniform(0, 1, n), x, fastmath=False, **options)
+    check(where_differs, np.zeros(n), x)
+
+
+def test_the_store_both_branches_make_is_made_once_after_the_if():
+    """Vectorized, a store in a branch is masked to its lanes (several plain
+    stores' cost on AVX2): one store after the if, of a local each branch sets."""
+    from turbo.passes.sink import sink_branch_stores
+
+    cases = ((leaky_ifelse, (np.zeros(64), np.ones(64)), 1),
+             (clip_chain, (np.zeros(64), np.ones(64), 0.0, 1.0), 1),
+             (where_differs, (np.zeros(64), np.ones(64)), 2))
+    for fn, args, stores in cases:
+        f = jit(fn)
+        f(*args)
+        text = str(sink_branch_stores(f.kernels[0].ir))
+        assert text.count("out[") == stores, text
+        if fn is clip_chain:  # the elif's store first, then the outer if's
+            assert "out.v1 = lo" in text and "out.v0 = hi" in text and "out.v1 = out.v0" in text, text
+            assert "out[i] = out.v1" in text, text
+    m = turbo.compile("""
+    kernel leaky(out: f64[64], x: f64[64]) {
+        for i in 0:64 {
+            if x[i] > 0.0 { out[i] = x[i] } else { out[i] = 0.01 * x[i] }
+        }
+    }""", vectorize="i")
+    assert "masked.store" not in m.leaky.inspect("llvm", np.zeros(64), np.ones(64))

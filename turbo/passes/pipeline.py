@@ -14,10 +14,16 @@ from .. import ir
 from .continues import remove_continues
 from .narrow import narrow
 from .roundtrip import float_roundtrips
+from .sink import sink_branch_stores
 from .verify import verify
 
 # (name, pass) in the order they run. Passes take (kernel, variant) and return a kernel.
-PASSES: list[tuple[str, Callable]] = [("continues", remove_continues), ("roundtrips", float_roundtrips), ("narrow", narrow)]
+PASSES: list[tuple[str, Callable]] = [
+    ("continues", remove_continues),
+    ("sink", sink_branch_stores),
+    ("roundtrips", float_roundtrips),
+    ("narrow", narrow),
+]
 
 
 def _verifying() -> bool:
