@@ -460,13 +460,14 @@ def test_elements_the_loop_ranges_keep_apart_do_not_stop_vectorization():
     iteration of j. Both loops vectorize; a read of another iteration's element
     still refuses the loops that carry it."""
     lu = turbo.compile(LU).lu
+    forced = [turbo.compile(LU, fastmath=False, **options).lu
+              for options in ({"vectorize": "j"}, {"vectorize": "i"}, {"vectorize": "j", "unroll": {"j": 2}})]
     rng = np.random.default_rng(4)
     for n in (1, 2, 5, 9, 17):
         A = rand(rng, (n, n), "float64") + n * np.eye(n)
         assert_same(lu, A, rtol=1e-12)
-        for options in ({"vectorize": "j"}, {"vectorize": "i"}, {"vectorize": "j", "unroll": {"j": 2}}):
-            forced = turbo.compile(LU, fastmath=False, **options).lu
-            assert_same(forced, A)
+        for kernel in forced:
+            assert_same(kernel, A)
     text = lu.explain(np.eye(64))
     assert "chosen: vectorize j" in text, text
     shift = turbo.compile(LU, vectorize="j").shift_rows
