@@ -15,12 +15,14 @@ from .continues import remove_continues
 from .narrow import narrow
 from .roundtrip import float_roundtrips
 from .sink import sink_branch_stores
+from .split import split_loops
 from .verify import verify
 
 # (name, pass) in the order they run. Passes take (kernel, variant) and return a kernel.
 PASSES: list[tuple[str, Callable]] = [
     ("continues", remove_continues),
     ("sink", sink_branch_stores),
+    ("split", split_loops),
     ("roundtrips", float_roundtrips),
     ("narrow", narrow),
 ]
