@@ -329,3 +329,51 @@ def test_unsupported_dtypes_are_still_refused():
     f = turbo.turbo(threshold)
     with pytest.raises(errors.ArgumentTypeError, match="uint64"):
         f(np.zeros(3, np.uint64), np.zeros(3, np.uint64), 1)
+
+
+WRAPPED = """
+kernel qgemv(y: i32[M], W: i8[M, N], x: i8[N]) {
+    for i in 0:M {
+        acc = 0
+        for j in 0:N { acc += i64(i32(W[i, j]) * i32(x[j])) }
+        y[i] = i32(acc)
+    }
+}
+kernel big(y: i32[M], a: i32[M, N], b: i32[N]) {
+    for i in 0:M {
+        acc = 7
+        for j in 0:N { acc -= a[i, j] * b[j] }
+        y[i] = i32(acc)
+    }
+}
+kernel kept(y: i64[M], a: i32[M, N]) {
+    for i in 0:M {
+        acc = 0
+        for j in 0:N { acc += a[i, j] }
+        y[i] = acc
+    }
+}
+"""
+
+
+def test_a_local_used_only_truncated_to_32_bits_is_held_in_i32():
+    """Sums modulo 2^64 truncated to 32 bits are sums modulo 2^32: a local read
+    only through conversions to 32-bit or narrower integers is held in i32, so an
+    i8 dot product runs on i16 / i32 lanes. Values that overflow i32 wrap as the
+    i64 sum truncated would (the interpreter computes in i64)."""
+    from turbo.passes.narrow import narrow
+
+    m = turbo.compile(WRAPPED)
+    assert "acc = i32(0)" in str(narrow(m.qgemv.ir)) and "i16(W[i, j]) * i16(x[j])" in str(narrow(m.qgemv.ir))
+    assert "i32(" not in str(narrow(m.kept.ir)).split("acc = ")[1].split("\n")[0]  # read as i64: kept
+    rng = np.random.default_rng(5)
+    for mm, n in ((1, 1), (3, 7), (5, 33), (9, 130)):
+        W = rng.integers(-128, 128, (mm, n)).astype(np.int8)
+        x = rng.integers(-128, 128, n).astype(np.int8)
+        assert_same(m.qgemv, np.zeros(mm, np.int32), W, x)
+        a = rng.integers(-2**31, 2**31, (mm, n)).astype(np.int32)
+        b = rng.integers(-2**31, 2**31, n).astype(np.int32)
+        assert_same(m.big, np.zeros(mm, np.int32), a, b)
+        assert_same(m.kept, np.zeros(mm, np.int64), a)
+    text = m.qgemv.explain(np.zeros(64, np.int32), np.ones((64, 64), np.int8), np.ones(64, np.int8))
+    assert "vectorize j × 16 i16" in text.split("rejected")[0], text

@@ -270,8 +270,74 @@ def _held(kernel: ir.Kernel, ranges: dict[str, Range]) -> ir.Kernel:
     return replace(kernel, body=tuple(map(stmt, kernel.body)))
 
 
+def _wrapped_locals(kernel: ir.Kernel) -> set[str]:
+    """The i64 locals whose value is only ever used truncated to 32 bits or fewer:
+    every read is the operand of a conversion to such an integer type (``y[i] =
+    i32(acc)``), every assignment sets or updates the local by ``+``, ``-`` or
+    ``*`` with a value that does not read it. Wrapping arithmetic modulo 2^64
+    truncated to 32 bits is the same as wrapping arithmetic modulo 2^32, so such a
+    local is held in i32 (an i8 dot product summed into it then runs on 8 i32
+    lanes, not 4 i64, as LLVM's demanded-bits analysis narrows Numba's)."""
+    assigned: dict[str, bool] = {}
+    for x in ir.walk_stmts(kernel.body):
+        if isinstance(x, ir.Assign):
+            ok = x.value.type is DType.I64 and x.op in (None, "+", "-", "*") and not _reads(x.value, x.name)
+            assigned[x.name] = assigned.get(x.name, True) and ok
+    names = {n for n, ok in assigned.items() if ok}
+    if not names:
+        return names
+
+    def scan(e: ir.Expr) -> None:
+        if isinstance(e, ir.Cast) and isinstance(e.operand, ir.Var) and e.to.is_int and e.to.bits <= 32:
+            return  # a truncation: the read it allows
+        if isinstance(e, ir.Var):
+            names.discard(e.name)
+            return
+        for sub in _operands(e):
+            scan(sub)
+
+    for x in ir.walk_stmts(kernel.body):
+        for e in ir.stmt_exprs(x):
+            scan(e)
+    return names
+
+
+def _operands(e: ir.Expr):
+    if isinstance(e, ir.Load):
+        return e.indices
+    if isinstance(e, (ir.Unary, ir.Cast)):
+        return (e.operand,)
+    if isinstance(e, ir.Binary):
+        return (e.left, e.right)
+    if isinstance(e, ir.Select):
+        return (e.cond, e.if_true, e.if_false)
+    if isinstance(e, ir.Call):
+        return e.args
+    return ()
+
+
+def _wrapped(kernel: ir.Kernel, names: set[str]) -> ir.Kernel:
+    """``kernel`` with the locals ``names`` (``_wrapped_locals``) held in i32."""
+    def expr(e: ir.Expr) -> ir.Expr:
+        if isinstance(e, ir.Cast) and isinstance(e.operand, ir.Var) and e.operand.name in names:
+            v = replace(e.operand, type=DType.I32)
+            return v if e.to is DType.I32 else replace(e, operand=v)
+        return ir.map_operands(e, expr)
+
+    def stmt(x: ir.Stmt) -> ir.Stmt:
+        if isinstance(x, ir.Assign) and x.name in names:
+            value = expr(x.value)
+            return replace(x, value=_narrowed(value, DType.I32) or ir.Cast(DType.I32, value, value.loc))
+        return ir.map_stmt(x, expr, stmt)
+
+    return replace(kernel, body=tuple(map(stmt, kernel.body)))
+
+
 def narrow(kernel: ir.Kernel, variant=None) -> ir.Kernel:
     """The pass: ``kernel`` with provably small integer arithmetic narrowed."""
+    wrapped = _wrapped_locals(kernel)
+    if wrapped:
+        kernel = _wrapped(kernel, wrapped)
     if not any(p.dtype.is_narrow for p in kernel.arrays):
         return kernel
     ranges = _local_ranges(kernel)
