@@ -377,3 +377,57 @@ def test_a_local_used_only_truncated_to_32_bits_is_held_in_i32():
         assert_same(m.kept, np.zeros(mm, np.int64), a)
     text = m.qgemv.explain(np.zeros(64, np.int32), np.ones((64, 64), np.int8), np.ones(64, np.int8))
     assert "vectorize j × 16 i16" in text.split("rejected")[0], text
+
+
+CONVERT = """
+kernel to_i32(out: i32[N], x: T[N]) {
+    for i in 0:N { out[i] = i32(x[i]) }
+}
+kernel quantize(q: i8[N], x: T[N], scale: T) {
+    for i in 0:N {
+        v = i64(rint(x[i] / scale))
+        q[i] = i8(min(max(v, -128), 127))
+    }
+}
+kernel wide(q: i64[N], x: T[N]) {
+    for i in 0:N {
+        v = i64(x[i])
+        q[i] = min(max(v, -10000000000), 10000000000)
+    }
+}
+kernel unclamped(q: i64[N], x: T[N]) {
+    for i in 0:N {
+        v = i64(x[i])
+        q[i] = min(v, 5)
+    }
+}
+"""
+
+EDGES = [np.nan, np.inf, -np.inf, 0.0, -0.0, 0.5, -0.5, 3.7, -3.7, 2147483647.0, 2147483647.5, 2147483648.0,
+         -2147483648.0, -2147483648.5, -2147483649.0, 2147483520.0, 1e10, -1e10, 1e300, 127.4, -128.6, 200.0]
+
+
+@pytest.mark.parametrize("t", ["f32", "f64"])
+def test_float_to_i32_saturates_in_vectors_and_clamped_conversions_hold_i32(t):
+    """Vectors of floats convert to i32 by a plain conversion and compares (LLVM
+    converted fptosi.sat lane by lane on AVX2): NaN gives 0, beyond i32 its
+    ends. A local set from a float and read only clamped between literals inside
+    i32's range is held in i32 (``_clamped_locals``): the same values."""
+    from turbo.passes.narrow import narrow
+
+    npdt = {"f32": np.float32, "f64": np.float64}[t]
+    with np.errstate(over="ignore"):
+        x = np.array(EDGES * 3, dtype=npdt)
+    for options in ({}, {"vectorize": "i"}, {"vectorize": False}):
+        m = turbo.compile(CONVERT.replace("T[", f"{t}[").replace(": T)", f": {t})"), **options)
+        assert_same(m.to_i32, np.zeros(x.size, np.int32), x)
+        for scale in (1.0, 0.01, 1e-30):
+            assert_same(m.quantize, np.zeros(x.size, np.int8), x, scale)
+        assert_same(m.unclamped, np.zeros(x.size, np.int64), x)
+        assert_same(m.wide, np.zeros(x.size, np.int64), x)
+    assert "v = i32(rint(" in str(narrow(m.quantize.ir))
+    assert "v = i64(" in str(narrow(m.wide.ir))  # bounds beyond i32: kept
+    assert "v = i64(" in str(narrow(m.unclamped.ir))  # read beyond a clamp: kept
+    llvm = turbo.compile(CONVERT.replace("T[", f"{t}[").replace(": T)", f": {t})"), vectorize="i").to_i32.inspect(
+        "llvm", np.zeros(64, np.int32), np.ones(64, npdt))
+    assert "fptosi <" in llvm and "fptosi.sat.v" not in llvm

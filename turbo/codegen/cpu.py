@@ -887,12 +887,30 @@ class KernelCodegen:
         if to.is_float:
             return b.uitofp(v, lt) if src.is_unsigned else b.sitofp(v, lt)
         if src.is_float:
+            if to is DType.I32 and isinstance(v.type, ll.VectorType):
+                return self.vector_to_i32(v, lt)
             # saturating: NaN -> 0, out of range -> the nearest representable value
             name = f"llvm.fpto{'u' if to.is_unsigned else 's'}i.sat.{type_suffix(lt)}.{type_suffix(v.type)}"
             return b.call(self.declare(name, lt, [v.type]), [v])
         if to.bits > src.bits:
             return b.zext(v, lt) if src.is_unsigned else b.sext(v, lt)
         return b.trunc(v, lt) if to.bits < src.bits else v  # u32 <-> i32: the same bits
+
+
+    def vector_to_i32(self, v, lt):
+        """A vector of floats to i32, saturating (NaN -> 0) as ``fptosi.sat``
+        does, which LLVM converts lane by lane on AVX2: a plain conversion
+        (``cvttps2dq``/``cvttpd2dq``, in range), then the ends and NaN chosen by
+        compares. Lanes out of range convert to poison, which a select never
+        chooses."""
+        b = self.b
+        lo, hi = DType.I32.int_range
+        plain = b.fptosi(v, lt)
+        above_lo = b.fcmp_ordered(">=", v, const_like(v.type, float(lo)))
+        below_hi = b.fcmp_ordered("<", v, const_like(v.type, float(hi + 1)))
+        r = b.select(above_lo, plain, const_like(lt, lo))
+        r = b.select(below_hi, r, const_like(lt, hi))
+        return b.select(b.fcmp_unordered("uno", v, v), const_like(lt, 0), r)
 
 
 # math functions that LLVM has no intrinsic for: their C library names

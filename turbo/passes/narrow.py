@@ -48,7 +48,11 @@ def value_range(e: ir.Expr) -> Range | None:
 
 def _range(e: ir.Expr) -> Range | None:
     if isinstance(e, ir.Var):
-        return (_locals.get() or {}).get(e.name) if e.type.is_int else None
+        if not e.type.is_int:
+            return None
+        held = (_locals.get() or {}).get(e.name)
+        # a local held in i32 (``_wrapped``, ``_clamped``) holds an i32's values
+        return held if held is not None or e.type is DType.I64 else e.type.int_range
     if isinstance(e, ir.Const):
         return (int(e.value), int(e.value)) if e.type.is_int else None
     if isinstance(e, ir.Load):
@@ -333,11 +337,77 @@ def _wrapped(kernel: ir.Kernel, names: set[str]) -> ir.Kernel:
     return replace(kernel, body=tuple(map(stmt, kernel.body)))
 
 
+_I32_MIN, _I32_MAX = DType.I32.int_range
+
+
+def _clamped_locals(kernel: ir.Kernel) -> set[str]:
+    """The i64 locals set only by converting a float (``v = i64(rint(x / s))``, a
+    saturating conversion) and read only clamped between two integer literals
+    within i32's range (``min(max(v, -128), 127)``). The conversion saturates, so
+    clamping it to a range inside i32's gives the same as clamping the conversion
+    to i32: such a local is held in i32, whose conversion vectorizes on AVX2
+    (f64/f32 to i64 does not: LLVM converted lane by lane)."""
+    names = {x.name for x in ir.walk_stmts(kernel.body) if isinstance(x, ir.Assign)}
+    for x in ir.walk_stmts(kernel.body):
+        if isinstance(x, ir.Assign) and not (x.op is None and isinstance(x.value, ir.Cast)
+                                             and x.value.to is DType.I64 and x.value.operand.type.is_float):
+            names.discard(x.name)
+    if not names:
+        return names
+    allowed: set[int] = set()
+
+    def literal(e) -> bool:
+        return isinstance(e, ir.Const) and e.type.is_int and _I32_MIN <= int(e.value) <= _I32_MAX
+
+    def find(e: ir.Expr) -> None:
+        if isinstance(e, ir.Call) and e.fn in ("min", "max") and len(e.args) == 2:
+            inner = next((a for a in e.args if isinstance(a, ir.Call)), None)
+            other = next((a for a in e.args if a is not inner), None)
+            if (inner is not None and other is not None and literal(other) and len(inner.args) == 2
+                    and inner.fn == ({"min", "max"} - {e.fn}).pop()):
+                var = next((a for a in inner.args if isinstance(a, ir.Var)), None)
+                bound = next((a for a in inner.args if a is not var), None)
+                if var is not None and bound is not None and literal(bound):
+                    allowed.add(id(var))
+        for sub in _operands(e):
+            find(sub)
+
+    def scan(e: ir.Expr) -> None:
+        if isinstance(e, ir.Var) and e.name in names and id(e) not in allowed:
+            names.discard(e.name)
+        for sub in _operands(e):
+            scan(sub)
+
+    for x in ir.walk_stmts(kernel.body):
+        for e in ir.stmt_exprs(x):
+            find(e)
+            scan(e)
+    return names
+
+
+def _clamped(kernel: ir.Kernel, names: set[str]) -> ir.Kernel:
+    """``kernel`` with the locals ``names`` (``_clamped_locals``) held in i32."""
+    def expr(e: ir.Expr) -> ir.Expr:
+        if isinstance(e, ir.Var) and e.name in names:
+            return ir.Cast(DType.I64, replace(e, type=DType.I32), e.loc)
+        return ir.map_operands(e, expr)
+
+    def stmt(x: ir.Stmt) -> ir.Stmt:
+        if isinstance(x, ir.Assign) and x.name in names:
+            return replace(x, value=replace(x.value, to=DType.I32))
+        return ir.map_stmt(x, expr, stmt)
+
+    return replace(kernel, body=tuple(map(stmt, kernel.body)))
+
+
 def narrow(kernel: ir.Kernel, variant=None) -> ir.Kernel:
     """The pass: ``kernel`` with provably small integer arithmetic narrowed."""
     wrapped = _wrapped_locals(kernel)
     if wrapped:
         kernel = _wrapped(kernel, wrapped)
+    clamped = _clamped_locals(kernel)
+    if clamped:
+        kernel = _clamped(kernel, clamped)
     if not any(p.dtype.is_narrow for p in kernel.arrays):
         return kernel
     ranges = _local_ranges(kernel)
