@@ -111,7 +111,24 @@ def test_a_boundary_stencil_splits_into_an_interior_without_the_if():
     assert "if" not in interior and "0.25" in interior, text
     assert "} else {" in text  # the loop as written, where the points are out of order (n < 2)
     explained = f.explain(*args)
-    assert "vectorize j" in explained, explained
+    # the interior rows' nest (the if around the column copies prices the copies:
+    # the loop as written runs only where the points are out of order)
+    interior = explained.split("nest for i (at 2.0.1):")[1].split("chosen:")[1].split("\n")[0]
+    assert "vectorize j" in interior, explained
+
+
+def test_a_guard_no_call_can_satisfy_does_not_version_a_nest():
+    """``x[i - 1]`` with ``i`` from 0 is out of bounds on every call that runs the
+    loop: its guard would be the constant ``1 <= 0``, so the nest keeps its check
+    instead of a copy that never runs."""
+    m = turbo.compile("""
+    kernel before(out: f64[N], x: f64[N]) {
+        for i in 0:N { out[i] = x[i - 1] }
+    }""")
+    text = m.before.explain(np.zeros(8), np.ones(8))
+    assert "versioned" not in text and "1 <= 0" not in text, text
+    with pytest.raises(IndexError):
+        m.before(np.zeros(8), np.ones(8))
 
 
 def test_loops_the_split_would_change_are_left_as_written():

@@ -896,7 +896,6 @@ class KernelCodegen:
             return b.zext(v, lt) if src.is_unsigned else b.sext(v, lt)
         return b.trunc(v, lt) if to.bits < src.bits else v  # u32 <-> i32: the same bits
 
-
     def vector_to_i32(self, v, lt):
         """A vector of floats to i32, saturating (NaN -> 0) as ``fptosi.sat``
         does, which LLVM converts lane by lane on AVX2: a plain conversion

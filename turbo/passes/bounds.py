@@ -456,6 +456,8 @@ def access_guards(kernel: ir.Kernel, checks: dict[int, tuple[bool, ...]],
             return None
         if _provably_nonneg(a, dims, facts):
             return True
+        if not any(v for k, v in a.items() if k):
+            return None  # a constant below 0: no call ever satisfies it ("1 <= 0")
         if sum(abs(v) for k, v in a.items() if k) > _MAX_COEF_SUM or abs(a.get("", 0)) >= GUARD_LIMIT:
             return None
         return tuple(sorted((k, v) for k, v in a.items() if v != 0 or k == ""))

@@ -826,6 +826,14 @@ def sites_within(nest: LoopSite):
     yield from analysis.loop_sites(nest.loop.body, nest.path, nest.outer + (nest.loop,), nest.outer_paths + (nest.path,))
 
 
+def _split_guard(s: ir.If) -> bool:
+    """Whether ``s`` is the if passes/split.py puts around a loop's copies: the
+    copies (loops of one index) when the split's points are in order, the loop as
+    written otherwise."""
+    return (len(s.orelse) == 1 and isinstance(s.orelse[0], ir.For) and bool(s.then)
+            and all(isinstance(x, ir.For) and x.index == s.orelse[0].index for x in s.then))
+
+
 def _lane_type(loop: ir.For) -> DType:
     """The element type vector lanes are sized for: the narrowest array element
     accessed in the loop (most lanes per load), f64 when there is none. Narrow
@@ -1473,7 +1481,10 @@ class _Model:
                 cycles += cond.throughput()
                 then = self.body(s.then, where + (0,) if where else (), env, loop)
                 other = self.body(s.orelse, where + (1,) if where else (), env, loop)
-                cycles += then + other if env.vector else max(then, other)
+                if _split_guard(s):
+                    cycles += then  # the loop as written runs only where the split's points are out of order
+                else:
+                    cycles += then + other if env.vector else max(then, other)
             else:
                 straight.append(s)
         counter = _Counter(self, env, loop)
