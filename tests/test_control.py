@@ -14,6 +14,7 @@ from turbo import turbo as jit
 from turbo.interpret import interpret
 
 from helpers import AVX2, assert_same, scheduled
+from pyloops import clamp as clip_chain  # an if/elif/else chain storing y[i] in every branch
 
 
 def mandel(out, cr, ci, limit):
@@ -714,17 +715,6 @@ def leaky_ifelse(out, x):
             out[i] = 0.01 * x[i]
 
 
-def clip_chain(out, x, lo, hi):
-    for i in range(x.shape[0]):
-        v = x[i]
-        if v < lo:
-            out[i] = lo
-        elif v > hi:
-            out[i] = hi
-        else:
-            out[i] = v
-
-
 def updates_in_both(out, x):
     for i in range(x.shape[0]):
         if x[i] > 0.5:
@@ -759,17 +749,17 @@ def test_the_store_both_branches_make_is_made_once_after_the_if():
     stores' cost on AVX2): one store after the if, of a local each branch sets."""
     from turbo.passes.sink import sink_branch_stores
 
-    cases = ((leaky_ifelse, (np.zeros(64), np.ones(64)), 1),
-             (clip_chain, (np.zeros(64), np.ones(64), 0.0, 1.0), 1),
-             (where_differs, (np.zeros(64), np.ones(64)), 2))
-    for fn, args, stores in cases:
+    cases = ((leaky_ifelse, (np.zeros(64), np.ones(64)), "out", 1),
+             (clip_chain, (np.zeros(64), np.ones(64), 0.0, 1.0), "y", 1),
+             (where_differs, (np.zeros(64), np.ones(64)), "out", 2))
+    for fn, args, array, stores in cases:
         f = jit(fn)
         f(*args)
         text = str(sink_branch_stores(f.kernels[0].ir))
-        assert text.count("out[") == stores, text
+        assert text.count(f"{array}[") == stores, text
         if fn is clip_chain:  # the elif's store first, then the outer if's
-            assert "out.v1 = lo" in text and "out.v0 = hi" in text and "out.v1 = out.v0" in text, text
-            assert "out[i] = out.v1" in text, text
+            assert "y.v1 = lo" in text and "y.v0 = hi" in text and "y.v1 = y.v0" in text, text
+            assert "y[i] = y.v1" in text, text
     m = turbo.compile("""
     kernel leaky(out: f64[64], x: f64[64]) {
         for i in 0:64 {

@@ -288,36 +288,27 @@ def _wrapped_locals(kernel: ir.Kernel) -> set[str]:
             ok = x.value.type is DType.I64 and x.op in (None, "+", "-", "*") and not _reads(x.value, x.name)
             assigned[x.name] = assigned.get(x.name, True) and ok
     names = {n for n, ok in assigned.items() if ok}
-    if not names:
-        return names
 
-    def scan(e: ir.Expr) -> None:
+    def truncated(e: ir.Expr):  # the read a conversion to 32 bits or fewer allows
         if isinstance(e, ir.Cast) and isinstance(e.operand, ir.Var) and e.to.is_int and e.to.bits <= 32:
-            return  # a truncation: the read it allows
-        if isinstance(e, ir.Var):
-            names.discard(e.name)
-            return
-        for sub in _operands(e):
-            scan(sub)
+            yield e.operand
 
+    return _read_only_in(kernel, names, truncated)
+
+
+def _read_only_in(kernel: ir.Kernel, names: set[str], allows) -> set[str]:
+    """The locals of ``names`` whose every read (a Var) is one that ``allows(e)``
+    yields for some expression ``e`` around it."""
+    names = set(names)
     for x in ir.walk_stmts(kernel.body):
-        for e in ir.stmt_exprs(x):
-            scan(e)
+        for top in ir.stmt_exprs(x):
+            if not names:
+                return names
+            allowed = {id(v) for e in ir.walk_expr(top) for v in allows(e)}
+            for e in ir.walk_expr(top):
+                if isinstance(e, ir.Var) and e.name in names and id(e) not in allowed:
+                    names.discard(e.name)
     return names
-
-
-def _operands(e: ir.Expr):
-    if isinstance(e, ir.Load):
-        return e.indices
-    if isinstance(e, (ir.Unary, ir.Cast)):
-        return (e.operand,)
-    if isinstance(e, ir.Binary):
-        return (e.left, e.right)
-    if isinstance(e, ir.Select):
-        return (e.cond, e.if_true, e.if_false)
-    if isinstance(e, ir.Call):
-        return e.args
-    return ()
 
 
 def _wrapped(kernel: ir.Kernel, names: set[str]) -> ir.Kernel:
@@ -352,14 +343,11 @@ def _clamped_locals(kernel: ir.Kernel) -> set[str]:
         if isinstance(x, ir.Assign) and not (x.op is None and isinstance(x.value, ir.Cast)
                                              and x.value.to is DType.I64 and x.value.operand.type.is_float):
             names.discard(x.name)
-    if not names:
-        return names
-    allowed: set[int] = set()
 
     def literal(e) -> bool:
         return isinstance(e, ir.Const) and e.type.is_int and _I32_MIN <= int(e.value) <= _I32_MAX
 
-    def find(e: ir.Expr) -> None:
+    def clamped(e: ir.Expr):  # the read min(max(v, lo), hi) or max(min(v, hi), lo) allows
         if isinstance(e, ir.Call) and e.fn in ("min", "max") and len(e.args) == 2:
             inner = next((a for a in e.args if isinstance(a, ir.Call)), None)
             other = next((a for a in e.args if a is not inner), None)
@@ -368,21 +356,9 @@ def _clamped_locals(kernel: ir.Kernel) -> set[str]:
                 var = next((a for a in inner.args if isinstance(a, ir.Var)), None)
                 bound = next((a for a in inner.args if a is not var), None)
                 if var is not None and bound is not None and literal(bound):
-                    allowed.add(id(var))
-        for sub in _operands(e):
-            find(sub)
+                    yield var
 
-    def scan(e: ir.Expr) -> None:
-        if isinstance(e, ir.Var) and e.name in names and id(e) not in allowed:
-            names.discard(e.name)
-        for sub in _operands(e):
-            scan(sub)
-
-    for x in ir.walk_stmts(kernel.body):
-        for e in ir.stmt_exprs(x):
-            find(e)
-            scan(e)
-    return names
+    return _read_only_in(kernel, names, clamped)
 
 
 def _clamped(kernel: ir.Kernel, names: set[str]) -> ir.Kernel:

@@ -1597,15 +1597,16 @@ class _Counter:
         """Vector registers a value of type ``t`` takes in this loop: a vector of
         the loop's lanes of a type wider than the lanes' (an i64 sum of i32
         products in 8 lanes) fills several, each a register and an instruction."""
-        if not self.env.vector:
-            return 1
-        return max(1, -(-self.env.width * t.bits // self.t.vector_bits))
+        return self._parts(t.bits) if self.env.vector else 1
+
+    def _parts(self, bits: int) -> int:
+        return max(1, -(-self.env.width * bits // self.t.vector_bits))
 
     def registers(self) -> int:
         if not self.env.vector:
             return 0
         carried = self.m.facts.loop(self.loop)[1] if self.loop is not None else ()
-        accs = sum(max(1, -(-self.env.width * b // self.t.vector_bits)) for b in carried) * self.env.instances
+        accs = sum(map(self._parts, carried)) * self.env.instances
         return accs + self.shared_vectors + 2 + self.extra_regs + len(self.held) + self._reused()
 
     def address_rows(self) -> int:
