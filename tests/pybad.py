@@ -120,11 +120,17 @@ def uses_for_else(x):
         x[0] = 1.0  # <- error
 
 
-def early_return(x):
+def value_or_nothing(x):
+    for i in range(len(x)):
+        if x[i] < 0:
+            return i
+    return  # <- error
+
+
+def returns_inside_only(x):
     for i in range(len(x)):
         if x[i] < 0:
             return i  # <- error
-    return -1
 
 
 def returns_tuple(x):

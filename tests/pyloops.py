@@ -595,3 +595,57 @@ def folded_constants(out, x):
         out[i, 1] = -9223372036854775808 + x[i, 0]
         out[i, 2] = 2**63 - 1 - x[i, 0]
         out[i, 3] = (2**63 * 2) // 4 + (-7) // 2 + (-7) % 3 + (~5 << 2) + (1 << 62 >> 60)
+
+
+# early returns (frontend.py ``_early_returns``): a linear search, a test of every
+# element, a search through rows, a return before any loop, and a procedure that stops
+
+
+def index_of(x, v):
+    for i in range(len(x)):
+        if x[i] == v:
+            return i
+    return -1
+
+
+def all_finite_early(x):
+    for i in range(len(x)):
+        if not math.isfinite(x[i]):
+            return False
+    return True
+
+
+def first_in_rows(A, t):
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            if A[i, j] > t:
+                return i * A.shape[1] + j
+    return -1
+
+
+def mean_or_zero(x):
+    n = len(x)
+    if n == 0:
+        return 0.0
+    s = 0.0
+    for i in range(n):
+        s += x[i]
+    return s / n
+
+
+def first_value_or_total(x, t):
+    s = 0.0
+    k = 0
+    while k < len(x):
+        if x[k] > t:
+            return x[k]
+        s += x[k]
+        k += 1
+    return s
+
+
+def copy_until_negative(out, x):
+    for i in range(len(x)):
+        if x[i] < 0:
+            return
+        out[i] = 2.0 * x[i]

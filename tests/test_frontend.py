@@ -117,7 +117,25 @@ CASES = [
     (P.docstring_and_pass, lambda r, n, d: (vec(r, n, d),), FLOATS + INTS, VEC_SIZES, 0),
     (P.row_norms, lambda r, n, d: (vec(r, n, d), mat(r, n, n + 3, d)), FLOATS, MAT_SIZES, 1e-5),
     (P.fill_then_add, lambda r, n, d: (vec(r, n, d), vec(r, n, d)), FLOATS, VEC_SIZES, 0),
+    (P.index_of, lambda r, n, d: _with_hit(r, vec(r, n, d), None, "value"), FLOATS, VEC_SIZES, 0),
+    (P.all_finite_early, lambda r, n, d: _with_hit(r, vec(r, n, d), np.inf, None), FLOATS, VEC_SIZES, 0),
+    (P.first_in_rows, lambda r, n, d: (mat(r, n, n + 3, d), 1.9), FLOATS, MAT_SIZES, 0),
+    (P.mean_or_zero, lambda r, n, d: (vec(r, n, d),), FLOATS, VEC_SIZES, 1e-5),
+    (P.first_value_or_total, lambda r, n, d: (vec(r, n, d), 1.8), FLOATS, VEC_SIZES, 1e-5),
+    (P.copy_until_negative, lambda r, n, d: (np.zeros(n, d), *_with_hit(r, np.abs(vec(r, n, d)), -1.0, None)),
+     FLOATS, VEC_SIZES, 0),
 ]
+
+
+def _with_hit(rng, x, value, extra):
+    """``x`` with ``value`` at a random place (or nowhere, one time in three), and
+    for "value" the element to search for instead (or one that is not there)."""
+    at = int(rng.integers(0, len(x))) if len(x) and rng.random() < 2 / 3 else None
+    if extra == "value":
+        return x, float(x[at]) if at is not None else 7.5
+    if at is not None:
+        x[at] = value
+    return (x,)
 
 _jitted: dict[object, object] = {}
 
@@ -444,7 +462,7 @@ AT_DECORATION = [
     "uses_list", "uses_dict", "uses_try", "uses_with",
     "uses_comprehension", "uses_lambda", "uses_generator", "uses_nested_def", "uses_slice",
     "uses_is", "uses_star_args", "uses_default", "uses_raise", "uses_assert", "uses_walrus", "uses_matmul",
-    "uses_fstring",
+    "uses_fstring", "value_or_nothing", "returns_inside_only",
 ]
 AT_FIRST_CALL = [
     # (name, error class, arguments)
@@ -457,7 +475,6 @@ AT_FIRST_CALL = [
     ("uses_enumerate", turbo.UnsupportedError, (np.zeros(3),)),
     ("uses_for_else", turbo.UnsupportedError, (np.zeros(3),)),
     ("uses_while_else", turbo.UnsupportedError, (np.zeros(3),)),
-    ("early_return", turbo.UnsupportedError, (np.zeros(3),)),
     ("returns_tuple", turbo.UnsupportedError, (np.zeros(3),)),
     ("uses_global_array", turbo.UnsupportedError, (np.zeros(3),)),
     ("uses_expression_statement", turbo.UnsupportedError, (np.zeros(3),)),
@@ -515,3 +532,26 @@ def test_sizes_zero_and_one_are_not_specialized_as_equal():
         f(y, A, x)
         np.testing.assert_array_equal(y, A @ x)
     assert f.signatures == ["(y: f64[n0], A: f64[n1, n2], x: f64[n3])"]
+
+
+@jit
+def _find(x, v):
+    for i in range(len(x)):
+        if x[i] == v:
+            return i
+    return -1
+
+
+def test_an_inlined_function_returns_early_inside_the_callers_loop():
+    @jit
+    def count_found(x, vs):
+        c = 0
+        for k in range(len(vs)):
+            if _find(x, vs[k]) >= 0:
+                c += 1
+        return c
+
+    x = np.arange(10.0)
+    vs = np.array([3.0, 11.0, 9.0, -1.0, 0.0])
+    assert count_found(x, vs) == 3
+    assert _find(x, 4.0) == 4 and _find(x, 40.0) == -1

@@ -112,7 +112,114 @@ def parse_function(fn) -> ParsedFunction:
                 if not hasattr(child, "lineno"):  # an operator: report it at its expression
                     refuse_unsupported(child, src, sub)
     params = tuple(p.arg for p in (*a.posonlyargs, *a.args))
+    _early_returns(node, src)
     return ParsedFunction(fn, name, node, src, params)
+
+
+# ----------------------------------------------------------------------------- early returns
+
+# the locals an early return sets: names no Python source can hold
+_RESULT, _DONE = "return.value", "return.done"
+
+
+def _early_returns(node: ast.FunctionDef, src: PySource) -> None:
+    """Rewrite ``return`` statements before the function's last one, in place:
+    ``return e`` sets the result local and a done flag and leaves the loops
+    around it by ``break`` (a loop that a return may leave is followed by
+    ``if done: break`` in an enclosing loop); the statements after a place that
+    may have returned run under ``if not done``, and so does the function's own
+    last ``return e``, which sets the result local; the function returns that
+    local. A linear search
+    ``for i in range(n): if x[i] == v: return i`` then is a loop left by a
+    break, as the language has it."""
+    body = node.body
+    last = body[-1] if body and isinstance(body[-1], ast.Return) else None
+    inner = [s for s in ast.walk(ast.Module(body=body[:-1] if last else body, type_ignores=[]))
+             if isinstance(s, ast.Return)]
+    if not inner:
+        return
+    valued = [r for r in inner + ([last] if last else []) if not _returns_none(r)]
+    if valued and (len(valued) != len(inner) + (1 if last else 0)):
+        bare = next(r for r in inner + ([last] if last else []) if _returns_none(r))
+        raise UnsupportedError("this function returns a value on some paths and nothing on others", src.loc(bare),
+                               "return a value on every path (a kernel's result is one scalar)")
+    if valued and last is None:
+        raise UnsupportedError("this function returns a value inside it but can end without a `return`",
+                               src.loc(inner[0]), "end the function with `return <value>` for the other paths")
+
+    def at(new, old):
+        for n in ast.walk(new):
+            ast.copy_location(n, old)
+            n.end_lineno, n.end_col_offset = old.end_lineno, old.end_col_offset
+        return new
+
+    def name(n, ctx=ast.Load):
+        return ast.Name(id=n, ctx=ctx())
+
+    def block(stmts, in_loop: bool) -> tuple[list, bool]:
+        """The statements rewritten, and whether they may return."""
+        out, may_return = [], False
+        for k, s in enumerate(stmts):
+            if isinstance(s, ast.Return):
+                if not _returns_none(s):
+                    out.append(at(ast.Assign(targets=[name(_RESULT, ast.Store)], value=s.value), s))
+                out.append(at(ast.Assign(targets=[name(_DONE, ast.Store)], value=ast.Constant(True)), s))
+                if in_loop:
+                    out.append(at(ast.Break(), s))
+                return out, True  # what follows never runs
+            returns = False
+            if isinstance(s, (ast.For, ast.While)):
+                s.body, returns = block(s.body, True)
+                out.append(s)
+                if returns and in_loop:
+                    out.append(at(ast.If(test=name(_DONE), body=[ast.Break()], orelse=[]), s))
+                    may_return = True
+                    continue
+            elif isinstance(s, ast.If):
+                s.body, r1 = block(s.body, in_loop)
+                s.orelse, r2 = block(s.orelse, in_loop)
+                out.append(s)
+                returns = r1 or r2
+                if returns and in_loop:
+                    may_return = True
+                    continue  # a return in it left the loop by its break
+            else:
+                out.append(s)
+            if returns:
+                rest, _ = block(stmts[k + 1:], in_loop)
+                if rest:
+                    out.append(at(ast.If(test=ast.UnaryOp(op=ast.Not(), operand=name(_DONE)), body=rest, orelse=[]),
+                                  stmts[k + 1]))
+                return out, True
+        return out, may_return
+
+    first = body[0]
+    rest = body[:-1] if last else body
+    if last is not None and valued:  # the last return sets the result too, where no return came before
+        rest = rest + [at(ast.Assign(targets=[name(_RESULT, ast.Store)], value=last.value), last)]
+    new, _ = block(rest, False)
+    start = [at(ast.Assign(targets=[name(_DONE, ast.Store)], value=ast.Constant(False)), first)]
+    if last is not None and valued:
+        # the result local is assigned on every path: first with a value of the
+        # results' kind, which its type (promoted over its assignments) absorbs
+        if isinstance(last.value, ast.Constant):
+            initial = last.value.value
+        elif all(_boolean(r.value) for r in valued):
+            initial = False
+        else:
+            initial = 0
+        start.append(at(ast.Assign(targets=[name(_RESULT, ast.Store)], value=ast.Constant(initial)), first))
+        new.append(at(ast.Return(value=name(_RESULT)), last))
+    node.body = start + new
+
+
+def _boolean(e: ast.expr) -> bool:
+    return (isinstance(e, (ast.Compare, ast.BoolOp)) or isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not)
+            or isinstance(e, ast.Constant) and isinstance(e.value, bool))
+
+
+def _returns_none(r: ast.Return) -> bool:
+    return r.value is None or (isinstance(r.value, ast.Constant) and r.value.value is None)
 
 
 # What turbo refuses, by node class: (what, hint). Checked for the whole function
