@@ -494,6 +494,11 @@ class RegionEmitter:
             main = b.sub(trip, b.urem(trip, ll.Constant(I64, block)))
             self.vstep = step
             self.lanes = ll.Constant(ll.VectorType(I64, self.W), [ll.Constant(I64, k * step) for k in range(self.W)])
+            if self.plan.tail == "search":
+                if reductions or groups or len(parents) != 1 or parents[0].vec:
+                    raise AssertionError(f"a search loop with reductions or jammed parents (loop {s.index})")
+                self.search_loop(s, path, parents[0], every, start, step, trip, main, f)
+                return
 
             def step_fn(t, rows, vectors: int, masked=False):
                 """One step of ``vectors`` vectors per parent (``rows``: parent-major)."""
@@ -605,6 +610,53 @@ class RegionEmitter:
                 b.store(merged, target)
         if scalar_tail is not None:  # the argmax locals go on from the parent's values too
             self.scalar_tail(s, path, parents, assigned, {**reductions, **dict.fromkeys(args, "arg")}, *scalar_tail)
+
+    def search_loop(self, s: ir.For, path, parent: Instance, every: list, start, step: int, trip, main,
+                    f: int) -> None:
+        """A loop left by a break (``analysis.search_exit``): steps of ``f`` vectors
+        evaluate the assignments before its exit if and the if's condition, and
+        the loop leaves at the first step where a lane's condition holds. From
+        there (or from the leftover iterations, when none does) the loop runs as
+        written, one iteration at a time: it takes the break in that step, having
+        run the iterations before it in order, and the exit if's statements run
+        once, as written. Nothing before the exit if writes memory, and the
+        region's accesses are in bounds over the loop's whole range (a checked
+        access keeps a loop scalar), so the lanes evaluated past the break have
+        no effect."""
+        b, cg = self.b, self.cg
+        exit_if = s.body[-1]
+        resume = cg.entry_alloca(I64, f"{s.index}_resume")
+        b.store(main, resume)
+        wide = ll.IntType(self.W)
+
+        def step_fn(t):
+            insts, values = [], {}
+            for k, inst in enumerate(every):
+                c = k % f
+                if c not in values:
+                    off = b.add(t, ll.Constant(I64, c * self.W))
+                    values[c] = b.add(start, b.mul(off, ll.Constant(I64, step)), name=f"{s.index}{c}")
+                insts.append(inst.with_index(s.index, values[c]))
+            self.block(s.body[:-1], path, insts)
+            any_lane = None
+            for inst in insts:
+                bits = b.bitcast(self.vector(self.value(exit_if.cond, inst)), wide)
+                any_lane = bits if any_lane is None else b.or_(any_lane, bits)
+            hit = cg.fn.append_basic_block(f"{s.index}_found")
+            go_on = cg.fn.append_basic_block(f"{s.index}_none")
+            b.cbranch(b.icmp_unsigned("!=", any_lane, ll.Constant(wide, 0)), hit, go_on)
+            b.position_at_end(hit)
+            b.store(t, resume)
+            b.branch(cg.exits[-1][1])  # out of the vector loop
+            b.position_at_end(go_on)
+
+        counted(cg, ll.Constant(I64, 0), main, self.W * f, f"{s.index}_search", step_fn, exits=True)
+
+        def one(u):
+            value = b.add(start, b.mul(u, ll.Constant(I64, step)), name=s.index)
+            self.block(s.body, path, [parent.with_index(s.index, value)])
+
+        counted(cg, b.load(resume, typ=I64), trip, 1, f"{s.index}_finish", one, scalar=True, exits=True)
 
     def combine_arg(self, g: analysis.ArgReduction, row: list, parent: Instance) -> None:
         """The lanes of the instances ``row`` of one parent, folded into the

@@ -25,6 +25,7 @@ from the kernel's body, where an ``if`` contributes its position and 0 (then) or
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -631,6 +632,8 @@ def opaque_control(loop: ir.For, vector: ir.For | None = None) -> str | None:
     or ``while`` loop inside ``vector`` whose body is straight-line code and exit
     ifs (``lane_exits``): a lane leaves at its ``break``, the others go on."""
     inside_lanes: set[int] = set()  # statements of loops whose lanes run apart
+    if vector is loop and (found := search_exit(loop)) is not None:
+        inside_lanes |= {id(x) for x in found.then}  # run once, from the step a lane breaks in
     for s in ir.walk_stmts(loop.body):
         if id(s) in inside_lanes:
             continue
@@ -642,6 +645,31 @@ def opaque_control(loop: ir.For, vector: ir.For | None = None) -> str | None:
             line = f" (line {s.loc.line})" if s.loc is not None else ""
             return f"loop {loop.index} holds {ir.CONTROL_WORDS[type(s)]}{line}, whose trip count is not known on entry"
     return None
+
+
+def search_exit(loop) -> ir.If | None:
+    """A search loop's exit if: ``loop`` is a ``for`` loop whose body is
+    assignments to locals (no store, no other statement) followed by one exit if,
+    ``if c { ...; break }`` with no ``else`` and only assignments and stores before
+    its ``break``; and the locals that the exit if's branch assigns are neither
+    assigned nor read before it in the body (they carry nothing from one
+    iteration to the next). Such a loop may run in vectors that evaluate the
+    assignments and ``c`` ahead of the iteration that breaks, since nothing
+    before the exit if writes memory; the vector loop stops at the first step
+    where a lane's ``c`` holds and runs from there one iteration at a time
+    (codegen/vector.py ``search_loop``). None for any other loop."""
+    if not isinstance(loop, ir.For) or not loop.body:
+        return None
+    *before, last = loop.body
+    if not all(isinstance(s, ir.Assign) for s in before):
+        return None
+    if not (isinstance(last, ir.If) and not last.orelse and last.then and isinstance(last.then[-1], ir.Break)
+            and all(isinstance(x, (ir.Assign, ir.Store)) for x in last.then[:-1])):
+        return None
+    set_on_exit = set(assigned_in(last.then))
+    if set_on_exit & (set(assigned_in(before)) | names_read_in(before) | names_read(last.cond)):
+        return None
+    return last
 
 
 def lane_exits(loop) -> tuple[int, ...] | None:
@@ -681,6 +709,25 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
     why = _failure_sites(ctx, region, getattr(variant, "boundscheck", None))
     if why:
         return why
+    written_loop = vector
+    exit_if = search_exit(vector) if vector is not None and not reorder else None
+    if exit_if is not None:
+        if len(chain) > 1:
+            line = f" (line {exit_if.loc.line})" if exit_if.loc is not None else ""
+            return f"loop {vector.index} holds a break{line}: it runs in vectors on its own, not jammed with loop {root.index}"
+        # the exit if's branch runs once, after the vectors, one iteration at a
+        # time: the region's iterations run together are the assignments and
+        # the condition before it
+        vector = dataclasses.replace(vector, body=vector.body[:-1] + (dataclasses.replace(exit_if, then=()),))
+        if getattr(variant, "boundscheck", None) is False and _failure_sites(ctx, (vector,), None):
+            # unchecked, the loop may rely on its break to stay in its arrays (a
+            # sentinel): lanes past the break would read beyond them
+            line = f" (line {exit_if.loc.line})" if exit_if.loc is not None else ""
+            return (f"loop {vector.index} holds a break{line}, and with boundscheck=False its vectors would read "
+                    f"past the break where no bound is proven")
+        chain = (vector,)
+        root = vector
+        region = (root,)
     tnames = {t.index for t in chain}
     for t in chain:
         if not (isinstance(t.step, ir.Const) and t.step.value > 0):
@@ -756,7 +803,7 @@ def region_problems(ctx: Context, site: LoopSite, chain: tuple[ir.For, ...], vec
                     return f"reduction of '{name}' over {t.index} reassociates float arithmetic (needs fastmath)"
                 if typ is ir.DType.BOOL:
                     return f"'{name}' is a boolean reduction"
-            elif _read_outside(ctx.kernel, site, t, name):
+            elif _read_outside(ctx.kernel, site, written_loop if t is vector else t, name):
                 return f"'{name}' is set in loop {t.index} and used after it"
     return None
 

@@ -102,7 +102,9 @@ class RegionPlan:
     # how the vector loop's leftover iterations run: whole vectors, then "masked"
     # (one masked vector) or "scalar" (one iteration at a time); the model
     # prices a scalar tail where a masked load would wait on a store (_Model.loop).
-    # "none": a literal trip that steps divide leaves nothing over
+    # "none": a literal trip that steps divide leaves nothing over; "search": a
+    # loop left by a break (analysis.search_exit) stops at the first step where a
+    # lane takes it, and runs that step and the leftover one iteration at a time
     tail: str = "masked"
     # 2-d arrays the region reads through a copy transposed before it starts:
     # accesses strided along the vector loop, moving along the first axis only
@@ -141,7 +143,9 @@ class RegionPlan:
             if name == self.vector:
                 parts.append(f"vectorize {name} × {self.width} {self.lane_type}"
                              + (f", {f} vectors per step ({f * self.width} iterations)" if f > 1 else "")
-                             + (", no tail" if self.tail == "none" else f", {self.tail} tail"))
+                             + (", no tail" if self.tail == "none" else
+                                ", up to the first step where a lane breaks, then one iteration at a time"
+                                if self.tail == "search" else f", {self.tail} tail"))
                 if self.siblings:
                     parts.append("the same for " + ", ".join(f"loop {x} (at {'.'.join(map(str, p))})"
                                                               for p, x in self.siblings))
@@ -889,6 +893,7 @@ def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Optio
         else:
             w = len(r)
     siblings = _siblings(site, lane, w, unrollable)
+    search = analysis.search_exit(v) is not None
     # which enclosing loops may join: any, but at most two loops get a factor > 1
     for k in range(0, min(2, len(ancestors)) + 1):
         for chosen in itertools.combinations(range(len(ancestors)), k):
@@ -910,6 +915,8 @@ def _candidates(ctx: Context, site: LoopSite, target: TargetDesc, options: Optio
                 # not tried: per element it costs a gather lane (1.8 cycles) on
                 # every read where the copy costs about half a cycle once
                 tail = "none" if r is not None and len(r) % (w * factors[-1]) == 0 else "masked"
+                if search:
+                    tail = "search"
                 plan = RegionPlan(paths[0], names, paths, factors, v.index, w, lane, full, tail, packed=here,
                                   aligned=walks)
                 yield plan
@@ -1396,7 +1403,12 @@ class _Model:
             # scalar tail)
             full, masked, singles, scalars, p_left = _leftover(trip, step, lanes, analysis.literal_range(s) is not None)
             total = full * (body + overhead)
-            if plan.tail == "scalar":
+            if plan.tail == "search":
+                # the leftover, and the step a lane breaks in (half of one, on average,
+                # before the break), one iteration at a time
+                once = self.scalar_iteration(s, path, env) + overhead
+                total += (singles * lanes + scalars + step / 2) * once
+            elif plan.tail == "scalar":
                 total += singles * (body / factor + overhead) + scalars * (self.scalar_iteration(s, path, env) + overhead)
             else:
                 total += masked * (body / factor + overhead)
@@ -1450,6 +1462,7 @@ class _Model:
         cycles = 0.0
         straight = []
         leaf = True
+        search_exit = None
         # loops the region unrolls fully are counted as the statements they become
         items = self.facts.items(body, path, self.unrolled if self.in_region else frozenset())
         for s, where in items:
@@ -1474,6 +1487,11 @@ class _Model:
                 cycles += trips * (cond.throughput() + self.body(s.body, where, env, loop))
             elif isinstance(s, (ir.Break, ir.Continue)):
                 continue
+            elif env.vector and env.vname == loop.index and self.plan.tail == "search" and s is loop.body[-1]:
+                # a search's exit if: its condition is part of the straight-line work,
+                # the lanes' conditions or-ed into one test and branch per step; what
+                # it runs before its break runs once, scalar (_loop)
+                search_exit = s
             elif isinstance(s, ir.If):
                 leaf = leaf and self.facts.leaf(s.then) and self.facts.leaf(s.orelse)
                 cond = _Counter(self, env, loop)
@@ -1492,6 +1510,11 @@ class _Model:
             counter.grouped = self.facts.store_groups(body, env)
         for s in straight:
             counter.stmt(s)
+        if search_exit is not None:
+            counter.expr(search_exit.cond)
+            counter.add("shuffle", env.instances)  # each vector's lanes to a bit mask
+            counter.add("branch", 1)
+            straight.append(search_exit)
         regs = counter.registers()
         over = regs - self.t.vector_registers
         if over > 0 and counter.held:
