@@ -767,3 +767,25 @@ def test_the_store_both_branches_make_is_made_once_after_the_if():
         }
     }""", vectorize="i")
     assert "masked.store" not in m.leaky.inspect("llvm", np.zeros(64), np.ones(64))
+
+
+def bit_counts(out, x):
+    for i in range(x.shape[0]):
+        v = x[i]
+        c = 0
+        while v != 0:
+            v &= v - 1
+            c += 1
+        out[i] = c
+
+
+def test_a_while_loop_counting_set_bits_runs_as_written():
+    """LLVM makes the loop one popcnt instruction as written; in lanes it would run
+    as many iterations as the largest count of each vector."""
+    x = np.random.default_rng(0).integers(-(1 << 40), 1 << 40, 100)
+    out = np.zeros(100, np.int64)
+    f = jit(bit_counts)
+    f(out, x)
+    np.testing.assert_array_equal(out, [bin(int(v) & (2**64 - 1)).count("1") for v in x])
+    text = f.explain(out, x)
+    assert "chosen: loops as written" in text and "counts set bits" in text, text
