@@ -1005,7 +1005,40 @@ def test_short_dims_get_a_copy_specialized_for_the_first_calls_values():
     assert mod.filt.variant_for(()).dims == ()
     plain = module(SOURCE, "f32")
     for name in ("gemm", "gemvt"):
-        assert plain[name].variant_for(args_for(name, rng, 6, "float32")).dims == ()
+        assert plain[name].variant_for(args_for(name, rng, 9, "float32")).dims == ()
+
+
+def kron(out, A, B):
+    p = B.shape[0]  # a local standing for a dim
+    q = B.shape[1]
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            for k in range(p):
+                for l in range(q):
+                    out[i * p + k, j * q + l] = A[i, j] * B[k, l]
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+def test_a_vector_loop_shorter_than_a_vector_gets_a_specialized_copy(dt):
+    """The plan vectorizes kron's l, whose trip is B's columns: at the call, 2 or 4,
+    less than a vector, so every step would be a masked leftover. The copy for
+    the call's value sees a literal trip (a dim read through the local q) and
+    fills narrower vectors; other values run the general code."""
+    rng = np.random.default_rng(13)
+    f = turbo.turbo(kron)
+    lanes = 8 if dt == "float32" else 4
+    for q in (lanes // 2, lanes, 3, lanes // 2):
+        A, B = rand(rng, (5, 7), dt), rand(rng, (q, q), dt)
+        out = np.zeros((5 * q, 7 * q), dt)
+        f(out, A, B)
+        np.testing.assert_array_equal(out, np.kron(A, B))
+    args = (np.zeros((20, 28), dt), rand(rng, (5, 7), dt), rand(rng, (lanes // 2, lanes // 2), dt))
+    kernel = f.kernels[0]
+    assert [v for _, v in kernel.variant_for(args).dims] == [lanes // 2]  # B's dim
+    fixed = f.explain(*args).split("any other values:")[0]
+    assert f"vectorize l × {lanes // 2} " in fixed, fixed
+    wide = (np.zeros((5 * lanes, 7 * lanes), dt), args[1], rand(rng, (lanes, lanes), dt))
+    assert kernel.variant_for(wide).dims == ()
 
 
 @pytest.mark.parametrize("dt", ["float32", "float64"])

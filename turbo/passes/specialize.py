@@ -38,17 +38,37 @@ def specialize_dims(kernel: ir.Kernel, sizes: dict[str, int]) -> ir.Kernel:
 def substitute(kernel: ir.Kernel, sizes: dict[str, int]) -> ir.Kernel:
     """``kernel`` with the dims in ``sizes`` replaced by literals in its body; its
     parameters (and so its calling convention) stay as they are."""
+    sizes = {**sizes, **{local: sizes[d] for local, d in aliases(kernel).items() if d in sizes}}
     return dataclasses.replace(kernel, body=tuple(substitute_stmt(s, sizes) for s in kernel.body))
+
+
+def aliases(kernel: ir.Kernel) -> dict[str, str]:
+    """Locals set once, at the top of the kernel, to a dim and never again
+    (``q = B.shape[1]`` in Python): local -> dim. A specialized copy reads them
+    as the dim's value too."""
+    sets = analysis.assigned_in(kernel.body)
+    return {s.name: s.value.name for s in kernel.body
+            if isinstance(s, ir.Assign) and s.op is None and isinstance(s.value, ir.Var)
+            and s.value.name in kernel.dims and len(sets[s.name]) == 1}
+
+
+def _trip_dim(x: ir.For, kernel: ir.Kernel, alias: dict[str, str]) -> str | None:
+    """The dim that is loop ``x``'s stop, directly or through an alias."""
+    if not isinstance(x.stop, ir.Var):
+        return None
+    name = x.stop.name
+    return name if name in kernel.dims else alias.get(name)
 
 
 def short_dims(kernel: ir.Kernel) -> tuple[str, ...]:
     """The dims that are the whole trip of a loop inside another loop (``for di in
     0:R``, literal start and step): worth specializing when they are small."""
     out = []
+    alias = aliases(kernel)
     for _, x, outer in _loops(kernel.body, (), ()):
-        if (outer and isinstance(x.stop, ir.Var) and x.stop.name in kernel.dims and isinstance(x.start, ir.Const)
-                and isinstance(x.step, ir.Const) and x.stop.name not in out):
-            out.append(x.stop.name)
+        d = _trip_dim(x, kernel, alias)
+        if outer and d is not None and isinstance(x.start, ir.Const) and isinstance(x.step, ir.Const) and d not in out:
+            out.append(d)
     return tuple(out)
 
 
@@ -61,16 +81,25 @@ def worth_fixing(kernel: ir.Kernel, regions, sizes: dict[str, int]) -> tuple[tup
     become the same elements for neighbouring instances (a filter's rows). A
     loop the plan vectorizes or unrolls itself (a dot product's), or one that only
     walks its own axis (a gemm's ``k``: measured no faster unrolled at K = 8, and
-    the copy doubles compile time), is left alone."""
+    the copy doubles compile time), is left alone; except the vector loop where the
+    value is less than one vector."""
     out = []
+    alias = aliases(kernel)
     for path, x, outer in _loops(kernel.body, (), ()):
-        if not (isinstance(x.stop, ir.Var) and x.stop.name in sizes) or any(n == x.stop.name for n, _ in out):
+        d = _trip_dim(x, kernel, alias)
+        if d not in sizes or any(n == d for n, _ in out):
             continue
         jammed = any(len(path) > len(p.root) and path[:len(p.root)] == p.root and path not in p.paths for p in regions)
         window = any(x.index in (names := analysis.names_read(i)) and names & outer
                      for node in analysis.loads_in(x.body) for i in node.indices)
-        if jammed and window and analysis.fully_unrollable(substitute_stmt(x, sizes)):
-            out.append((x.stop.name, sizes[x.stop.name]))
+        # the vector loop itself, at a value that does not fill one vector: all it
+        # runs is a masked leftover (a Kronecker product's columns of a 4 x 4 B in
+        # 8 lanes of f32 ran at 0.4-0.6x Numba); as a literal, the plan sees the
+        # trip (a narrower vector it fills, or another loop in vectors). At a value
+        # that fills a vector the copy measured no faster (gemms and gemvs at 4-16)
+        partial = any(path in p.vector_paths and sizes[d] < p.width for p in regions)
+        if partial or jammed and window and analysis.fully_unrollable(substitute_stmt(x, {x.stop.name: sizes[d]})):
+            out.append((d, sizes[d]))
     return tuple(sorted(out))
 
 
