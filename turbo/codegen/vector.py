@@ -1285,7 +1285,7 @@ class RegionEmitter:
         Each lane's (row, column) is tracked, and the columns are returned in order."""
         b = self.b
         n = len(rows)
-        block = max(1, 16 // itemsize)  # lanes per 128-bit block
+        block = max(1, min(n, 16 // itemsize))  # lanes per 128-bit block (or the whole of a narrower vector)
         labels = [[(r, c) for c in range(n)] for r in range(n)]
         vecs = list(rows)
         g = 1
