@@ -335,3 +335,23 @@ def test_python_function_in_kij_order_matches_numpy():
 def test_promotion_text():
     h = promote.Promotion("C", "i, j", "k", "C_i_j")
     assert h.describe() == "C[i, j] is held in local C_i_j across loop k"
+
+
+def test_an_element_proven_only_inside_a_loop_that_may_not_run_is_not_touched():
+    """y[K - 1] is in bounds inside ``for k in 0:K`` because that loop runs; with
+    K = 0 nothing touches y, and held across the outer loop it would be loaded
+    before it. Inside a literal empty loop every access is vacuously proven."""
+    m = turbo.compile("""
+    kernel last(y: f64[K], x: f64[K], z: f64[N]) {
+        for i in 0:N { for k in 0:K { y[K - 1] += x[k] * z[i] } }
+    }
+    kernel never(y: f64[N], x: f64[K]) {
+        for i in 0:N, k in 0:0 { y[i + 1] += x[k] }
+    }""")
+    assert m.last(np.zeros(0), np.zeros(0), np.ones(3)) is None
+    y = np.zeros(3)
+    m.last(y, np.ones(3), np.arange(4.0))
+    np.testing.assert_array_equal(y, [0.0, 0.0, 18.0])
+    y = np.zeros(4)
+    m.never(y, np.ones(3))
+    np.testing.assert_array_equal(y, 0.0)

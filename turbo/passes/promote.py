@@ -28,7 +28,11 @@ reassociated) when, for loop ``L`` and array ``C``:
   own accesses need a bounds check and ``L`` stores nothing else, the element
   is held inside ``if`` (``L`` runs at least once): the check then fails where
   ``L``'s first iteration would have failed, with nothing stored before it
-  (``out[0] += x[i]``, where ``out`` may be empty);
+  (``out[0] += x[i]``, where ``out`` may be empty). Likewise when the element's
+  subscripts read a name the bounds of ``L`` or of a loop inside it read, or such
+  a loop's range is literal and empty: its proof inside may rest on that loop
+  running (``y[K - 1]`` across ``for k in 0:K``, with K = 0). When that loop is
+  inside ``L``, the element is held across that loop instead;
 - ``L`` holds no ``while`` loop, ``break`` or ``continue``;
 - ``L`` is not split across threads, and, where the kernel may run on threads,
   no store of ``C`` in ``L`` sits under an ``if`` (the store after ``L`` writes
@@ -146,6 +150,12 @@ class _Rewriter:
                     if len(stored) > 1 or not checked <= {id(n) for n in nodes} or not _every_iteration(s.body, array):
                         break
                     guarded = True
+                elif (rests := _rests_on(s, subs)) == "inner":
+                    continue  # held across that loop instead, where it can be guarded
+                elif rests:
+                    # proven inside s, perhaps only because s runs (y[K - 1] in
+                    # for k in 0:K): outside it the element is touched only when s runs
+                    guarded = True
                 local = self.fresh(array, subs)
                 changes.add(local)  # a later subscript reading the element now reads it
                 t = self.types[array]
@@ -180,6 +190,27 @@ class _Rewriter:
             name = f"{base}{k}"
         self.taken.add(name)
         return name
+
+
+def _rests_on(loop: ir.For, subs) -> str | None:
+    """Whether a proof that the subscripts ``subs`` are in bounds inside ``loop``
+    may rest on it ("self") or a loop inside it ("inner") running: they read a
+    name such a loop's bounds read (its range's non-emptiness, ``K - 1 >= 0`` for
+    ``for k in 0:K``, then bounds them), or such a loop's range is literal and
+    empty (what is proven inside it holds vacuously). None when neither."""
+    names = set().union(*(analysis.names_read(i) for i in subs))
+    found = None
+    for x in (loop, *ir.walk_stmts(loop.body)):
+        if not isinstance(x, ir.For):
+            continue
+        if isinstance(x.start, ir.Const) and isinstance(x.stop, ir.Const):
+            rests = x.start.value >= x.stop.value
+        else:
+            rests = bool(names & (analysis.names_read(x.start) | analysis.names_read(x.stop)))
+        if rests and x is not loop:
+            return "inner"
+        found = found or ("self" if rests else None)
+    return found
 
 
 def _every_iteration(body, array: str) -> bool:
