@@ -1014,13 +1014,13 @@ def kron(out, A, B):
     for i in range(A.shape[0]):
         for j in range(A.shape[1]):
             for k in range(p):
-                for l in range(q):
-                    out[i * p + k, j * q + l] = A[i, j] * B[k, l]
+                for c in range(q):
+                    out[i * p + k, j * q + c] = A[i, j] * B[k, c]
 
 
 @pytest.mark.parametrize("dt", ["float32", "float64"])
 def test_a_vector_loop_shorter_than_a_vector_gets_a_specialized_copy(dt):
-    """The plan vectorizes kron's l, whose trip is B's columns: at the call, 2 or 4,
+    """The plan vectorizes kron's c, whose trip is B's columns: at the call, 2 or 4,
     less than a vector, so every step would be a masked leftover. The copy for
     the call's value sees a literal trip (a dim read through the local q) and
     fills narrower vectors; other values run the general code."""
@@ -1036,7 +1036,7 @@ def test_a_vector_loop_shorter_than_a_vector_gets_a_specialized_copy(dt):
     kernel = f.kernels[0]
     assert [v for _, v in kernel.variant_for(args).dims] == [lanes // 2]  # B's dim
     fixed = f.explain(*args).split("any other values:")[0]
-    assert f"vectorize l × {lanes // 2} " in fixed, fixed
+    assert f"vectorize c × {lanes // 2} " in fixed, fixed
     wide = (np.zeros((5 * lanes, 7 * lanes), dt), args[1], rand(rng, (lanes, lanes), dt))
     assert kernel.variant_for(wide).dims == ()
 
