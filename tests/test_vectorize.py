@@ -664,6 +664,62 @@ def test_vector_reductions_start_from_the_value_before_the_loop(dt, unroll):
             assert_same(mod[name], C, A, B)
 
 
+CARRIED_SOURCE = """
+kernel total(A: T[M, N]) {
+    s = 0
+    for i in 0:M, j in 0:N { s += A[i, j] * A[i, j] }
+    return s
+}
+kernel spread(A: T[M, N]) {
+    lo = A[0, 0]
+    hi = A[0, 0]
+    for i in 0:M, j in 0:N {
+        lo = min(lo, A[i, j])
+        hi = max(hi, A[i, j])
+    }
+    return hi - lo
+}
+kernel rows(out: T[M], A: T[M, N]) {
+    for i in 0:M {
+        s = 0
+        for j in 0:N { s += A[i, j] }
+        out[i] = s
+    }
+}
+"""
+
+
+@pytest.mark.parametrize("dt", ["f32", "f64", "i32", "i64"])
+@pytest.mark.parametrize("unroll", [{}, {"i": 8, "j": 1}, {"i": 3, "j": 2}, {"i": 2, "j": 4}])
+def test_reductions_held_in_vectors_across_the_loop_around_the_vector_loop(dt, unroll):
+    """A sum over a matrix keeps its vectors across the rows (summed across lanes
+    once, when the row loop ends): every jam, leftover rows and columns, masked
+    tails and empty dims, against the interpreter."""
+    rng = np.random.default_rng(14)
+    mod = module(CARRIED_SOURCE, dt, **({"vectorize": "j", "unroll": unroll} if unroll else {}))
+    npdt = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64}[dt]
+    for M, N in [(1, 1), (0, 5), (5, 0), (3, 7), (9, 8), (8, 17), (17, 33), (40, 9)]:
+        A = rng.integers(-9, 9, (M, N)).astype(npdt)
+        assert_same(mod.total, A)
+        if M and N:
+            assert_same(mod.spread, A)
+        assert_same(mod.rows, np.zeros(M, npdt), A)
+
+
+def test_which_reductions_are_held_across_the_loop_around():
+    from turbo.passes import analysis
+
+    mod = module(CARRIED_SOURCE, "f32")
+    for name, held in (("total", {"s"}), ("spread", {"lo", "hi"}), ("rows", set())):
+        outer = next(s for s in mod[name].ir.body if isinstance(s, turbo.ir.For))
+        inner = outer.body[-1] if name != "rows" else outer.body[1]
+        assert analysis.carried_reductions((outer, inner), "masked", ()) == held, name
+        assert analysis.carried_reductions((outer, inner), "scalar", ()) == frozenset()
+    # as written, row after row: no longer turned to walk down the columns
+    text = mod.total.explain(np.zeros((256, 256), np.float32))
+    assert "interchanged" not in text and "vectorize j" in text.split("chosen:")[1].split("\n")[0], text
+
+
 @pytest.mark.parametrize("n", range(0, 70, 3))
 def test_vector_loop_leftover_runs_one_masked_vector_per_step(n):
     """With 4 vectors per step, the leftover (up to 4 vectors) runs a vector at a time under a mask."""

@@ -132,6 +132,10 @@ class RegionEmitter:
         self.transposed_rows: dict[tuple, list] = {}  # transpose_load's blocks, per instance group
         self.arg_ifs: dict[int, analysis.ArgReduction] = {}  # the vector loop's argmax/argmin ifs, by id
         self.free_masks: dict[int, frozenset[str]] = {}  # a while body's running mask -> locals it need not keep
+        # reductions held in vectors across the loop around the vector loop
+        # (analysis.carried_reductions): summed across lanes when that loop ends
+        chain = tuple(root if p == path else analysis.stmt_at((root,), (0,) + p[len(path):]) for p in plan.paths)
+        self.carried = analysis.carried_reductions(chain, plan.tail, plan.siblings) if plan.vector else frozenset()
 
     # ------------------------------------------------------------------ driver
 
@@ -455,6 +459,10 @@ class RegionEmitter:
         reductions = {n: analysis.reduction_op(n, s.body) for n in assigned
                       if n not in args and analysis.exposed(n, s.body)}
         vec_slots = is_vec or parents[0].vec
+        # the loop around the vector loop holds these in vectors; the vector loop
+        # adds its own vectors into them
+        carry = self.carried if len(self.plan.paths) > 1 and path == self.plan.paths[-2] else frozenset()
+        into = self.carried if is_vec and len(self.plan.paths) > 1 and path == self.plan.paths[-1] else frozenset()
         # a vector reduction into scalar parents starts its first vector from the
         # parent's value in lane 0 (a reassociation, as the lanes' are): the value
         # is then the lanes' total, with no scalar combine per parent after the
@@ -473,14 +481,14 @@ class RegionEmitter:
                     b.store(self.splat(ll.Constant(I64, -1)), pos)
                 for name in assigned:
                     t = self.local_types[name]
-                    lt = self.vtype(t) if vec_slots else REG_TYPES[t]
+                    lt = self.vtype(t) if vec_slots or name in carry else REG_TYPES[t]
                     slots[name] = self.cg.entry_alloca(lt, f"{name}_{s.index}{c}")
                     if name in args:
                         parent = p.slots.get(name) or self.shared[name]
                         b.store(self.splat(b.load(parent, typ=parent.allocated_type)), slots[name])
                     elif name in reductions:
                         start_value = const_like(lt, identity(reductions[name], t))
-                        if seeded and c == 0:
+                        if seeded and c == 0 and name not in into:
                             parent = p.slots.get(name) or self.shared[name]
                             old = b.load(parent, typ=parent.allocated_type)
                             start_value = b.insert_element(start_value, old, ll.Constant(I32, 0))
@@ -588,7 +596,8 @@ class RegionEmitter:
                 totals[k, name] = parts[0]
         for name, op in reductions.items():
             t = self.local_types[name]
-            keys = [(k, name) for k in range(len(kids)) if isinstance(totals[k, name].type, ll.VectorType)]
+            keys = [(k, name) for k in range(len(kids))
+                    if isinstance(totals[k, name].type, ll.VectorType) and name not in into]
             for key, value in zip(keys, self.hreduce_many(op, t, [totals[key] for key in keys])):
                 totals[key] = value
         for k, p in enumerate(parents):
@@ -596,11 +605,13 @@ class RegionEmitter:
                 t = self.local_types[name]
                 total = totals[k, name]
                 target = p.slots.get(name) or self.shared[name]
-                if seeded:
+                if seeded and name not in into:
                     b.store(total, target)
                     continue
                 old = b.load(target, typ=target.allocated_type)
-                if isinstance(old.type, ll.VectorType):
+                if name in into:  # vectors into the parent's vectors, lane by lane
+                    merged = self.combine(op, t, old, total)
+                elif isinstance(old.type, ll.VectorType):
                     total = self.splat(total)
                     merged = self.combine(op, t, old, total)
                     if p.mask is not None:

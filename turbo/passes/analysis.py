@@ -651,6 +651,34 @@ def opaque_control(loop: ir.For, vector: ir.For | None = None) -> str | None:
     return None
 
 
+def carried_reductions(chain: tuple, tail: str, siblings) -> frozenset[str]:
+    """Reductions a region keeps in vectors across the loop around its vector
+    loop: ``chain`` holds the region's transformed loops, root first, the vector
+    loop last, a statement of the body of the loop before it (``parent``). A
+    reduction of the vector loop that nothing else in ``parent``'s body reads or
+    assigns (``s += A[i, j]`` in ``for i { for j { ... } }``) needs its lanes summed
+    only when ``parent`` ends, not each time the vector loop does: ``parent``'s
+    instances hold it as vectors, which each run of the vector loop adds its own
+    vectors into (codegen/vector.py ``transformed_loop``). Not with a scalar tail
+    (its iterations would update a vector) or sibling vector loops; not for an
+    argmax/argmin's locals."""
+    if len(chain) < 2 or tail == "scalar" or siblings:
+        return frozenset()
+    parent, vector = chain[-2], chain[-1]
+    if not any(x is vector for x in parent.body):
+        return frozenset()
+    args = {n for g in arg_reductions(vector.body) for n in g.names}
+    out = set()
+    for name in assigned_in(vector.body):
+        if name in args or not exposed(name, vector.body) or reduction_op(name, vector.body) is None:
+            continue
+        others = tuple(x for x in parent.body if x is not vector)
+        if name in names_read_in(others) or name in assigned_in(others):
+            continue
+        out.add(name)
+    return frozenset(out)
+
+
 def counts_bits(loop) -> bool:
     """Whether ``loop`` is a ``while`` loop counting the set bits of an integer by
     clearing the lowest one per iteration, ``while v != 0 { v = v & (v - 1); c += 1 }``

@@ -1362,6 +1362,18 @@ class _Model:
         self.packed = frozenset(plan.packed) if plan is not None else frozenset()
         self.nest: ir.For | None = None  # the nest's root loop (estimate sets it)
         self.others: dict = {}  # root path -> plan of the regions of loops inside an untransformed nest
+        self._carried: dict[int, frozenset[str]] = {}  # id of a plan -> carried()
+
+    def carried(self) -> frozenset[str]:
+        """The plan's reductions held in vectors across the loop around its vector
+        loop (analysis.carried_reductions)."""
+        plan = self.plan
+        hit = self._carried.get(id(plan))
+        if hit is None:
+            chain = tuple(analysis.stmt_at(self.ctx.kernel.body, p) for p in plan.paths)
+            hit = analysis.carried_reductions(chain, plan.tail, plan.siblings) if plan.vector else frozenset()
+            self._carried[id(plan)] = hit
+        return hit
 
     def loop(self, s: ir.For, path: Path, env: _Env) -> float:
         if self.in_region or path not in self.others:
@@ -1424,13 +1436,30 @@ class _Model:
             # partial results combine after the loop: independent combines overlap,
             # so each costs its throughput, and the last one its latency
             add, shuffle = self.t.cost("fadd").rthroughput, self.t.cost("shuffle").rthroughput
-            for _ in self.facts.loop(s)[0]:
+            carried = self.carried()
+            around = len(plan.paths) > 1 and path == plan.paths[-2]
+            for name in self.facts.loop(s)[0]:
                 cost = env.instances * (factor - 1) * add
-                if lanes > 1:  # the lanes of all parents' vectors, reduced together
-                    adds, shuffles = _lane_reduction_ops(env.instances, lanes)
+                # summed across lanes here: the vector loop's own reductions, except
+                # those the loop around it holds in vectors (added into them, lane by
+                # lane), which are summed when that loop ends
+                width = lanes if not (is_vec and name in carried) else 1
+                if around and name in carried:
+                    width = plan.width
+                if is_vec and name in carried:
+                    cost += env.instances * add
+                if width > 1:  # the lanes of all parents' vectors, reduced together
+                    adds, shuffles = _lane_reduction_ops(env.instances, width)
                     cost += adds * add + shuffles * shuffle
-                steps = (factor - 1) + (math.log2(lanes) if lanes > 1 else 0)
-                total += cost + steps * self.t.cost("fadd").latency
+                steps = (factor - 1) + (math.log2(width) if width > 1 else 0)
+                chain = steps * self.t.cost("fadd").latency
+                if is_vec and name in carried:
+                    # into the vectors of the loop around, which reads them only when it
+                    # ends: the next run's work does not wait for this combine, whose
+                    # latency hides behind that work as far as the work lasts (a
+                    # combine read right after the loop, a row's sum, stays on the path)
+                    chain = max(0.0, chain - total)
+                total += cost + chain
         if entering:
             self.in_region = False
             total += sum(self.packing(s, a, env.loops) for a in plan.packed)
