@@ -1093,6 +1093,7 @@ class _Facts:
         self._sizes: dict[str, int] = {}
         self._subs: dict[int, tuple] = {}
         self._hazards: dict[tuple, str | None] = {}
+        self._carried: dict[tuple, frozenset[str]] = {}
         self._ids: dict[tuple, int] = {}  # element key -> its number
         self._rows: dict[tuple, frozenset] = {}
         self._literal: dict[str, bool] = {}
@@ -1110,6 +1111,17 @@ class _Facts:
             reductions = tuple(n for n in assigned if n in exposed and analysis.reduction_op(n, s.body))
             bits = tuple(next(iter(sts)).value.type.bits for sts in assigned.values())
             hit = self._loops[id(s)] = (reductions, bits, exposed)
+        return hit
+
+    def carried(self, plan: RegionPlan) -> frozenset[str]:
+        """The reductions ``plan`` holds in vectors across the loop around its
+        vector loop (analysis.carried_reductions)."""
+        key = (plan.paths, plan.vector, plan.tail, plan.siblings)
+        hit = self._carried.get(key)
+        if hit is None:
+            chain = tuple(analysis.stmt_at(self.ctx.kernel.body, p) for p in plan.paths)
+            hit = analysis.carried_reductions(chain, plan.tail, plan.siblings) if plan.vector else frozenset()
+            self._carried[key] = hit
         return hit
 
     def leaf(self, body) -> bool:
@@ -1362,18 +1374,11 @@ class _Model:
         self.packed = frozenset(plan.packed) if plan is not None else frozenset()
         self.nest: ir.For | None = None  # the nest's root loop (estimate sets it)
         self.others: dict = {}  # root path -> plan of the regions of loops inside an untransformed nest
-        self._carried: dict[int, frozenset[str]] = {}  # id of a plan -> carried()
 
     def carried(self) -> frozenset[str]:
         """The plan's reductions held in vectors across the loop around its vector
         loop (analysis.carried_reductions)."""
-        plan = self.plan
-        hit = self._carried.get(id(plan))
-        if hit is None:
-            chain = tuple(analysis.stmt_at(self.ctx.kernel.body, p) for p in plan.paths)
-            hit = analysis.carried_reductions(chain, plan.tail, plan.siblings) if plan.vector else frozenset()
-            self._carried[id(plan)] = hit
-        return hit
+        return self.facts.carried(self.plan)
 
     def loop(self, s: ir.For, path: Path, env: _Env) -> float:
         if self.in_region or path not in self.others:
