@@ -13,6 +13,7 @@ from typing import Callable
 from .. import ir
 from .continues import remove_continues
 from .narrow import narrow
+from .reciprocal import shared_divisors
 from .roundtrip import float_roundtrips
 from .sink import sink_branch_stores
 from .split import split_loops
@@ -24,8 +25,10 @@ PASSES: list[tuple[str, Callable]] = [
     ("sink", sink_branch_stores),
     ("split", split_loops),
     ("roundtrips", float_roundtrips),
+    ("reciprocals", shared_divisors),  # with fastmath only
     ("narrow", narrow),
 ]
+FASTMATH_ONLY = {"reciprocals"}
 
 
 def _verifying() -> bool:
@@ -41,11 +44,13 @@ def _dump(name: str, kernel: ir.Kernel) -> None:
         print(f"[turbo] --- {kernel.name} after {name} ---\n{kernel}", file=sys.stderr)
 
 
-def lower(kernel: ir.Kernel, variant) -> ir.Kernel:
+def lower(kernel: ir.Kernel, variant, fastmath: bool = True) -> ir.Kernel:
     if _verifying():
         verify(kernel, "frontend")
     _dump("frontend", kernel)
     for name, fn in PASSES:
+        if name in FASTMATH_ONLY and not fastmath:
+            continue
         kernel = fn(kernel, variant)
         if _verifying():
             verify(kernel, name)

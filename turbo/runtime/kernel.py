@@ -262,7 +262,7 @@ class Kernel:
     def lowered(self, variant: abi.Variant, fixed: bool = False) -> ir.Kernel:
         """The kernel after the passes; ``fixed``: the copy specialized for the
         variant's short dims (``variant.dims``)."""
-        kernel = pipeline.lower(self.ir, variant)
+        kernel = pipeline.lower(self.ir, variant, self.options.fastmath)
         return specialize.substitute(kernel, dict(variant.dims)) if fixed and variant.dims else kernel
 
     def schedule(self, variant: abi.Variant, warn: bool = False, fixed: bool = False) -> tuple[ir.Kernel, scheduler.Schedule]:
