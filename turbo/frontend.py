@@ -118,8 +118,10 @@ def parse_function(fn) -> ParsedFunction:
 
 # ----------------------------------------------------------------------------- early returns
 
-# the locals an early return sets: names no Python source can hold
+# the locals an early return sets: names no Python source can hold, which the IR
+# calls by these (made unique against the function's own names)
 _RESULT, _DONE = "return.value", "return.done"
+_EARLY_LOCALS = {_RESULT: "result", _DONE: "returned"}
 
 
 def _early_returns(node: ast.FunctionDef, src: PySource) -> None:
@@ -366,6 +368,7 @@ class Translator:
         self.parsed = parsed
         self.specs = specs
         used_in_source = {n.id for n in ast.walk(parsed.node) if isinstance(n, ast.Name)} | set(parsed.params)
+        self.source_names = frozenset(used_in_source)
         assigned = _assigned_names(parsed.node)
         # parameter names as the IR sees them; a scalar parameter that the function
         # reassigns becomes a local copied from a renamed parameter
@@ -433,6 +436,10 @@ class Translator:
         name = self.scope.names.get(pyname)
         if name is None:
             base = pyname if len(self.inlining) == 1 else f"{self.scope.parsed.name}_{pyname}"
+            if pyname in _EARLY_LOCALS:  # an early return's locals: no name of the source
+                early = _EARLY_LOCALS[pyname]
+                base = early if len(self.inlining) == 1 else f"{self.scope.parsed.name}_{early}"
+                base = _unique(base, self.taken | self.source_names)
             name = self.fresh(base)
             self.scope.names[pyname] = name
         return name
