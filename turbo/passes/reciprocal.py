@@ -1,8 +1,8 @@
 """Divisions by one value, several times in a row: one reciprocal, then products.
 
 A 2 × 2 inverse divides four entries by the determinant; a point is normalized
-by dividing each coordinate by its length. A float division costs 4–5 cycles of
-the divider per value (`fdiv64` in the cost table) where a product costs half a
+by dividing each coordinate by its length. A float division occupies the divider
+3.5–5 cycles (``fdiv32``, ``fdiv64`` in the cost table) where a product costs half a
 cycle, so with ``fastmath`` (the default) the statements of one block that divide
 by the same local, with no assignment to it between them, share one reciprocal::
 
@@ -11,8 +11,8 @@ by the same local, with no assignment to it between them, share one reciprocal::
     out[1] = -b / det                   out[0] = d * det.inv
                                         out[1] = -b * det.inv
 
-``x * (1 / y)`` may differ from ``x / y`` in the last bit (and overflows where
-``1 / y`` does, for ``y`` below the smallest normal's reciprocal), which is what
+``x * (1 / y)`` may differ from ``x / y`` in the last bit, and is infinite where
+``1 / y`` overflows (a subnormal ``y``, below about 5.6e-309 in f64), which is what
 ``fastmath=False`` rules out: the pass runs only with fastmath. LLVM would do the
 same in the loops turbo vectorizes (their divisions allow reciprocals), but not
 in code that runs as written, and the cost model would price every division.
