@@ -262,6 +262,55 @@ def logdet_loops(out, A):
     out[0] = s
 
 
+# the first element above a threshold: a loop left by a break (a search); the
+# match is 3 elements before the end
+FIND = """
+kernel find(out: T[1], x: T[N]) {
+    r = -1
+    for i in 0:N {
+        if x[i] > 50.0 {
+            r = i
+            break
+        }
+    }
+    out[0] = r
+}
+"""
+
+
+def find_loops(out, x):
+    r = -1
+    for i in range(x.shape[0]):
+        if x[i] > 50.0:
+            r = i
+            break
+    out[0] = r
+
+
+def _find_setup(rng, n, dt):
+    x = _vec(rng, n, dt)
+    x[max(n - 3, 0)] = 100.0  # the match near the end: the loop scans the whole array
+    return {"out": np.zeros(1, dt), "x": x}
+
+
+# a reduction over a whole matrix, row by row
+MSUM = """
+kernel msum(out: T[1], A: T[M, N]) {
+    s = 0.0
+    for i in 0:M, j in 0:N { s += A[i, j] }
+    out[0] = s
+}
+"""
+
+
+def msum_loops(out, A):
+    s = 0.0
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            s += A[i, j]
+    out[0] = s
+
+
 LOGSUMEXP = """
 kernel logsumexp(out: T[N], A: T[M, N]) {
     for j in 0:N {
@@ -624,6 +673,17 @@ KERNELS: list[Kernel] = [
            lambda d: np.array([np.sum(np.log(np.diag(d["A"]).astype(np.float64)))]),
            lambda d: (lambda: np.sum(np.log(np.diag(d["A"])))),
            lambda n: float(n), unit="elem", loops=logdet_loops),
+    Kernel("find", "other", FIND, _find_setup, ("out", "x"),
+           lambda d: np.array([float(np.argmax(d["x"] > 50.0))]),
+           lambda d: (lambda: np.argmax(d["x"] > 50.0)),
+           lambda n: float(n), unit="elem", loops=find_loops, max_n=1024),
+    Kernel("msum", "other", MSUM,
+           lambda rng, n, dt: {"out": np.zeros(1, dt), "A": _mat(rng, (n, n), dt)},
+           ("out", "A"),
+           lambda d: np.array([np.sum(d["A"].astype(np.float64))]),
+           lambda d: (lambda: np.sum(d["A"])),
+           lambda n: float(n * n), unit="elem", loops=msum_loops,
+           torch=lambda d, torch: (lambda A: (lambda: torch.sum(A)))(torch.from_numpy(d["A"]))),
     Kernel("logsumexp", "other", LOGSUMEXP,
            lambda rng, n, dt: {"out": np.zeros(n, dt), "A": _mat(rng, (n, n), dt)},
            ("out", "A"), _lse_ref, _lse_numpy,
