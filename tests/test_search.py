@@ -219,3 +219,51 @@ def test_an_unchecked_search_reads_ahead_only_where_bounds_are_proven():
     proven = turbo.compile(src.replace("0:n", "0:N"), boundscheck=False)
     assert proven.f(x, 0) == 37
     assert "vectorize i" in proven.f.explain(x, 0).split("chosen:")[1].split("\n")[0]
+
+
+def scan(x, v):  # Python's way to advance an index: a while loop
+    i = 0
+    while i < len(x) and x[i] != v:
+        i += 1
+    return i
+
+
+def scan_from(x, v, s):
+    i = s
+    while i < x.shape[0] and x[i] < v:
+        i = i + 1
+    return i
+
+
+def advance_in_rows(out, A, t):  # the index set again before each loop, in a loop
+    for r in range(A.shape[0]):
+        j = 0
+        while j < A.shape[1] and A[r, j] <= t:
+            j += 1
+        out[r] = j
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_while_loops_advancing_an_index_match_python(dt):
+    f, g, h = jit(scan), jit(scan_from), jit(advance_in_rows)
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 3, 8, 9, 17, 100):
+        x = np.arange(n, dtype=dt)
+        for v in (-1.0, 0.0, 5.0, n - 1.0, 1e9):
+            assert f(x, v) == scan(x, v), (n, v)
+            for s in (0, 2, n, n + 3):
+                assert g(x, v, s) == scan_from(x, v, s), (n, v, s)
+        A = rng.standard_normal((5, n)).astype(dt)
+        mine, ref = np.zeros(5, np.int64), np.zeros(5, np.int64)
+        h(mine, A, 1.0)
+        advance_in_rows(ref, A, 1.0)
+        np.testing.assert_array_equal(mine, ref)
+    with pytest.raises(IndexError):  # a negative start reads x[-1] in both forms
+        g(np.arange(4.0), 9.0, -1)
+
+
+def test_a_while_loop_advancing_an_index_runs_as_a_vectorized_search():
+    x = np.zeros(1000)
+    lowered = jit(scan).inspect("lowered", x, 1.0)
+    assert "while" not in lowered and "for i.at in 0:n0" in lowered, lowered
+    assert "up to the first step where a lane breaks" in jit(scan).explain(x, 1.0).split("chosen:")[1].split("\n")[0]

@@ -18,9 +18,11 @@ from .roundtrip import float_roundtrips
 from .sink import sink_branch_stores
 from .split import split_loops
 from .verify import verify
+from .whiles import while_searches
 
 # (name, pass) in the order they run. Passes take (kernel, variant) and return a kernel.
 PASSES: list[tuple[str, Callable]] = [
+    ("whiles", while_searches),
     ("continues", remove_continues),
     ("sink", sink_branch_stores),
     ("split", split_loops),
