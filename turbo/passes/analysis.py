@@ -138,6 +138,22 @@ def names_read(e: ir.Expr) -> frozenset[str]:
     return _memo(_NAMES, e, lambda x: frozenset(sub.name for sub in ir.walk_expr(x) if isinstance(sub, ir.Var)))
 
 
+def fresh_name(taken: set[str], base: str) -> str:
+    """``base``, or ``base_1``, ``base_2``, ... : the first not in ``taken`` (added to it)."""
+    name, k = base, 1
+    while name in taken:
+        name, k = f"{base}_{k}", k + 1
+    taken.add(name)
+    return name
+
+
+def names_taken(kernel: ir.Kernel) -> set[str]:
+    """Every name a kernel's body may use: its locals, loop indices, parameters and
+    dims (a pass adding a local picks one outside them, ``fresh_name``)."""
+    return (set(assigned_in(kernel.body)) | loop_indices(kernel.body) | {p.name for p in kernel.params}
+            | set(kernel.dims))
+
+
 def expr_text(e: ir.Expr) -> str:
     """``e`` as text: equal texts, equal values (at the same point of a program)."""
     return _memo(_TEXT, e, str)

@@ -42,7 +42,7 @@ from .. import ir
 from ..elaborate import RESERVED
 from ..errors import DifferentiationError
 from ..ir import DType
-from .analysis import names_read
+from .analysis import fresh_name, names_read
 from .bounds import to_affine
 
 Path = tuple[int, ...]
@@ -145,15 +145,6 @@ def _is_atom(e: ir.Expr) -> bool:
 
 def _under(path: Path, prefix: Path) -> bool:
     return path[: len(prefix)] == prefix
-
-
-def fresh_name(taken: set[str], base: str) -> str:
-    """``base``, or ``base_1``, ``base_2``, ... : the first not in ``taken`` (added to it)."""
-    name, k = base, 1
-    while name in taken:
-        name, k = f"{base}_{k}", k + 1
-    taken.add(name)
-    return name
 
 
 def _where(s, missing: str = "elsewhere") -> str:

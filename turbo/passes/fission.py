@@ -31,8 +31,8 @@ from dataclasses import replace
 
 from .. import ir
 from ..ir import DType
-from .analysis import names_read
-from .autodiff import _is_atom, _subst_stmt, _substitute, _where, fresh_name
+from .analysis import fresh_name, names_read
+from .autodiff import _is_atom, _subst_stmt, _substitute, _where
 
 
 def split_nests(kernel: ir.Kernel, adjoint_arrays: frozenset[str], taken: set[str]):

@@ -32,8 +32,7 @@ from . import analysis
 def shared_divisors(kernel: ir.Kernel, variant=None) -> ir.Kernel:
     """``kernel`` with repeated float divisions by one local computed as one
     reciprocal and products."""
-    taken = set(analysis.assigned_in(kernel.body)) | {p.name for p in kernel.params} | set(kernel.dims)
-    body = _block(kernel.body, taken)
+    body = _block(kernel.body, analysis.names_taken(kernel))
     return kernel if body == kernel.body else replace(kernel, body=body)
 
 
@@ -59,7 +58,7 @@ def _block(body: tuple, taken: set[str]) -> tuple:
             continue
         first = sites[0]
         t = _divisor_type(body[first], name)
-        inv = _fresh(f"{name}.inv", taken)
+        inv = analysis.fresh_name(taken, f"{name}.inv")
         loc = body[first].loc
         inserts.setdefault(first, []).append(
             ir.Assign(inv, ir.Binary("/", ir.Const(1.0, t, loc), ir.Var(name, t, loc), t, loc), None, loc))
@@ -140,12 +139,3 @@ def _times(e: ir.Expr, name: str, inv: ir.Var) -> ir.Expr:
     if _divides(e) and e.right.name == name and e.type is inv.type:
         return ir.Binary("*", e.left, inv, e.type, e.loc)
     return e
-
-
-def _fresh(base: str, taken: set[str]) -> str:
-    name, k = base, 1
-    while name in taken:
-        k += 1
-        name = f"{base}{k}"
-    taken.add(name)
-    return name

@@ -28,9 +28,7 @@ from . import analysis
 def while_searches(kernel: ir.Kernel, variant=None) -> ir.Kernel:
     """``kernel`` with each index-advancing ``while`` loop as a ``for`` loop left by a
     break."""
-    taken = set(analysis.assigned_in(kernel.body)) | {p.name for p in kernel.params} | set(kernel.dims)
-    taken |= analysis.loop_indices(kernel.body)
-    body = _block(kernel.body, taken)
+    body = _block(kernel.body, analysis.names_taken(kernel))
     return kernel if body == kernel.body else replace(kernel, body=body)
 
 
@@ -47,7 +45,7 @@ def _block(body: tuple, taken: set[str]) -> tuple:
             continue
         index, bound, test = found
         loc = s.loc
-        at, end = _fresh(f"{index}.at", taken), _fresh(f"{index}.end", taken)
+        at, end = analysis.fresh_name(taken, f"{index}.at"), analysis.fresh_name(taken, f"{index}.end")
         i, k = ir.Var(index, DType.I64, loc), ir.Var(at, DType.I64, loc)
         fails = ir.Unary("not", _rename(test, index, k), DType.BOOL, loc)
         out.append(ir.Assign(end, ir.Call("max", (i, bound), DType.I64, loc), None, loc))
@@ -104,12 +102,3 @@ def _rename(e: ir.Expr, name: str, to: ir.Var) -> ir.Expr:
     if isinstance(e, ir.Var) and e.name == name:
         return replace(to, loc=e.loc)
     return ir.map_operands(e, lambda x: _rename(x, name, to))
-
-
-def _fresh(base: str, taken: set[str]) -> str:
-    name, k = base, 1
-    while name in taken:
-        k += 1
-        name = f"{base}{k}"
-    taken.add(name)
-    return name
