@@ -740,13 +740,19 @@ def search_exit(loop) -> ir.If | None:
     *before, last = loop.body
     if not all(isinstance(s, ir.Assign) for s in before):
         return None
-    if not (isinstance(last, ir.If) and not last.orelse and last.then and isinstance(last.then[-1], ir.Break)
-            and all(isinstance(x, (ir.Assign, ir.Store)) for x in last.then[:-1])):
+    if not _exit_if(last):
         return None
     set_on_exit = set(assigned_in(last.then))
     if set_on_exit & (set(assigned_in(before)) | names_read_in(before) | names_read(last.cond)):
         return None
     return last
+
+
+def _exit_if(s: ir.Stmt) -> bool:
+    """Whether ``s`` is an exit if: ``if c { ...; break }``, straight-line
+    assignments and stores before the ``break``, no ``else``."""
+    return (isinstance(s, ir.If) and not s.orelse and bool(s.then) and isinstance(s.then[-1], ir.Break)
+            and all(isinstance(x, (ir.Assign, ir.Store)) for x in s.then[:-1]))
 
 
 def lane_exits(loop) -> tuple[int, ...] | None:
@@ -760,8 +766,7 @@ def lane_exits(loop) -> tuple[int, ...] | None:
     for k, s in enumerate(loop.body):
         if isinstance(s, (ir.Assign, ir.Store)):
             continue
-        if (isinstance(s, ir.If) and not s.orelse and s.then and isinstance(s.then[-1], ir.Break)
-                and all(isinstance(x, (ir.Assign, ir.Store)) for x in s.then[:-1])):
+        if _exit_if(s):
             exits.append(k)
             continue
         return None
