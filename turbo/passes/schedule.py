@@ -241,6 +241,13 @@ class Schedule:
     interchanges: tuple[Interchange, ...] = ()
     promotions: tuple[promote.Promotion, ...] = ()  # array elements held in locals across loops (passes/promote.py)
 
+    def usual_regions(self) -> tuple[RegionPlan, ...]:
+        """The regions of the code that runs as a rule: of a versioned nest, its
+        unchecked copy's (the checked one runs only where the guards fail)."""
+        checked = {v.path for v in self.versions}
+        usual = tuple(p for p in self.regions if not any(p.root[:len(c)] == c for c in checked))
+        return usual + (self.fast.regions if self.fast is not None else ())
+
     def version_at(self, path: Path) -> Version | None:
         for v in self.versions:
             if v.path == path:

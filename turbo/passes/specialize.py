@@ -72,7 +72,7 @@ def short_dims(kernel: ir.Kernel) -> tuple[str, ...]:
     return tuple(out)
 
 
-def worth_fixing(kernel: ir.Kernel, regions, sizes: dict[str, int], usual=None) -> tuple[tuple[str, int], ...]:
+def worth_fixing(kernel: ir.Kernel, regions, sizes: dict[str, int], usual) -> tuple[tuple[str, int], ...]:
     """Of the short dims' values ``sizes``, those worth a specialized copy: the trip
     of a loop that a region of ``kernel``'s schedule (``regions``: RegionPlans)
     runs inside it without transforming it, that the value makes short enough to
@@ -83,7 +83,7 @@ def worth_fixing(kernel: ir.Kernel, regions, sizes: dict[str, int], usual=None) 
     walks its own axis (a gemm's ``k``: measured no faster unrolled at K = 8, and
     the copy doubles compile time), is left alone; except the vector loop where the
     value is less than one vector, in a region of the code that runs as a rule
-    (``usual``: not a versioned nest's checked copy; a 3 x 3 convolution's
+    (``usual``, ``Schedule.usual_regions``: not a versioned nest's checked copy; a 3 x 3 convolution's
     checked copy vectorizing its 3 channels tripled its first call, 1.0 -> 3.0 s,
     for code no faster)."""
     out = []
@@ -100,7 +100,7 @@ def worth_fixing(kernel: ir.Kernel, regions, sizes: dict[str, int], usual=None) 
         # 8 lanes of f32 ran at 0.4-0.6x Numba); as a literal, the plan sees the
         # trip (a narrower vector it fills, or another loop in vectors). At a value
         # that fills a vector the copy measured no faster (gemms and gemvs at 4-16)
-        partial = any(path in p.vector_paths and sizes[d] < p.width for p in (regions if usual is None else usual))
+        partial = any(path in p.vector_paths and sizes[d] < p.width for p in usual)
         if partial or jammed and window and analysis.fully_unrollable(substitute_stmt(x, {x.stop.name: sizes[d]})):
             out.append((d, sizes[d]))
     return tuple(sorted(out))

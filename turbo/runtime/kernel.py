@@ -160,12 +160,7 @@ class Kernel:
         if hit is None:
             lowered, sched = self.schedule(base)
             regions = sched.regions + (sched.fast.regions if sched.fast is not None else ())
-            # the regions that run as a rule: a versioned nest's unchecked copy, not its
-            # checked one (taken only where its guards fail)
-            checked = {v.path for v in sched.versions}
-            usual = tuple(p for p in sched.regions if not any(p.root[:len(c)] == c for c in checked))
-            usual += sched.fast.regions if sched.fast is not None else ()
-            hit = self._worth[key] = specialize.worth_fixing(lowered, regions, dict(values), usual)
+            hit = self._worth[key] = specialize.worth_fixing(lowered, regions, dict(values), sched.usual_regions())
         return hit
 
     def _slow(self, *args, **kwargs):
