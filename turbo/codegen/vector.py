@@ -510,23 +510,7 @@ class RegionEmitter:
 
             def step_fn(t, rows, vectors: int, masked=False):
                 """One step of ``vectors`` vectors per parent (``rows``: parent-major)."""
-                insts = []
-                last = b.add(start, b.mul(b.sub(trip, ll.Constant(I64, 1)), ll.Constant(I64, step))) if masked else None
-                values, masks = {}, {}  # per place in the step: one index, one mask
-                for k, inst in enumerate(rows):
-                    c = k % vectors  # the vector's place in the step
-                    if c not in values:
-                        off = b.add(t, ll.Constant(I64, c * self.W))
-                        values[c] = b.add(start, b.mul(off, ll.Constant(I64, step)), name=f"{s.index}{c}")
-                        if masked:
-                            lanes = b.add(self.splat(off), self.iota)
-                            masks[c] = b.icmp_signed("<", lanes, self.splat(trip))
-                            self.tail_masks[id(masks[c])] = last
-                    inst = inst.with_index(s.index, values[c])
-                    if masked:
-                        inst = inst.with_mask(masks[c])
-                    insts.append(inst)
-                self.block(s.body, path, insts)
+                self.block(s.body, path, self.step_instances(s, rows, vectors, t, start, step, trip if masked else None))
 
             firsts = [row[0] for row in kids]  # one vector per parent: the leftover steps
             self.counted(ll.Constant(I64, 0), main, block, s.index, lambda t: step_fn(t, every, f))
@@ -622,6 +606,29 @@ class RegionEmitter:
         if scalar_tail is not None:  # the argmax locals go on from the parent's values too
             self.scalar_tail(s, path, parents, assigned, {**reductions, **dict.fromkeys(args, "arg")}, *scalar_tail)
 
+    def step_instances(self, s: ir.For, rows: list, vectors: int, t, start, step: int, trip=None) -> list:
+        """The instances of one step of the vector loop ``s`` from iteration ``t``:
+        ``vectors`` vectors per parent (``rows``: parent-major), each with its index
+        value; with ``trip`` (the last, partial step), each with the mask of its
+        lanes below the trip."""
+        b = self.b
+        last = b.add(start, b.mul(b.sub(trip, ll.Constant(I64, 1)), ll.Constant(I64, step))) if trip is not None else None
+        insts, values, masks = [], {}, {}  # per place in the step: one index, one mask
+        for k, inst in enumerate(rows):
+            c = k % vectors  # the vector's place in the step
+            if c not in values:
+                off = b.add(t, ll.Constant(I64, c * self.W))
+                values[c] = b.add(start, b.mul(off, ll.Constant(I64, step)), name=f"{s.index}{c}")
+                if trip is not None:
+                    lanes = b.add(self.splat(off), self.iota)
+                    masks[c] = b.icmp_signed("<", lanes, self.splat(trip))
+                    self.tail_masks[id(masks[c])] = last
+            inst = inst.with_index(s.index, values[c])
+            if trip is not None:
+                inst = inst.with_mask(masks[c])
+            insts.append(inst)
+        return insts
+
     def search_loop(self, s: ir.For, path, parent: Instance, every: list, start, step: int, trip, main,
                     f: int) -> None:
         """A loop left by a break (``analysis.search_exit``): steps of ``f`` vectors
@@ -641,13 +648,7 @@ class RegionEmitter:
         wide = ll.IntType(self.W)
 
         def step_fn(t):
-            insts, values = [], {}
-            for k, inst in enumerate(every):
-                c = k % f
-                if c not in values:
-                    off = b.add(t, ll.Constant(I64, c * self.W))
-                    values[c] = b.add(start, b.mul(off, ll.Constant(I64, step)), name=f"{s.index}{c}")
-                insts.append(inst.with_index(s.index, values[c]))
+            insts = self.step_instances(s, every, f, t, start, step)
             self.block(s.body[:-1], path, insts)
             any_lane = None
             for inst in insts:
