@@ -14,6 +14,7 @@ from turbo.passes import schedule as S
 
 from helpers import AVX2, AVX512, DTYPES, assert_same, values
 from helpers import regions as plans_of
+from pyloops import gemm
 
 
 SOURCE = """
@@ -213,21 +214,12 @@ def test_parallel_chunks_each_copy():
         assert_same(m.par, np.zeros((M, N), np.float32), values("f32", M, K, rng=rng), values("f32", N, K, rng=rng))
 
 
-def _gemm(C, A, B):
-    for m in range(A.shape[0]):
-        for n in range(B.shape[1]):
-            acc = 0.0
-            for k in range(A.shape[1]):
-                acc += A[m, k] * B[k, n]
-            C[m, n] = acc
-
-
 @pytest.mark.parametrize("dt", ["float32", "float64"])
 def test_blocks_of_a_vector_narrower_than_128_bits(dt):
     """Specialized for K = 2, the plan reads B from a transposed copy in 2-lane
     vectors of f32: 2 x 2 blocks, narrower than an SSE register."""
     rng = np.random.default_rng(3)
-    f = turbo.turbo(_gemm)
+    f = turbo.turbo(gemm)
     for m, k, n in ((3, 2, 1), (1, 2, 1), (5, 2, 3), (4, 3, 2), (3, 2, 1)):
         A, B = rng.standard_normal((m, k)).astype(dt), rng.standard_normal((k, n)).astype(dt)
         C = np.zeros((m, n), dt)
