@@ -718,6 +718,7 @@ def test_which_reductions_are_held_across_the_loop_around():
     # as written, row after row: no longer turned to walk down the columns
     text = mod.total.explain(np.zeros((256, 256), np.float32))
     assert "interchanged" not in text and "vectorize j" in text.split("chosen:")[1].split("\n")[0], text
+    assert "s held in vectors across loop i" in text, text
 
 
 @pytest.mark.parametrize("n", range(0, 70, 3))

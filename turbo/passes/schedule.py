@@ -648,6 +648,11 @@ def decide(ctx: Context, nest: LoopSite, variant, target: TargetDesc, options: O
             why = f"the nest streams more data than the cache holds, and {why.replace('it unrolls', 'unrolls')}"
         said.append(f"near-tie: chosen over {pool[0].plan.describe()} (predicted "
                     f"{1 - pool[0].estimate.cycles / chosen.estimate.cycles:.2%} cheaper): {why}")
+    held = facts.carried(chosen.plan) if chosen.plan is not None else frozenset()
+    if held:
+        around = chosen.plan.loops[-2]
+        said.append(f"{', '.join(sorted(held))} held in vectors across loop {around}: each run of loop "
+                    f"{chosen.plan.vector} adds into them lane by lane, and the lanes are summed when loop {around} ends")
     decision = NestDecision(nest.path, f"for {nest.loop.index}", chosen, tuple(alternatives),
                             tuple(n for n in said if n), cheapest=best if chosen is not pool[0] else None)
     if not forced and options.vectorize is not False:
