@@ -241,10 +241,9 @@ class KernelCodegen:
         # held in locals there: passes/schedule.py ``_unchecked_nest``)
         self.local_types = dict(ir.local_types(kernel))
         for v in (schedule.versions if schedule is not None else ()):
-            if v.nest is not None:
-                for x in ir.walk_stmts((v.nest,)):
-                    if isinstance(x, ir.Assign):
-                        self.local_types.setdefault(x.name, x.value.type)
+            for x in ir.walk_stmts(((v.nest,) if v.nest is not None else ()) + tuple(c for s in v.scans for c in s.code)):
+                if isinstance(x, ir.Assign):
+                    self.local_types.setdefault(x.name, x.value.type)
         self.entry = self.fn.append_basic_block("entry")
         self.b = ll.IRBuilder(self.entry)
         self.locals: dict[str, ll.Value] = {}
@@ -349,8 +348,11 @@ class KernelCodegen:
     def versioned(self, s: ir.For, path: tuple[int, ...], version) -> None:
         """Run-time versioning of bounds checks (passes/bounds.py ``access_guards``):
         when every guard holds, a copy of the nest without the checks they cover,
-        scheduled on its own (``schedule.fast``); else the checked nest."""
+        scheduled on its own (``schedule.fast``); else the checked nest. Index
+        scans (passes/scans.py) whose results guards read run first."""
         b = self.b
+        for scan, sched in zip(version.scans, version.scan_schedules):
+            self.scan(scan, sched)
         ok = ll.Constant(ll.IntType(1), 1)
         limit = ll.Constant(I64, GUARD_LIMIT)
         wide = ll.IntType(128)  # a product of symbols needs more than 64 bits (bounds.GUARD_LIMIT)
@@ -386,11 +388,25 @@ class KernelCodegen:
             b.branch(join)
         b.position_at_end(join)
 
+    def scan(self, scan, sched) -> None:
+        """An index scan's code, with its own schedule (passes/schedule.py
+        ``_scan_schedules``): the code is the body of that schedule's kernel, so
+        its loops are found there by path, and its nodes' bounds facts are its own."""
+        saved = self.schedule, self.checks, self.loop_ctx, self.kernel
+        self.schedule, self.checks, self.kernel = sched, sched.checks, sched.kernel
+        self.loop_ctx = analysis.Context.of(sched.kernel)
+        try:
+            self.block(scan.code, ())
+        finally:
+            self.schedule, self.checks, self.loop_ctx, self.kernel = saved
+
     def symbol_value(self, name: str) -> ll.Value:
         """A dim or an integer scalar parameter, as i64; or a floor symbol of them
         (bounds.py ``floor_symbol``), computed as the kernel computes it."""
         if name in self.dims:
             return self.dims[name]
+        if name in self.locals:  # an index scan's result (passes/scans.py)
+            return self.b.load(self.locals[name], typ=I64)
         floor = floor_of(name)
         if floor is not None:
             b = self.b

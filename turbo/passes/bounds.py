@@ -426,7 +426,7 @@ _MAX_COEF_SUM = 1 << 8
 
 
 def access_guards(kernel: ir.Kernel, checks: dict[int, tuple[bool, ...]],
-                  symbols=None) -> dict[int, frozenset[Guard] | None]:
+                  symbols=None, scans=None) -> dict[int, frozenset[Guard] | None]:
     """For every access that needs a check (by node id): the conditions, affine in
     dims and integer scalar parameters only (or polynomial, for flattened
     subscripts), under which each of its checked subscripts stays inside its axis
@@ -439,7 +439,11 @@ def access_guards(kernel: ir.Kernel, checks: dict[int, tuple[bool, ...]],
     Example: ``for i in 0:n { out[i] = x[i] }`` with ``out: f32[N]`` and an
     integer ``n`` gives ``N - n >= 0`` (largest i = n - 1 <= N - 1); smallest i = 0
     needs nothing. ``for i in 0:m { for j in 0:n { out[i*n + j] } }`` gives
-    ``m*n <= N`` and ``0 <= n`` (the sign of the product's factor)."""
+    ``m*n <= N`` and ``0 <= n`` (the sign of the product's factor).
+
+    ``scans`` (a passes/scans.py ``Scans``): a subscript with no such condition
+    that an index scan can bound (``x[idx[i]]``) gets guards over the scan's
+    smallest and largest values instead."""
     symbols = symbols or symbols_of(kernel)
     dims, int_scalars, defs = symbols
     names = dims | int_scalars
@@ -448,7 +452,8 @@ def access_guards(kernel: ir.Kernel, checks: dict[int, tuple[bool, ...]],
 
     def known(f: str) -> bool:  # a symbol the kernel can evaluate before its loops
         floor = floor_of(f)
-        return f in names or (floor is not None and all(known(g) for k in floor[0] for g in factors(k)))
+        return (f in names or (floor is not None and all(known(g) for k in floor[0] for g in factors(k)))
+                or (scans is not None and scans.known(f)))
 
     def condition(a: Affine, facts) -> Guard | None | bool:
         """True: provable; a Guard: decidable at run time; None: neither."""
@@ -480,6 +485,9 @@ def access_guards(kernel: ir.Kernel, checks: dict[int, tuple[bool, ...]],
             if r is not None and r[0] >= 0 and not isinstance(size, int):
                 both = ({size: 1, "": -1 - r[1]},)  # size - 1 - the largest value >= 0
             decided = [None] if not both else [condition(c, facts) for c in both]
+            if None in decided and scans is not None:
+                scanned = scans.guards(node, i, size)
+                decided = [None] if scanned is None else [condition(dict(g), facts) for g in scanned]
             if None in decided:
                 out[id(node)] = None
                 return
@@ -490,10 +498,12 @@ def access_guards(kernel: ir.Kernel, checks: dict[int, tuple[bool, ...]],
     return out
 
 
-def guard_text(g: Guard) -> str:
+def guard_text(g: Guard, shown: dict[str, str] | None = None) -> str:
     """A guard as an inequality: ``(("M", -1), ("M2", 1), ("R", 1), ("", -1))``,
-    i.e. M2 - M + R - 1 >= 0, reads ``M - R + 1 <= M2``."""
-    terms = dict(g)
+    i.e. M2 - M + R - 1 >= 0, reads ``M - R + 1 <= M2``. ``shown``: how to write
+    some names (an index scan's results, ``max(k)``)."""
+    shown = shown or {}
+    terms = {shown.get(k, k): v for k, v in g}
     rhs = next((k for k, v in sorted(terms.items()) if k and v == 1), None)
     lhs = {k: -v for k, v in terms.items() if k != rhs and v}
     parts = []

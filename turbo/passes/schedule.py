@@ -36,6 +36,7 @@ from ..ir import DType
 from . import analysis, interchange, parallel, promote, specialize
 from .analysis import Context, LoopSite, Path
 from .bounds import Guard, access_guards, guard_text
+from .scans import Scans, ScanSite
 from .parallel import ParallelPlan
 from .target import TargetDesc
 
@@ -223,6 +224,11 @@ class Version:
     order: tuple[str, ...] = ()
     written: tuple[str, ...] = ()
     promotions: tuple[promote.Promotion, ...] = ()
+    # index scans (passes/scans.py) run before the guards are tested: some guards
+    # read their results. Each scan's loops are scheduled like a nest of their own
+    # (``_scan_schedules``: a schedule of a kernel whose body is the scan's code)
+    scans: tuple[ScanSite, ...] = ()
+    scan_schedules: tuple[Schedule, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -378,8 +384,11 @@ def _schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options, 
     ctx = Context.of(kernel)
     sites = list(_nests(kernel.body))
     plans, notes = parallel.choose(ctx, variant, options.parallel, options.fastmath, warn)
-    guards = access_guards(kernel, ctx.checks, ctx.symbols) if getattr(variant, "boundscheck", None) is None else {}
-    versions = _versions(sites, guards)
+    versions, guards = {}, {}
+    if getattr(variant, "boundscheck", None) is None:
+        scans = Scans(kernel, ctx.checks)
+        guards = access_guards(kernel, ctx.checks, ctx.symbols, scans)
+        versions = _versions(sites, guards, scans)
 
     def checked(site):  # the decision for a nest as it stands (with its bounds checks)
         hit = known.get(site.path)
@@ -395,16 +404,18 @@ def _schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options, 
     split = {p.path for p in plans}
     for site in sites:
         if site.path in versions:
-            conds, arrays = versions[site.path]
+            conds, arrays, scanned = versions[site.path]
+            scan_plans = _scan_schedules(kernel, scanned, variant, target, options)
             other = None if site.path in split else _unchecked_nest(kernel, site, conds, variant, target, options)
             if other is None or other[0] is None:  # as written (its decision, when priced)
                 fast_decisions.append(other[1] if other is not None else decide(fast_ctx, site, variant, target, options))
-                made.append(Version(site.path, tuple(sorted(conds)), arrays))
+                made.append(Version(site.path, tuple(sorted(conds)), arrays, scans=scanned, scan_schedules=scan_plans))
             else:
                 root, decision, order, written, held, checks = other
                 fast_decisions.append(decision)
                 fast_checks.update(checks)
-                made.append(Version(site.path, tuple(sorted(conds)), arrays, root, order, written, held))
+                made.append(Version(site.path, tuple(sorted(conds)), arrays, root, order, written, held, scanned,
+                                    scan_plans))
             slow_decisions.append(_decide_checked(ctx, site, variant, target, options))
         else:
             d = checked(site)
@@ -432,7 +443,7 @@ def _unchecked_nest(kernel: ir.Kernel, site: LoopSite, conds: frozenset, variant
     def unchecked(root: ir.For):
         k = dataclasses.replace(kernel, body=interchange.replace_at(kernel.body, site.path, root))
         c = Context.of(k)
-        g = access_guards(k, c.checks, c.symbols)
+        g = access_guards(k, c.checks, c.symbols, Scans(k, c.checks))
         inside = {id(n) for n in analysis.accesses((root,))}
         return k, dataclasses.replace(c, checks={i: (tuple(False for _ in f) if i in inside and g.get(i) is not None
                                                      and g[i] <= conds else f) for i, f in c.checks.items()})
@@ -465,11 +476,11 @@ def _unchecked_nest(kernel: ir.Kernel, site: LoopSite, conds: frozenset, variant
     return root, d, order, as_written, held, {i: f for i, f in c.checks.items() if i in nodes}
 
 
-def _versions(sites, guards: dict) -> dict:
+def _versions(sites, guards: dict, scans: Scans) -> dict:
     """Per nest (by path) whose checked accesses include some the kernel can decide
     at run time (``guards``, from ``bounds.access_guards``): (the guards, the arrays
-    whose checks they remove). None when the user asked for checks everywhere or
-    nowhere (``guards`` is then empty)."""
+    whose checks they remove, the index scans they read). None when the user asked
+    for checks everywhere or nowhere (``guards`` is then empty)."""
     out = {}
     for site in sites:
         conds, arrays = set(), set()
@@ -479,8 +490,27 @@ def _versions(sites, guards: dict) -> dict:
                 conds |= g
                 arrays.add(n.array)
         if arrays:
-            out[site.path] = (frozenset(conds), tuple(sorted(arrays)))
+            names = {k for g in conds for k, _ in g}
+            scanned = tuple(x for x in scans.sites.values() if x.lo in names or x.hi in names)
+            out[site.path] = (frozenset(conds), tuple(sorted(arrays)), scanned)
     return out
+
+
+def _scan_schedules(kernel: ir.Kernel, scanned, variant, target: TargetDesc, options: Options) -> tuple:
+    """A schedule for each index scan's code, as the body of a kernel of its own
+    (with ``kernel``'s parameters): the cost model vectorizes it like any
+    reduction (an ELLPACK matrix's column indices: a min and a max held in
+    vectors across its rows, where LLVM reduced each row of 8 to one value).
+    Manual overrides are the user's nest's, not the scan's: only
+    ``vectorize=False`` carries over."""
+    own = Options(options.fastmath, False if options.vectorize is False else None)
+    out = []
+    for x in scanned:
+        k = dataclasses.replace(kernel, body=x.code)
+        ctx = Context.of(k)
+        decisions = [decide(ctx, site, variant, target, own) for site in _nests(k.body)]
+        out.append(dataclasses.replace(_assemble(decisions, (), (), target), kernel=k, checks=ctx.checks))
+    return tuple(out)
 
 
 def _relaxed(ctx: Context, guards: dict) -> dict:
@@ -1965,8 +1995,13 @@ def format_schedule(kernel: ir.Kernel, sched: Schedule) -> str:
         v = sched.version_at(d.root)
         if v is not None:
             fast = sched.fast.decisions[k]
+            shown = {n: f"{f}({x.text})" for x in v.scans for n, f in ((x.lo, "min"), (x.hi, "max"))}
             out.append(f"    versioned: without the bounds checks of {', '.join(v.arrays)} when "
-                       f"{' and '.join(guard_text(g) for g in v.guards)} (tested before the loop starts)")
+                       f"{' and '.join(guard_text(g, shown) for g in v.guards)} (tested before the loop starts)")
+            for x, sch in zip(v.scans, v.scan_schedules):
+                plans = [_plan_words(d.chosen) for d in sch.decisions] or ["no loops"]
+                out.append(f"    index scan: min({x.text}) and max({x.text}) over loop{'s' if len(x.loops) > 1 else ''} "
+                           f"{', '.join(x.loops)}, before the nest ({'; '.join(plans)})")
             if v.order:
                 out.append(f"    unchecked copy interchanged: loops {', '.join(v.order)} (written {', '.join(v.written)})")
             for h in v.promotions:
@@ -2000,10 +2035,15 @@ def _decision_lines(out: list[str], d: NestDecision, indent: str) -> None:
         _decision_lines(out, p, indent + "    ")
 
 
-def _option_text(o: Option) -> str:
+def _plan_words(o: Option) -> str:
     what = "loops as written (scalar)" if o.plan is None else o.plan.describe()
     if o.plan is not None:
         what += f" [loops {', '.join(f'{n}×{f}' for n, f in zip(o.plan.loops, o.plan.factors))}]"
+    return what
+
+
+def _option_text(o: Option) -> str:
+    what = _plan_words(o)
     if o.problem:
         return f"{what}: illegal, {o.problem}"
     e = o.estimate
