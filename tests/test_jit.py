@@ -102,3 +102,50 @@ def test_a_background_compile_shortens_the_switch_interval_only_while_it_runs(mo
     finally:
         go.set()
         sys.setswitchinterval(before)
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["gc-on", "gc-off"])
+@pytest.mark.parametrize("fails", [False, True], ids=["compiles", "fails"])
+def test_the_collector_is_paused_during_a_compile_and_restored_after(monkeypatch, enabled, fails):
+    """Python's garbage collector is off while a kernel compiles (a full
+    collection in the middle of it cost a gemm's first call 10 ms), and as the
+    user had it afterwards, however the compile ended."""
+    import gc
+
+    kernel, c = fresh_axpy()
+    real = jit.compile_text
+    seen = []
+
+    def watched(text, symbols, pass_name, key=None):
+        if pass_name.startswith("codegen["):
+            seen.append(gc.isenabled())
+            if fails:
+                raise CompilerError("injected failure", pass_name)
+        return real(text, symbols, pass_name, key)
+
+    monkeypatch.setattr(jit, "compile_text", watched)
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        y, x = np.zeros(3), np.arange(3.0)
+        if fails:
+            with pytest.raises(CompilerError, match="injected"):
+                kernel(y, x, 1.0)
+        else:
+            kernel(y, x, 1.0)
+            np.testing.assert_array_equal(y, x + c)
+        assert seen == [False]
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_nested_pauses_restore_the_collector_once():
+    import gc
+
+    assert gc.isenabled()
+    with jit.collector_paused():
+        with jit.collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()

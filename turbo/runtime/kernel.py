@@ -312,8 +312,9 @@ class Kernel:
             key = self._plan_key(variant.tag)
             compiled = jit.cached(key, [name], pass_name) if key else None
             if compiled is None:
-                module = self._build(lambda: self.llvm_module(variant, warn=True), f"codegen[{variant.tag}]")
-                compiled = jit.compile_module(module, [name], pass_name, key)
+                with jit.collector_paused():
+                    module = self._build(lambda: self.llvm_module(variant, warn=True), f"codegen[{variant.tag}]")
+                    compiled = jit.compile_module(module, [name], pass_name, key)
             addr = compiled.addresses[name]
             argtypes = []
             for a in variant.abi(self.ir):
