@@ -66,6 +66,17 @@ def rows_if(out, W, idx, flag):  # the nest sits in a top-level if
                 out[b, j] = W[r, j] + 1.0
 
 
+def two_nests(out, W, first, second):  # the same subscript text, r, in two nests
+    for b in range(first.shape[0]):
+        r = first[b]
+        for j in range(W.shape[1]):
+            out[b, j] = W[r, j]
+    for b in range(second.shape[0]):
+        r = second[b]
+        for j in range(W.shape[1]):
+            out[b, j] += W[r, j]
+
+
 def late_def(out, W, idx):  # r holds the previous row's index: not scanned
     q = 0
     for b in range(idx.shape[0]):
@@ -204,6 +215,16 @@ def test_nest_inside_an_if():
     assert "index scan: min(r) and max(r) over loop b" in _explain(rows_if, args)
     _same(rows_if, args)
     _same(rows_if, [np.zeros((4, 3)), W, np.array([2, 0, 4, 1]), 1])
+
+
+def test_each_nest_scans_its_own_range():
+    W = np.arange(12.0).reshape(4, 3)
+    second = np.array([2, 0, 3, 4])  # out of range, in the second nest only
+    args = [np.zeros((4, 3)), W, np.array([2, 0, 3, 1]), second]
+    assert _explain(two_nests, args).count("index scan: min(r) and max(r) over loop b") >= 2
+    err = _same(two_nests, args)
+    assert err is not None and "out[b, j] += W[r, j]" in str(err)
+    _same(two_nests, [np.zeros((4, 3)), W, np.array([2, 0, 3, 1]), np.array([1, 1, 0, 3])])
 
 
 @pytest.mark.parametrize("n", [0, 1, 6, 13])

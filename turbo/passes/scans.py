@@ -91,14 +91,19 @@ class Scans:
             for e in ir.stmt_exprs(s):
                 for sub in ir.walk_expr(e):
                     if isinstance(sub, ir.Load):
-                        self._chains.setdefault(id(sub), here)
+                        self._place(sub, here)
             if isinstance(s, ir.Store):
-                self._chains.setdefault(id(s), here)
+                self._place(s, here)
             elif isinstance(s, (ir.For, ir.While)):
                 self._walk(s.body, here)
             elif isinstance(s, ir.If):
                 self._walk(s.then, here + (("then", 0),))
                 self._walk(s.orelse, here + (("else", 0),))
+
+    def _place(self, node, chain) -> None:
+        # a node found in two places (a pass copied the statement) has no one
+        # place: its check stays, rather than a scan covering one of them
+        self._chains[id(node)] = None if id(node) in self._chains else chain
 
     def known(self, name: str) -> bool:
         return name in self._symbols
@@ -200,7 +205,13 @@ class Scans:
         kept = sorted(need_loops)
         if len(kept) == len(loops):
             return None  # as long as the nest: see the module docstring
-        key = f"{analysis.expr_text(base)}|{','.join(loops[m].index for m in kept)}"
+        if any(not isinstance(loops[m].step, ir.Const) for m in kept):
+            return None  # a step checked for zero: an error the scan must not raise
+        # the names of the scan's results depend on the nest's place and what it
+        # scans, not on the loops' order: an interchanged copy of the nest
+        # (schedule._unchecked_nest) finds the same guards
+        place = ".".join(str(k) for _, k in chain[:first + 1])
+        key = f"{place}|{analysis.expr_text(base)}|{','.join(sorted(loops[m].index for m in kept))}"
         digest = hashlib.sha1(key.encode()).hexdigest()[:8]
         hit = self.sites.get(digest)
         if hit is not None:
