@@ -555,3 +555,64 @@ def test_an_inlined_function_returns_early_inside_the_callers_loop():
     vs = np.array([3.0, 11.0, 9.0, -1.0, 0.0])
     assert count_found(x, vs) == 3
     assert _find(x, 4.0) == 4 and _find(x, 40.0) == -1
+
+
+def _kmeans_update(C, cnt, X, idx):  # c: a loop variable in two loops and a local in another
+    for c in range(C.shape[0]):
+        cnt[c] = 0.0
+        for k in range(C.shape[1]):
+            C[c, k] = 0.0
+    for i in range(X.shape[0]):
+        c = idx[i]
+        cnt[c] += 1.0
+        for k in range(X.shape[1]):
+            C[c, k] += X[i, k]
+    for c in range(C.shape[0]):
+        if cnt[c] > 0:
+            for k in range(C.shape[1]):
+                C[c, k] /= cnt[c]
+
+
+def _last_index(n, step):  # Python: after the loop, c is its last value (or what it was)
+    c = -7
+    s = 0
+    for c in range(1, n, step):
+        s += c
+    return c * 1000 + s
+
+
+def _last_index_down(n):
+    c = -7
+    t = 0
+    for c in range(n, 0, -3):
+        t += c
+    return c * 1000 + t
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 17])
+def test_a_loop_variable_that_is_also_a_local_elsewhere(n):
+    rng = np.random.default_rng(n)
+    X = rng.standard_normal((n, 3))
+    idx = rng.integers(0, 4, n)
+    want = [np.zeros((4, 3)), np.zeros(4)]
+    _kmeans_update(*want, X, idx)
+    got = [np.zeros((4, 3)), np.zeros(4)]
+    jit(_kmeans_update)(*got, X, idx)
+    np.testing.assert_allclose(got[0], want[0])
+    np.testing.assert_allclose(got[1], want[1])
+    for step in (1, 2, 5):
+        assert jit(_last_index)(n, step) == _last_index(n, step)
+    assert jit(_last_index_down)(n) == _last_index_down(n)
+
+
+def test_a_loop_variable_local_whose_bounds_change_in_the_loop_is_refused():
+    def f(x):
+        c = 0
+        n = x.shape[0]
+        for c in range(n):
+            n = n - c
+        return c + n
+
+    with pytest.raises(turbo.UnsupportedError, match="bounds read what it assigns") as e:
+        jit(f)(np.zeros(3))
+    assert "for c in range(n):" in str(e.value)

@@ -348,6 +348,13 @@ def _assigned_names(node: ast.FunctionDef) -> set[str]:
     return out
 
 
+def _plain_locals(node: ast.FunctionDef) -> frozenset[str]:
+    """The names a function assigns other than as a ``for`` loop's variable."""
+    targets = {id(sub.target) for sub in ast.walk(node) if isinstance(sub, ast.For)}
+    return frozenset(sub.id for sub in ast.walk(node)
+                     if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store) and id(sub) not in targets)
+
+
 def _closure_values(fn) -> dict[str, object]:
     out = {}
     for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
@@ -473,7 +480,7 @@ class Translator:
         el = self.el
         loc = self.loc(s)
         if isinstance(s, ast.For):
-            return [self.for_(s)]
+            return self.for_(s)
         if isinstance(s, ast.If):
             return [el.if_stmt(self.expr(s.test), self.loc(s.test), lambda: self.body(s.body), lambda: self.body(s.orelse))]
         if isinstance(s, ast.While):
@@ -527,13 +534,68 @@ class Translator:
         if len(bounds) == 1:
             bounds.insert(0, self.el.literal(0, locs[0]))
             locs.insert(0, locs[0])
-        index = self.ir_name(s.target.id, s.target)
-        start, stop, step, saved = self.el.begin_loop(
-            index, bounds[0], bounds[1], bounds[2] if len(bounds) > 2 else None, self.loc(s.target), locs
-        )
-        body = self.body(s.body)
-        self.el.end_loop(index, saved)
-        return ir.For(index, start, stop, step, body, self.loc(s.target), parallel=ranger is ir.prange)
+        pyname = s.target.id
+        before = self.scope.names.get(pyname)
+        scope = self.el.names.get(before) if before is not None else None
+        local = before if scope is not None and scope.kind == "local" else None
+        own = local is not None or pyname in _plain_locals(self.scope.parsed.node)
+        if own:
+            # Python's loop variable is the function's local of that name, which the
+            # function also assigns elsewhere (``c = idx[i]`` in another loop): the
+            # loop gets an index of its own, read under that name inside the loop;
+            # a local that exists already takes the last value after it
+            # (``_last_value``), and one first assigned later gets its own name
+            index = self.fresh(pyname)
+            self.scope.names[pyname] = index
+        else:
+            index = self.ir_name(pyname, s.target)
+        try:
+            start, stop, step, saved = self.el.begin_loop(
+                index, bounds[0], bounds[1], bounds[2] if len(bounds) > 2 else None, self.loc(s.target), locs
+            )
+            body = self.body(s.body)
+            self.el.end_loop(index, saved)
+        finally:
+            if own:
+                if before is None:
+                    del self.scope.names[pyname]
+                else:
+                    self.scope.names[pyname] = before
+        loop = ir.For(index, start, stop, step, body, self.loc(s.target), parallel=ranger is ir.prange)
+        return [loop] if local is None else [loop, self._last_value(loop, pyname, local, s)]
+
+    def _last_value(self, loop: ir.For, pyname: str, local: str, s: ast.For) -> ir.If:
+        """After ``for c in range(...)`` whose name is also a local the function
+        assigned before (``c = idx[i]`` in an earlier loop): ``c`` holds the loop's
+        last index when the loop ran, as in Python. The bounds are evaluated
+        again, so they must not read what the loop assigns."""
+        assigned = {x.name for x in ir.walk_stmts(loop.body) if isinstance(x, ir.Assign)}
+        reads = set()
+        for e in (loop.start, loop.stop, loop.step):
+            reads |= {x.name for x in ir.walk_expr(e) if isinstance(x, ir.Var)}
+        if reads & assigned:
+            raise self.unsupported(
+                f"loop variable '{pyname}' is also a local of the function, and this loop's bounds read what it assigns",
+                s.target, "give the loop variable a name of its own")
+        t, b = ir.DType.I64, ir.DType.BOOL
+        one = ir.Const(1, t)
+
+        def last_of(up: bool, step: ir.Expr):
+            lo, hi = (loop.start, loop.stop) if up else (loop.stop, loop.start)
+            size = step if up else ir.Unary("neg", step, t)  # > 0
+            span = ir.Binary("-", ir.Binary("-", hi, lo, t), one, t)  # >= 0 when the loop ran
+            steps = ir.Binary("//", span, size, t)
+            return ir.Binary("<", lo, hi, b), ir.Binary("+", loop.start, ir.Binary("*", steps, step, t), t)
+
+        if isinstance(loop.step, ir.Const):
+            ran, last = last_of(loop.step.value > 0, loop.step)
+        else:  # the step's sign is known when the loop starts
+            up = ir.Binary(">", loop.step, ir.Const(0, t), b)
+            (ran_up, last_up), (ran_down, last_down) = last_of(True, loop.step), last_of(False, loop.step)
+            ran = ir.Select(up, ran_up, ran_down, b)
+            last = ir.Select(up, last_up, last_down, t)
+        loc = self.loc(s.target)
+        return ir.If(ran, (self.el.assign(local, None, Typed(last), loc),), (), loc)
 
     def assign(self, targets: list[ast.expr], value: ast.expr, loc) -> list[ir.Stmt]:
         if len(targets) == 1 and isinstance(targets[0], ast.Tuple):
