@@ -409,12 +409,12 @@ def _schedule(kernel: ir.Kernel, variant, target: TargetDesc, options: Options, 
             other = None if site.path in split else _unchecked_nest(kernel, site, conds, variant, target, options)
             if other is None or other[0] is None:  # as written (its decision, when priced)
                 fast_decisions.append(other[1] if other is not None else decide(fast_ctx, site, variant, target, options))
-                made.append(Version(site.path, tuple(sorted(conds)), arrays, scans=scanned, scan_schedules=scan_plans))
+                made.append(Version(site.path, _strictest(conds), arrays, scans=scanned, scan_schedules=scan_plans))
             else:
                 root, decision, order, written, held, checks = other
                 fast_decisions.append(decision)
                 fast_checks.update(checks)
-                made.append(Version(site.path, tuple(sorted(conds)), arrays, root, order, written, held, scanned,
+                made.append(Version(site.path, _strictest(conds), arrays, root, order, written, held, scanned,
                                     scan_plans))
             slow_decisions.append(_decide_checked(ctx, site, variant, target, options))
         else:
@@ -494,6 +494,19 @@ def _versions(sites, guards: dict, scans: Scans) -> dict:
             scanned = tuple(x for x in scans.sites.values() if x.lo in names or x.hi in names)
             out[site.path] = (frozenset(conds), tuple(sorted(arrays)), scanned)
     return out
+
+
+def _strictest(conds) -> tuple:
+    """The guards to test, sorted: less those another implies. Of guards that
+    differ only in their constant (``n1 - 2*n0 >= 0`` and ``n1 - 2*n0 + 1 >= 0``,
+    from ``x[2*i]`` and ``x[2*i + 1]``), the one with the smallest constant."""
+    best: dict[tuple, tuple] = {}
+    for g in conds:
+        terms = tuple((k, v) for k, v in g if k)
+        c = sum(v for k, v in g if not k)
+        if terms not in best or c < best[terms][0]:
+            best[terms] = (c, g)
+    return tuple(sorted(g for _, g in best.values()))
 
 
 def _scan_schedules(kernel: ir.Kernel, scanned, variant, target: TargetDesc, options: Options) -> tuple:
