@@ -616,3 +616,12 @@ def test_a_loop_variable_local_whose_bounds_change_in_the_loop_is_refused():
     with pytest.raises(turbo.UnsupportedError, match="bounds read what it assigns") as e:
         jit(f)(np.zeros(3))
     assert "for c in range(n):" in str(e.value)
+
+    def g(x, m):
+        c = 0
+        for c in range(m[0]):
+            m[0] = c
+        return c
+
+    with pytest.raises(turbo.UnsupportedError, match="bounds read what it assigns"):
+        jit(g)(np.zeros(3), np.array([3]))

@@ -570,9 +570,11 @@ class Translator:
         last index when the loop ran, as in Python. The bounds are evaluated
         again, so they must not read what the loop assigns."""
         assigned = {x.name for x in ir.walk_stmts(loop.body) if isinstance(x, ir.Assign)}
+        assigned |= {x.array for x in ir.walk_stmts(loop.body) if isinstance(x, ir.Store)}
         reads = set()
         for e in (loop.start, loop.stop, loop.step):
-            reads |= {x.name for x in ir.walk_expr(e) if isinstance(x, ir.Var)}
+            reads |= {x.name if isinstance(x, ir.Var) else x.array for x in ir.walk_expr(e)
+                      if isinstance(x, (ir.Var, ir.Load))}
         if reads & assigned:
             raise self.unsupported(
                 f"loop variable '{pyname}' is also a local of the function, and this loop's bounds read what it assigns",

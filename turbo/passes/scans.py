@@ -60,7 +60,7 @@ Guard = tuple
 @dataclass(frozen=True)
 class ScanSite:
     """One scanned value: ``lo``/``hi`` name locals that hold its smallest and
-    largest value once ``code`` has run (before the nest at ``root``)."""
+    largest value once ``code`` has run (just before its nest)."""
 
     lo: str
     hi: str
