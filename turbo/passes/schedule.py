@@ -254,6 +254,17 @@ class Schedule:
         usual = tuple(p for p in self.regions if not any(p.root[:len(c)] == c for c in checked))
         return usual + (self.fast.regions if self.fast is not None else ())
 
+    def leaves_loops_to_llvm(self) -> bool:
+        """Whether a nest of the code that runs as a rule (a versioned nest's
+        unchecked copy, not its checked one) runs as written, with no plan for
+        it or for a loop inside it: LLVM's loop passes are then what optimizes it."""
+        decisions = self.fast.decisions if self.fast is not None else self.decisions
+
+        def as_written(d: NestDecision) -> bool:
+            return (d.chosen.plan is None and not d.parts) or any(as_written(p) for p in d.parts)
+
+        return any(as_written(d) for d in decisions)
+
     def version_at(self, path: Path) -> Version | None:
         for v in self.versions:
             if v.path == path:

@@ -151,19 +151,22 @@ class Compiled:
     from_cache: bool
 
 
-# LLVM's -O2 pipeline, not -O3: turbo's passes have already vectorized, unrolled
-# and interchanged what the cost model chose, and what -O3 adds (unswitching loops
-# on invariant conditions, copying each; more unrolling) gave no speed on the
-# benchmark suite (each kernel at 16, 64 and 256, f32 and f64, -O2 against -O3 side
-# by side in one process: 0.92-1.05x the time, within the noise) while it made the
-# code bigger (a gemm f32: 5.3 KB of object code against 4.7) and took longer
-# (that gemm: optimize 52 -> 44 ms, emit 41 -> 37 ms).
+# LLVM's pipeline for a module whose loops turbo's passes have all vectorized,
+# unrolled and interchanged as the cost model chose: -O2. What -O3 adds (unswitching
+# loops on invariant conditions, copying each; more unrolling) gave no speed on the
+# benchmark suite (each kernel at 16, 64 and 256, f32 and f64, compiled at both
+# levels under different names and timed side by side: 0.97-1.04x) while it took
+# longer (a gemm f32 64 x 64: optimize 52 -> 44 ms, emit 41 -> 37 ms, 5.3 KB of code
+# against 4.7). Where a nest runs as written, LLVM's loop passes are what optimizes
+# it, and -O3's count: an ELLPACK product's scalar loops ran 0.89x Numba at -O2 and
+# 1.32x at -O3. The runtime asks for -O3 then (``Schedule.leaves_loops_to_llvm``).
 SPEED_LEVEL = 2
+SPEED_LEVEL_SCALAR = 3
 
 
-def optimize(mod: llvm.ModuleRef) -> None:
+def optimize(mod: llvm.ModuleRef, speed: int = SPEED_LEVEL) -> None:
     tm = target_machine()
-    pto = llvm.create_pipeline_tuning_options(speed_level=SPEED_LEVEL)
+    pto = llvm.create_pipeline_tuning_options(speed_level=speed)
     pb = llvm.create_pass_builder(tm, pto)
     pm = pb.getModulePassManager()
     pm.run(mod, pb)
@@ -181,16 +184,18 @@ def to_llvm(text: str, pass_name: str) -> llvm.ModuleRef:
 _loaded: dict[str, Compiled] = {}
 
 
-def compile_module(module: ll.Module, symbols: list[str], pass_name: str, key: str | None = None) -> Compiled:
+def compile_module(module: ll.Module, symbols: list[str], pass_name: str, key: str | None = None,
+                   speed: int = SPEED_LEVEL) -> Compiled:
     """Load ``module`` into the engine and return the addresses of ``symbols``.
 
     A module already loaded in this process is not loaded twice (its symbols would
     clash); otherwise an intact disk-cache entry for the same code is used.
-    ``key``: see ``compile_text``."""
-    return compile_text(str(module), symbols, pass_name, key)
+    ``key``: see ``compile_text``; ``speed``: LLVM's pipeline, 2 or 3 (-O2, -O3)."""
+    return compile_text(str(module), symbols, pass_name, key, speed)
 
 
-def compile_text(text: str, symbols: list[str], pass_name: str, key: str | None = None) -> Compiled:
+def compile_text(text: str, symbols: list[str], pass_name: str, key: str | None = None,
+                 speed: int = SPEED_LEVEL) -> Compiled:
     """``compile_module`` for a module given as LLVM assembly text (which names
     no target: the host's is added). ``key``: the object is cached under this key
     (from ``plan_key``, already looked up with ``cached``) instead of a hash of
@@ -198,7 +203,7 @@ def compile_text(text: str, symbols: list[str], pass_name: str, key: str | None 
     if "target triple" not in text:
         text = f'target triple = "{host_target().triple}"\ntarget datalayout = "{data_layout()}"\n' + text
     probe = key is None
-    key = key or cache_key(text)
+    key = key or cache_key(text if speed == SPEED_LEVEL else f"{text}\n; -O{speed}")
     with _lock:
         if key in _loaded:
             return _loaded[key]
@@ -207,7 +212,7 @@ def compile_text(text: str, symbols: list[str], pass_name: str, key: str | None 
         from_cache = obj is not None
         if obj is None:
             mod = to_llvm(text, pass_name)
-            optimize(mod)
+            optimize(mod, speed)
             obj = target_machine().emit_object(mod)
             cache.store(key, obj)
         return _add_object(ee, key, obj, symbols, from_cache, pass_name)
@@ -318,11 +323,11 @@ def compile_later(module: ll.Module, symbols: list[str], pass_name: str, key: st
     return Pending(str(module), symbols, pass_name, key)
 
 
-def optimized_text(module: ll.Module, pass_name: str) -> tuple[str, str]:
+def optimized_text(module: ll.Module, pass_name: str, speed: int = SPEED_LEVEL) -> tuple[str, str]:
     """(optimized LLVM IR, host assembly) of a module, for inspection."""
     with _lock:
         mod = to_llvm(str(module), pass_name)
-        optimize(mod)
+        optimize(mod, speed)
         return str(mod), target_machine().emit_assembly(mod)
 
 

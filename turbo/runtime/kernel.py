@@ -280,6 +280,12 @@ class Kernel:
             hit = self._schedules[key] = (sched.kernel, sched)
         return hit
 
+    def speed(self, variant: abi.Variant) -> int:
+        """LLVM's pipeline for a variant's module (runtime/jit.py ``SPEED_LEVEL``):
+        -O3 where a nest that runs as a rule is left as written, -O2 otherwise."""
+        schedules = [self.schedule(variant)[1]] + ([self.schedule(variant, fixed=True)[1]] if variant.dims else [])
+        return jit.SPEED_LEVEL_SCALAR if any(s.leaves_loops_to_llvm() for s in schedules) else jit.SPEED_LEVEL
+
     def llvm_module(self, variant: abi.Variant, warn: bool = False):
         module = jit.new_module(f"{self.name}.{variant.tag}")
         lowered, sched = self.schedule(variant, warn)
@@ -314,7 +320,7 @@ class Kernel:
             if compiled is None:
                 with jit.collector_paused():
                     module = self._build(lambda: self.llvm_module(variant, warn=True), f"codegen[{variant.tag}]")
-                    compiled = jit.compile_module(module, [name], pass_name, key)
+                    compiled = jit.compile_module(module, [name], pass_name, key, self.speed(variant))
             addr = compiled.addresses[name]
             argtypes = []
             for a in variant.abi(self.ir):
@@ -330,7 +336,7 @@ class Kernel:
             _debug(1, f"compiled {self.name} [{variant.tag}] in {1e3 * (time.perf_counter() - t0):.1f} ms"
                    f"{' (disk cache)' if compiled.from_cache else ''}")
             if debug_level() >= 4:
-                opt, asm = jit.optimized_text(self.llvm_module(variant), "inspect")
+                opt, asm = jit.optimized_text(self.llvm_module(variant), "inspect", self.speed(variant))
                 _debug(4, f"LLVM IR of {self.name} [{variant.tag}]:\n{opt}")
                 if debug_level() >= 5:
                     _debug(5, f"assembly of {self.name} [{variant.tag}]:\n{asm}")
@@ -437,7 +443,7 @@ class Kernel:
         if stage == "llvm-unoptimized":
             return str(module)
         if stage in ("llvm", "asm"):
-            opt, asm = jit.optimized_text(module, f"inspect[{self.name}]")
+            opt, asm = jit.optimized_text(module, f"inspect[{self.name}]", self.speed(variant))
             return opt if stage == "llvm" else asm
         raise ValueError(f"unknown stage {stage!r}; stages: loops, lowered, schedule, llvm-unoptimized, llvm, asm")
 
