@@ -155,11 +155,15 @@ class Compiled:
 # unrolled and interchanged as the cost model chose: -O2. What -O3 adds (unswitching
 # loops on invariant conditions, copying each; more unrolling) gave no speed on the
 # benchmark suite (each kernel at 16, 64 and 256, f32 and f64, compiled at both
-# levels under different names and timed side by side: 0.97-1.04x) while it took
-# longer (a gemm f32 64 x 64: optimize 52 -> 44 ms, emit 41 -> 37 ms, 5.3 KB of code
-# against 4.7). Where a nest runs as written, LLVM's loop passes are what optimizes
-# it, and -O3's count: an ELLPACK product's scalar loops ran 0.89x Numba at -O2 and
-# 1.32x at -O3. The runtime asks for -O3 then (``Schedule.leaves_loops_to_llvm``).
+# levels under different names and timed side by side: 0.97-1.04x the time) while
+# it took longer (a gemm f32 64 x 64: optimize 52 -> 44 ms, emit 41 -> 37 ms, 5.3 KB
+# of code against 4.7). Over 55 more kernels (f64, n = 32 and 256, on the same
+# arrays) -O2 took 0.9-1.1x the time, within the noise, except a one-hot fill of
+# rows of 16 (1.06-1.23x: -O3 unswitched the row loop on the vector loop's
+# invariant trip) and a Kronecker product (0.59-0.68x, faster). Where a nest runs
+# as written, LLVM's loop passes are what optimizes it, and -O3's count: an ELLPACK
+# product's scalar loops ran 0.89x Numba at -O2 and 1.32x at -O3. The runtime asks
+# for -O3 then (``Schedule.leaves_loops_to_llvm``).
 SPEED_LEVEL = 2
 SPEED_LEVEL_SCALAR = 3
 
