@@ -6,6 +6,8 @@ elements written before it), and what explain() says."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -290,3 +292,19 @@ kernel rows(out: f64[B, D], W: f64[V, D], idx: i64[B]) {
     idx[1] = 5
     with pytest.raises(IndexError, match="'W'"):
         k(out, W, idx)
+
+
+def test_a_parallel_nest_is_scanned_too():
+    rng = np.random.default_rng(3)
+    W = rng.standard_normal((50, 33))
+    idx = rng.integers(0, 50, (64, 4))
+    out = np.zeros((64, 33))
+    k = jit(parallel=True)(embedding_bag)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a nest too small to split may warn that it stays on one thread
+        k(out, W, idx)
+        np.testing.assert_allclose(out, W[idx].sum(axis=1))
+        assert "index scan: min(r) and max(r) over loops b, k" in k.explain(out, W, idx)
+        idx[40, 2] = 50
+        with pytest.raises(IndexError, match="'W'"):
+            k(out, W, idx)
