@@ -267,3 +267,65 @@ def test_a_while_loop_advancing_an_index_runs_as_a_vectorized_search():
     lowered = jit(scan).inspect("lowered", x, 1.0)
     assert "while" not in lowered and "for i.at in 0:n0" in lowered, lowered
     assert "up to the first step where a lane breaks" in jit(scan).explain(x, 1.0).split("chosen:")[1].split("\n")[0]
+
+
+def insertion_sort_rows(A):  # a while loop counting an index down, with a body
+    for r in range(A.shape[0]):
+        for i in range(1, A.shape[1]):
+            v = A[r, i]
+            j = i - 1
+            while j >= 0 and A[r, j] > v:
+                A[r, j + 1] = A[r, j]
+                j -= 1
+            A[r, j + 1] = v
+
+
+def back_scan(x, v, s, low):  # counting down from s while above low (> form), no body
+    j = s
+    t = 0.0
+    while j > low and x[j] != v:
+        t += x[j]
+        j = j - 1
+    return j * 1000.0 + t
+
+
+def countdown(x, s):  # no test: the condition is the bound alone
+    j = s
+    t = 0.0
+    while 1 <= j:
+        t = t * 0.5 + x[j]
+        j -= 1
+    return t + j
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_while_loops_counting_down_match_python(dt):
+    rng = np.random.default_rng(7)
+    f = jit(insertion_sort_rows)
+    for n in (0, 1, 2, 5, 16, 33):
+        for A in (rng.standard_normal((4, n)).astype(dt), np.zeros((3, n), dt),
+                  np.arange(n, dtype=dt)[None, ::-1].copy()):
+            got = A.copy()
+            f(got)
+            want = A.copy()
+            insertion_sort_rows(want)
+            np.testing.assert_array_equal(got, want)
+    g, h = jit(back_scan), jit(countdown)
+    for n in (1, 4, 9, 17):
+        x = np.arange(n, dtype=dt)
+        for v in (-1.0, 0.0, 3.0, n - 1.0):
+            for s in (-2, 0, 2, n - 1):
+                for low in (-1, 0, 3):
+                    if s >= n:
+                        continue
+                    assert g(x, v, s, low) == pytest.approx(back_scan(x, v, s, low)), (n, v, s, low)
+        for s in sorted({-1, 0, 1, n - 1} - {n}):
+            assert h(x, s) == pytest.approx(countdown(x, s)), (n, s)
+
+
+def test_a_countdown_while_loop_is_a_for_loop_whose_reads_are_proven():
+    A = np.zeros((4, 10))
+    lowered = jit(insertion_sort_rows).inspect("lowered", A)
+    assert "while" not in lowered and "for j.at in i - 1:0 - 1:-1" in lowered, lowered
+    text = jit(insertion_sort_rows).explain(A)
+    assert "loop j.at holds a break" in text  # a loop, no longer a while loop the scheduler cannot see into

@@ -1,4 +1,5 @@
-"""A ``while`` loop that only advances an index while a test holds: a ``for`` loop.
+"""A ``while`` loop that only advances an index while a test holds, or counts one
+down while it stays above a bound: a ``for`` loop.
 
     while i < n and x[i] != v {          i.end = max(i, n)
         i += 1                    ->     for i.at in i:n {
@@ -14,6 +15,12 @@ indices, in the same order, as the ``while`` loop evaluates it (``and`` tests
 ``i < n`` first), and ``i`` ends where it would: at the first index that fails
 the test, at ``n`` when none does, or where it started when it started at ``n``
 or beyond.
+
+A loop counting an index down with a body, ``while j >= low and test: body; j -=
+1`` (an insertion sort's shift), becomes ``for j.at in j:low - 1:-1`` with the
+test as an exit ``if`` first (``_countdown``): its index then has a range the
+bounds analysis places, so the body's reads and writes at ``j`` and ``j + 1``
+are proven.
 """
 
 from __future__ import annotations
@@ -39,6 +46,10 @@ def _block(body: tuple, taken: set[str]) -> tuple:
             s = replace(s, body=_block(s.body, taken))
         elif isinstance(s, ir.If):
             s = replace(s, then=_block(s.then, taken), orelse=_block(s.orelse, taken))
+        back = _retreat(s) if isinstance(s, ir.While) else None
+        if back is not None:
+            out.extend(_countdown(out, s, *back, taken))
+            continue
         found = _advance(s) if isinstance(s, ir.While) else None
         if found is None:
             out.append(s)
@@ -79,6 +90,85 @@ def _advance(s: ir.While) -> tuple[str, ir.Expr, ir.Expr] | None:
             and v.left.name == index and isinstance(v.right, ir.Const) and v.right.value == one.value):
         return index, bound, test
     return None
+
+
+def _retreat(s: ir.While) -> tuple[str, ir.Expr, ir.Expr | None, tuple] | None:
+    """(index, low, test, body) of ``while index >= low and test { body; index -= 1 }``
+    (or without ``and test``): the index an i64 local that only the last statement
+    of the body changes, by one, ``low`` reading no array and nothing the body
+    assigns (the ``while`` evaluates it again each time), the body leaving by no
+    ``break`` or ``continue``; None for any other loop."""
+    c = s.cond
+    test = None
+    if isinstance(c, ir.Binary) and c.op == "and":
+        c, test = c.left, c.right
+    if not (isinstance(c, ir.Binary) and c.type is DType.BOOL):
+        return None
+    if c.op in (">=", ">") and isinstance(c.left, ir.Var) and c.left.type is DType.I64:
+        index, low = c.left.name, c.right
+    elif c.op in ("<=", "<") and isinstance(c.right, ir.Var) and c.right.type is DType.I64:
+        index, low = c.right.name, c.left
+    else:
+        return None
+    if low.type is not DType.I64:
+        return None
+    if c.op in (">", "<"):  # index > low: index >= low + 1
+        low = ir.Binary("+", low, ir.Const(1, DType.I64), DType.I64, low.loc)
+    if not s.body:
+        return None
+    *rest, step = s.body
+    if not (isinstance(step, ir.Assign) and step.name == index and _minus_one(step)):
+        return None
+    rest = tuple(rest)
+    if index in analysis.assigned_in(rest) or ir.has_exits(rest):
+        return None
+    if index in analysis.names_read(low) or analysis.names_read(low) & set(analysis.assigned_in(rest)):
+        return None
+    if any(isinstance(x, ir.Load) for x in ir.walk_expr(low)):
+        return None
+    return index, low, test, rest
+
+
+def _minus_one(step: ir.Assign) -> bool:
+    v = step.value
+    if step.op == "-":
+        return isinstance(v, ir.Const) and v.value == 1
+    return (step.op is None and isinstance(v, ir.Binary) and v.op == "-" and isinstance(v.left, ir.Var)
+            and v.left.name == step.name and isinstance(v.right, ir.Const) and v.right.value == 1)
+
+
+def _countdown(before: list, s: ir.While, index: str, low: ir.Expr, test, rest: tuple, taken: set[str]) -> list:
+    """``while index >= low and test { rest; index -= 1 }`` as a ``for`` loop counting
+    down, left by a break where the test fails:
+
+        index.end = min(index, low - 1)
+        for index.at in index:low - 1:-1 {
+            if not test(index.at) { index.end = index.at; break }
+            rest(index.at)
+        }
+        index = index.end
+
+    The test and the body run for the same values of the index, in the same
+    order, and the index ends where the ``while`` loop leaves it: at the first
+    value that fails the test, at ``low - 1`` when none does, or where it started
+    when that is below ``low``. A loop index has a range the bounds analysis can
+    place (an insertion sort's ``A[r, j]`` and ``A[r, j + 1]``)."""
+    loc = s.loc
+    t = DType.I64
+    at, end = analysis.fresh_name(taken, f"{index}.at"), analysis.fresh_name(taken, f"{index}.end")
+    i, k = ir.Var(index, t, loc), ir.Var(at, t, loc)
+    below = ir.Binary("-", low, ir.Const(1, t), t, loc)
+    body: tuple = tuple(ir.map_stmt(x, lambda e: _rename(e, index, k), lambda b: _rename_stmt(b, index, k)) for x in rest)
+    if test is not None:
+        fails = ir.Unary("not", _rename(test, index, k), DType.BOOL, loc)
+        body = (ir.If(fails, (ir.Assign(end, k, None, loc), ir.Break(loc=loc)), (), loc),) + body
+    return [ir.Assign(end, ir.Call("min", (i, below), t, loc), None, loc),
+            ir.For(at, _start(before, index) or i, below, ir.Const(-1, t, loc), body, loc),
+            ir.Assign(index, ir.Var(end, t, loc), None, loc)]
+
+
+def _rename_stmt(s: ir.Stmt, name: str, to: ir.Var) -> ir.Stmt:
+    return ir.map_stmt(s, lambda e: _rename(e, name, to), lambda b: _rename_stmt(b, name, to))
 
 
 def _start(before: list, index: str) -> ir.Expr | None:
