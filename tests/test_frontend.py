@@ -581,6 +581,14 @@ def _last_index(n, step):  # Python: after the loop, c is its last value (or wha
     return c * 1000 + s
 
 
+def _index_at_break(x, t):  # left by a break: the loop variable is the index it broke at
+    i = -1
+    for i in range(x.shape[0]):
+        if x[i] > t:
+            break
+    return i
+
+
 def _last_index_down(n):
     c = -7
     t = 0
@@ -603,6 +611,9 @@ def test_a_loop_variable_that_is_also_a_local_elsewhere(n):
     for step in (1, 2, 5):
         assert jit(_last_index)(n, step) == _last_index(n, step)
     assert jit(_last_index_down)(n) == _last_index_down(n)
+    x = np.arange(float(n))
+    for t in (-1.0, 0.5, n / 2, n + 1.0):
+        assert jit(_index_at_break)(x, t) == _index_at_break(x, t), (n, t)
 
 
 def test_a_loop_variable_local_whose_bounds_change_in_the_loop_is_refused():

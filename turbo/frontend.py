@@ -561,6 +561,12 @@ class Translator:
                     del self.scope.names[pyname]
                 else:
                     self.scope.names[pyname] = before
+        if local is not None and ir.has_exits(body, (ir.Break,)):
+            # left by a break, the loop ends on the index it broke at: the local
+            # follows the index from the start of each iteration
+            first = self.el.assign(local, None, Typed(ir.Var(index, DType.I64, self.loc(s.target))), self.loc(s.target))
+            body = (first,) + body
+            return [ir.For(index, start, stop, step, body, self.loc(s.target), parallel=ranger is ir.prange)]
         loop = ir.For(index, start, stop, step, body, self.loc(s.target), parallel=ranger is ir.prange)
         return [loop] if local is None else [loop, self._last_value(loop, pyname, local, s)]
 
