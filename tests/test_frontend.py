@@ -614,6 +614,8 @@ def test_a_loop_variable_that_is_also_a_local_elsewhere(n):
     x = np.arange(float(n))
     for t in (-1.0, 0.5, n / 2, n + 1.0):
         assert jit(_index_at_break)(x, t) == _index_at_break(x, t), (n, t)
+    # the break sets the local where it leaves: the loop is still a vectorized search
+    assert "up to the first step where a lane breaks" in jit(_index_at_break).explain(x, 0.5)
 
 
 def test_a_loop_variable_local_whose_bounds_change_in_the_loop_is_refused():

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import inspect
 import math
 import re
@@ -561,14 +562,34 @@ class Translator:
                     del self.scope.names[pyname]
                 else:
                     self.scope.names[pyname] = before
-        if local is not None and ir.has_exits(body, (ir.Break,)):
-            # left by a break, the loop ends on the index it broke at: the local
-            # follows the index from the start of each iteration
-            first = self.el.assign(local, None, Typed(ir.Var(index, DType.I64, self.loc(s.target))), self.loc(s.target))
-            body = (first,) + body
-            return [ir.For(index, start, stop, step, body, self.loc(s.target), parallel=ranger is ir.prange)]
         loop = ir.For(index, start, stop, step, body, self.loc(s.target), parallel=ranger is ir.prange)
-        return [loop] if local is None else [loop, self._last_value(loop, pyname, local, s)]
+        if local is None:
+            return [loop]
+        after = self._last_value(loop, pyname, local, s)
+        if not ir.has_exits(body, (ir.Break,)):
+            return [loop, after]
+        # left by a break, the loop ends on the index it broke at: each break of
+        # the loop sets the local to it, and a flag that skips the last value (the
+        # statements an exit ``if`` runs once: the loop may still run as a search)
+        loc = self.loc(s.target)
+        broke = self.fresh(f"{pyname}_broke")
+        init = self.el.assign(broke, None, Typed(ir.Const(False, DType.BOOL, loc)), loc)
+
+        def at_breaks(stmts: tuple) -> tuple:
+            out: list[ir.Stmt] = []
+            for x in stmts:
+                if isinstance(x, ir.Break):
+                    out += [self.el.assign(local, None, Typed(ir.Var(index, DType.I64, x.loc)), x.loc),
+                            self.el.assign(broke, None, Typed(ir.Const(True, DType.BOOL, x.loc)), x.loc), x]
+                elif isinstance(x, ir.If):
+                    out.append(dataclasses.replace(x, then=at_breaks(x.then), orelse=at_breaks(x.orelse)))
+                else:  # a loop inside: its breaks are its own
+                    out.append(x)
+            return tuple(out)
+
+        stayed = ir.Unary("not", ir.Var(broke, DType.BOOL, loc), DType.BOOL, loc)
+        after = dataclasses.replace(after, cond=ir.Binary("and", stayed, after.cond, DType.BOOL, loc))
+        return [init, dataclasses.replace(loop, body=at_breaks(body)), after]
 
     def _last_value(self, loop: ir.For, pyname: str, local: str, s: ast.For) -> ir.If:
         """After ``for c in range(...)`` whose name is also a local the function
