@@ -51,19 +51,36 @@ def _block(body: tuple, taken: set[str]) -> tuple:
             out.extend(_countdown(out, s, *back, taken))
             continue
         found = _advance(s) if isinstance(s, ir.While) else None
-        if found is None:
+        if found is not None:
+            out.extend(_countup(out, s, *found, taken))
+        else:
             out.append(s)
-            continue
-        index, bound, test = found
-        loc = s.loc
-        at, end = analysis.fresh_name(taken, f"{index}.at"), analysis.fresh_name(taken, f"{index}.end")
-        i, k = ir.Var(index, DType.I64, loc), ir.Var(at, DType.I64, loc)
-        fails = ir.Unary("not", _rename(test, index, k), DType.BOOL, loc)
-        out.append(ir.Assign(end, ir.Call("max", (i, bound), DType.I64, loc), None, loc))
-        out.append(ir.For(at, _start(out, index) or i, bound, ir.Const(1, DType.I64, loc),
-                          (ir.If(fails, (ir.Assign(end, k, None, loc), ir.Break(loc=loc)), (), loc),), loc))
-        out.append(ir.Assign(index, ir.Var(end, DType.I64, loc), None, loc))
     return tuple(out)
+
+
+def _countup(before: list, s: ir.While, index: str, bound: ir.Expr, test, taken: set[str]) -> list:
+    """``while index < bound and test { index += 1 }`` as the search at the top of
+    this module."""
+    loc = s.loc
+    end, loop = _for_loop(before, s, index, bound, 1, test, (), taken)
+    return [ir.Assign(end, ir.Call("max", (ir.Var(index, DType.I64, loc), bound), DType.I64, loc), None, loc),
+            loop, ir.Assign(index, ir.Var(end, DType.I64, loc), None, loc)]
+
+
+def _for_loop(before: list, s: ir.While, index: str, stop: ir.Expr, step: int, test, rest: tuple,
+              taken: set[str]) -> tuple[str, ir.For]:
+    """(``index.end``, the loop ``for index.at in index:stop:step { if not test {
+    index.end = index.at; break }; rest }``) with ``index.at`` for ``index`` in the
+    test and in ``rest``; it starts from the value the index was set to before
+    (``_start``) where it can."""
+    loc = s.loc
+    at, end = analysis.fresh_name(taken, f"{index}.at"), analysis.fresh_name(taken, f"{index}.end")
+    i, k = ir.Var(index, DType.I64, loc), ir.Var(at, DType.I64, loc)
+    body = tuple(_rename_stmt(x, index, k) for x in rest)
+    if test is not None:
+        fails = ir.Unary("not", _rename(test, index, k), DType.BOOL, loc)
+        body = (ir.If(fails, (ir.Assign(end, k, None, loc), ir.Break(loc=loc)), (), loc),) + body
+    return end, ir.For(at, _start(before, index) or i, stop, ir.Const(step, DType.I64, loc), body, loc)
 
 
 def _advance(s: ir.While) -> tuple[str, ir.Expr, ir.Expr] | None:
@@ -80,16 +97,9 @@ def _advance(s: ir.While) -> tuple[str, ir.Expr, ir.Expr] | None:
     if index in analysis.names_read(bound):
         return None
     step = s.body[0]
-    if not isinstance(step, ir.Assign) or step.name != index:
+    if not (isinstance(step, ir.Assign) and step.name == index and _by_one(step, "+")):
         return None
-    one = ir.Const(1, DType.I64)
-    v = step.value
-    if step.op == "+" and isinstance(v, ir.Const) and v.value == 1:
-        return index, bound, test
-    if (step.op is None and isinstance(v, ir.Binary) and v.op == "+" and isinstance(v.left, ir.Var)
-            and v.left.name == index and isinstance(v.right, ir.Const) and v.right.value == one.value):
-        return index, bound, test
-    return None
+    return index, bound, test
 
 
 def _retreat(s: ir.While) -> tuple[str, ir.Expr, ir.Expr | None, tuple] | None:
@@ -117,7 +127,7 @@ def _retreat(s: ir.While) -> tuple[str, ir.Expr, ir.Expr | None, tuple] | None:
     if not s.body:
         return None
     *rest, step = s.body
-    if not (isinstance(step, ir.Assign) and step.name == index and _minus_one(step)):
+    if not (isinstance(step, ir.Assign) and step.name == index and _by_one(step, "-")):
         return None
     rest = tuple(rest)
     if index in analysis.assigned_in(rest) or ir.has_exits(rest):
@@ -129,11 +139,12 @@ def _retreat(s: ir.While) -> tuple[str, ir.Expr, ir.Expr | None, tuple] | None:
     return index, low, test, rest
 
 
-def _minus_one(step: ir.Assign) -> bool:
+def _by_one(step: ir.Assign, op: str) -> bool:
+    """Whether ``step`` is ``index op= 1`` or ``index = index op 1`` (op "+" or "-")."""
     v = step.value
-    if step.op == "-":
+    if step.op == op:
         return isinstance(v, ir.Const) and v.value == 1
-    return (step.op is None and isinstance(v, ir.Binary) and v.op == "-" and isinstance(v.left, ir.Var)
+    return (step.op is None and isinstance(v, ir.Binary) and v.op == op and isinstance(v.left, ir.Var)
             and v.left.name == step.name and isinstance(v.right, ir.Const) and v.right.value == 1)
 
 
@@ -155,16 +166,10 @@ def _countdown(before: list, s: ir.While, index: str, low: ir.Expr, test, rest: 
     place (an insertion sort's ``A[r, j]`` and ``A[r, j + 1]``)."""
     loc = s.loc
     t = DType.I64
-    at, end = analysis.fresh_name(taken, f"{index}.at"), analysis.fresh_name(taken, f"{index}.end")
-    i, k = ir.Var(index, t, loc), ir.Var(at, t, loc)
     below = ir.Binary("-", low, ir.Const(1, t), t, loc)
-    body: tuple = tuple(ir.map_stmt(x, lambda e: _rename(e, index, k), lambda b: _rename_stmt(b, index, k)) for x in rest)
-    if test is not None:
-        fails = ir.Unary("not", _rename(test, index, k), DType.BOOL, loc)
-        body = (ir.If(fails, (ir.Assign(end, k, None, loc), ir.Break(loc=loc)), (), loc),) + body
-    return [ir.Assign(end, ir.Call("min", (i, below), t, loc), None, loc),
-            ir.For(at, _start(before, index) or i, below, ir.Const(-1, t, loc), body, loc),
-            ir.Assign(index, ir.Var(end, t, loc), None, loc)]
+    end, loop = _for_loop(before, s, index, below, -1, test, rest, taken)
+    return [ir.Assign(end, ir.Call("min", (ir.Var(index, t, loc), below), t, loc), None, loc),
+            loop, ir.Assign(index, ir.Var(end, t, loc), None, loc)]
 
 
 def _rename_stmt(s: ir.Stmt, name: str, to: ir.Var) -> ir.Stmt:
