@@ -393,8 +393,9 @@ class KernelCodegen:
         ``_scan_schedules``): the code is the body of that schedule's kernel, so
         its loops are found there by path, and its nodes' bounds facts are its own."""
         saved = self.schedule, self.checks, self.loop_ctx, self.kernel
-        self.schedule, self.checks, self.kernel = sched, sched.checks, sched.kernel
+        self.schedule, self.kernel = sched, sched.kernel
         self.loop_ctx = analysis.Context.of(sched.kernel)
+        self.checks = self.loop_ctx.checks
         try:
             self.block(scan.code, ())
         finally:

@@ -533,7 +533,7 @@ def _scan_schedules(kernel: ir.Kernel, scanned, variant, target: TargetDesc, opt
         k = dataclasses.replace(kernel, body=x.code)
         ctx = Context.of(k)
         decisions = [decide(ctx, site, variant, target, own) for site in _nests(k.body)]
-        out.append(dataclasses.replace(_assemble(decisions, (), (), target), kernel=k, checks=ctx.checks))
+        out.append(dataclasses.replace(_assemble(decisions, (), (), target), kernel=k))
     return tuple(out)
 
 
